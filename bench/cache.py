@@ -1,0 +1,97 @@
+"""On-disk embedding cache: (encoder fingerprint, sentence) -> vector.
+
+Layout: ``<root>/<fingerprint>/meta.json`` and chunk files ``chunk-*.npz``, each holding
+sentence keys (sha1 of the UTF-8 text) and their vectors. Chunks are written atomically
+(temporary file, then rename) while encoding goes on, so a run killed half-way keeps every
+finished chunk and the rerun encodes only what is missing; a half-written chunk never
+becomes visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from bench.atomic import atomic_open, atomic_write_text
+
+ENV_VAR = "BENCH_CACHE_DIR"
+
+
+def default_cache_root() -> Path:
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "bench" / "embeddings"
+
+
+def sentence_key(sentence: str) -> bytes:
+    return hashlib.sha1(sentence.encode("utf-8")).digest()
+
+
+class EmbeddingCache:
+    """Vectors of one encoder (one fingerprint), loaded lazily, appended chunk by chunk."""
+
+    def __init__(self, root: Path, fingerprint: str, describe: dict | None = None) -> None:
+        self.folder = Path(root) / fingerprint
+        self.fingerprint = fingerprint
+        self._describe = describe or {}
+        self._index: dict[bytes, tuple[int, int]] | None = None
+        self._chunks: list[np.ndarray] = []
+
+    def _load(self) -> dict[bytes, tuple[int, int]]:
+        if self._index is None:
+            self._index = {}
+            self._chunks = []
+            if self.folder.is_dir():
+                for path in sorted(self.folder.glob("chunk-*.npz")):
+                    try:
+                        with np.load(path) as data:
+                            keys, vectors = data["keys"], data["vectors"]
+                    except (OSError, ValueError, KeyError):
+                        continue  # unreadable chunk: ignore, its sentences get re-encoded
+                    c = len(self._chunks)
+                    self._chunks.append(vectors)
+                    for row, key in enumerate(keys):
+                        self._index[bytes(key)] = (c, row)
+        return self._index
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def missing(self, sentences: Iterable[str]) -> list[str]:
+        index = self._load()
+        return [s for s in sentences if sentence_key(s) not in index]
+
+    def get(self, sentences: Sequence[str]) -> np.ndarray:
+        """Vectors for sentences that are all in the cache, in order."""
+        index = self._load()
+        rows = [index[sentence_key(s)] for s in sentences]
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self._chunks[c][r] for c, r in rows])
+
+    def put(self, sentences: Sequence[str], vectors: np.ndarray) -> None:
+        """Persist one chunk atomically and add it to the in-memory index."""
+        if len(sentences) == 0:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        meta = self.folder / "meta.json"
+        if not meta.exists():
+            atomic_write_text(meta, json.dumps(self._describe, indent=2, sort_keys=True))
+        keys = np.frombuffer(b"".join(sentence_key(s) for s in sentences),
+                             dtype="S20").copy()
+        path = self.folder / f"chunk-{uuid.uuid4().hex}.npz"
+        with atomic_open(path, "wb") as fh:
+            np.savez(fh, keys=keys, vectors=vectors)
+        index = self._load()
+        c = len(self._chunks)
+        self._chunks.append(np.asarray(vectors))
+        for row, s in enumerate(sentences):
+            index[sentence_key(s)] = (c, row)

@@ -1,0 +1,36 @@
+"""Options shared by several sub-commands (data location, model, device)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.encoders.base import PRECISIONS
+from bench.encoders.pooling import POOLERS
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="SentEval data: the 'downstream' folder or its parent "
+                   "(default: $BENCH_DATA_DIR, then ~/.cache/bench/senteval)")
+
+
+def add_model_options(p: argparse.ArgumentParser, multiple: bool = False) -> None:
+    if multiple:
+        p.add_argument("--model", action="append", required=True,
+                       help="recipe name (bench list models), local path, or hub id; repeatable")
+    else:
+        p.add_argument("--model", required=True,
+                       help="recipe name (bench list models), local path, or hub id")
+    p.add_argument("--pooler", choices=POOLERS,
+                   help="pooler for a path or hub id (overrides a recipe's)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="autocast precision for transformer encoders (default fp32)")
+    p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
+    p.add_argument("--cache-dir", help="embedding cache (default $BENCH_CACHE_DIR or "
+                   "~/.cache/bench/embeddings)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def split_list(values: list[str]) -> list[str]:
+    """Accept both ``--tasks a b`` and ``--tasks a,b``."""
+    return [v for item in values for v in item.split(",") if v]

@@ -1,0 +1,54 @@
+"""``bench run``: evaluate one model under one or more protocols and write a report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.commands.common import add_data_options, add_model_options, split_list
+from bench.errors import BenchError
+from bench.protocols import parse_protocols
+from bench.render import print_table, sts_table
+from bench.reports import default_report_path, write_report
+from bench.runner import RunConfig, run
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="evaluate a model (STS under any protocol)",
+                       description="Encode every sentence the tasks need once, score them under "
+                       "each protocol, print the paper-style table and write a JSON report.")
+    add_model_options(p)
+    p.add_argument("--protocol", default="simcse",
+                   help="preset (bench list protocols), spelled form such as all-spearman or "
+                   "wmean-pearson, 'all', or a comma-separated list (default simcse)")
+    p.add_argument("--tasks", nargs="+", default=["sts"],
+                   help="task sets or task names (default: sts = STS12-16, STS-B, SICK-R)")
+    add_data_options(p)
+    p.add_argument("--seed", type=int, default=1111)
+    p.add_argument("--out", type=Path, help="report path (default reports/runs/<model>-<time>.json)")
+    p.add_argument("--no-report", action="store_true", help="print the table only")
+    p.add_argument("--skip-verify", action="store_true",
+                   help="do not fail when a data file's sha256 differs from the manifest")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
+    config = RunConfig(
+        model=args.model, protocols=parse_protocols(args.protocol), tasks=split_list(args.tasks),
+        data_dir=args.data_dir, cache_dir=args.cache_dir, use_cache=not args.no_cache,
+        batch_size=args.batch_size, device=args.device, precision=args.precision,
+        pooler=args.pooler, seed=args.seed, verify_data=not args.skip_verify,
+        show_progress=not args.quiet)
+    report = run(config)
+    t = report["timings"]
+    title = (f"{args.model}  (encoded {t['sentences_encoded']}, cached {t['sentences_cached']}, "
+             f"{t['total_s']:.1f} s)")
+    if report["scores"]:
+        print_table(sts_table(title, report["scores"]))
+    if not args.no_report:
+        path = write_report(report, args.out or default_report_path(args.model))
+        print(f"report: {path}")
+    return 0

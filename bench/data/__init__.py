@@ -1,0 +1,1 @@
+"""Evaluation data: locating, verifying, downloading and reading SentEval's layout."""

@@ -1,0 +1,81 @@
+"""Encode once: deduplicate, look up the cache, encode the rest in length-sorted batches.
+
+Every task of a run asks this module for vectors, so a sentence shared by several tasks or
+protocols is encoded exactly once, and a rerun with another protocol encodes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from bench.cache import EmbeddingCache
+from bench.encoders.base import Encoder
+from bench.progress import progress_bar
+
+FLUSH_EVERY = 2048  # sentences per cache chunk: bounds the work lost to a kill
+
+
+@dataclass
+class EmbeddingTable:
+    """Unique sentences and their vectors, looked up by sentence."""
+
+    vectors: np.ndarray
+    index: dict[str, int]
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def lookup(self, sentences: Sequence[str]) -> np.ndarray:
+        return self.vectors[[self.index[s] for s in sentences]]
+
+
+def embed(encoder: Encoder, sentences: Sequence[str], *, cache: EmbeddingCache | None = None,
+          batch_size: int = 64, show_progress: bool = True,
+          description: str = "encoding") -> EmbeddingTable:
+    """Vectors for every distinct sentence, from the cache where possible."""
+    t0 = time.perf_counter()
+    unique = list(dict.fromkeys(sentences))
+    todo = cache.missing(unique) if cache is not None else list(unique)
+    # Longest first: similar lengths share a batch (little padding) and an out-of-memory
+    # error shows up at the first batch rather than at the end.
+    todo.sort(key=len, reverse=True)
+    fresh: dict[str, np.ndarray] = {}
+    t_encode = time.perf_counter()
+    if todo:
+        pending_s: list[str] = []
+        pending_v: list[np.ndarray] = []
+        with progress_bar(description, total=len(todo), disable=not show_progress) as advance:
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start:start + batch_size]
+                vectors = encoder.encode(batch, batch_size=batch_size)
+                if vectors.shape[0] != len(batch):
+                    raise RuntimeError(f"encoder {encoder.name!r} returned {vectors.shape[0]} "
+                                       f"vectors for {len(batch)} sentences")
+                pending_s.extend(batch)
+                pending_v.append(vectors)
+                if cache is not None and len(pending_s) >= FLUSH_EVERY:
+                    cache.put(pending_s, np.concatenate(pending_v))
+                    pending_s, pending_v = [], []
+                fresh.update(zip(batch, vectors))
+                advance(len(batch))
+        if cache is not None and pending_s:
+            cache.put(pending_s, np.concatenate(pending_v))
+    encode_s = time.perf_counter() - t_encode
+    cached = [s for s in unique if s not in fresh]
+    parts = []
+    if cached:
+        parts.append(cache.get(cached))
+    if fresh:
+        parts.append(np.stack([fresh[s] for s in fresh]))
+    order = cached + list(fresh)
+    if parts:
+        dtype = np.result_type(*parts)
+        matrix = np.concatenate([p.astype(dtype, copy=False) for p in parts])
+    else:
+        matrix = np.zeros((0, 0), dtype=np.float32)
+    stats = {"sentences_requested": len(sentences), "sentences_unique": len(unique),
+             "sentences_cached": len(cached), "sentences_encoded": len(todo),
+             "encode_s": round(encode_s, 4), "embed_total_s": round(time.perf_counter() - t0, 4)}
+    return EmbeddingTable(matrix, {s: i for i, s in enumerate(order)}, stats)

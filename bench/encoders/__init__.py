@@ -1,0 +1,5 @@
+"""Sentence encoders behind one small interface, and the registry that names them."""
+
+from bench.encoders.base import Encoder
+
+__all__ = ["Encoder"]

@@ -1,0 +1,48 @@
+"""The encoder interface: ``encode`` plus a ``fingerprint``; nothing else is required."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from functools import cached_property
+from typing import Any, Sequence
+
+import numpy as np
+
+from bench.fingerprint import fingerprint as _fingerprint
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+class Encoder(ABC):
+    """Maps sentences to vectors.
+
+    Subclasses implement :meth:`encode`, :meth:`spec` (a JSON-serialisable description
+    of everything that changes the vectors) and :meth:`weights_digest`. The fingerprint,
+    used as the embedding-cache key and written into reports, derives from both.
+    """
+
+    name: str = "encoder"
+
+    @abstractmethod
+    def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Return an (n, d) float array (float32, or float64 where precision matters)."""
+
+    @abstractmethod
+    def spec(self) -> dict[str, Any]:
+        """Configuration that determines the vectors (model, pooler, precision, ...)."""
+
+    def weights_digest(self) -> str | None:
+        """Digest of the weights the encoder uses; None when the spec says it all."""
+        return None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return _fingerprint(self.spec(), self.weights_digest())
+
+    def describe(self) -> dict[str, Any]:
+        """What a report records about the encoder."""
+        return {"name": self.name, "spec": self.spec(), "fingerprint": self.fingerprint}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.spec().items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,93 @@
+"""Average of GloVe word vectors, as SentEval's bag-of-words example computes it.
+
+Tokens are the white-space split of the sentence, looked up lower-cased; the sentence
+vector is the float64 mean of the known tokens' vectors, or the zero vector when none
+is known (an empty sentence is treated as "." first, as SentEval does). Averaging in
+float64 matters: float32 moves per-subset Spearman by up to 0.015 points.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from bench.encoders.base import Encoder
+from bench.encoders.packaged import is_packaged, packaged_path
+from bench.errors import ModelError
+from bench.fingerprint import file_digest
+
+DEFAULT_VECTORS = "packaged:glove-6B-50d"
+
+
+def _load_packaged(root: Path) -> tuple[dict[str, int], np.ndarray]:
+    import pyarrow.parquet as pq
+
+    matrix = np.load(root / "glove_6B_50d_emb.npy")
+    words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column(0).to_pylist()
+    if len(words) != matrix.shape[0]:
+        raise ModelError(f"{root}: index has {len(words)} words but the matrix {matrix.shape[0]} rows")
+    return {w: i for i, w in enumerate(words)}, matrix
+
+
+def _load_text(path: Path) -> tuple[dict[str, int], np.ndarray]:
+    """Read a GloVe/word2vec-style .txt: ``word v1 v2 ...`` per line (a count header is skipped)."""
+    vocab: dict[str, int] = {}
+    rows: list[np.ndarray] = []
+    dim = None
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            word, _, rest = line.rstrip("\n").partition(" ")
+            values = np.array(rest.split(), dtype=np.float64)
+            if lineno == 1 and values.size == 1:  # "count dim" header
+                continue
+            if dim is None:
+                dim = values.size
+            if values.size != dim:
+                raise ModelError(f"{path}:{lineno}: expected {dim} values, found {values.size}")
+            vocab[word] = len(rows)  # later duplicates win, as a dict assignment in SentEval
+            rows.append(values)
+    if not rows:
+        raise ModelError(f"{path}: no word vectors")
+    return vocab, np.vstack(rows)
+
+
+class GloveAverageEncoder(Encoder):
+    """Mean of lower-cased GloVe vectors (SentEval ``bow.py``)."""
+
+    def __init__(self, vectors: str = DEFAULT_VECTORS, *, lowercase: bool = True,
+                 name: str | None = None) -> None:
+        self.vectors = vectors
+        self.lowercase = lowercase
+        self.name = name or f"glove-avg[{vectors}]"
+        if not is_packaged(vectors) and not Path(vectors).expanduser().is_file():
+            raise ModelError(f"GloVe vectors file not found: {vectors}")
+
+    def _path(self) -> Path:
+        return packaged_path(self.vectors) if is_packaged(self.vectors) else Path(self.vectors)
+
+    @cached_property
+    def _table(self) -> tuple[dict[str, int], np.ndarray]:
+        path = self._path()
+        return _load_packaged(path) if path.is_dir() else _load_text(path)
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": "glove-avg", "vectors": self.vectors, "lowercase": self.lowercase}
+
+    def weights_digest(self) -> str | None:
+        path = self._path()
+        files = sorted(path.iterdir()) if path.is_dir() else [path]
+        return "-".join(file_digest(f) for f in files if f.is_file())
+
+    def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        vocab, matrix = self._table
+        out = np.zeros((len(sentences), matrix.shape[1]), dtype=np.float64)
+        for i, sentence in enumerate(sentences):
+            tokens = sentence.split() or ["."]
+            rows = [vocab[t] for t in (tok.lower() if self.lowercase else tok for tok in tokens)
+                    if t in vocab]
+            if rows:
+                out[i] = matrix[rows].astype(np.float64).mean(axis=0)
+        return out

@@ -1,0 +1,48 @@
+"""Poolers as SimCSE's evaluation.py defines them (protocols.md section 4).
+
+Averages are masked means over all tokens, [CLS] and [SEP] included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
+FIRST_LAYERS = ("first", "embeddings")  # hidden_states[1] (fixed code) or [0] (paper's 56.70 row)
+
+
+def needs_hidden_states(pooler: str) -> bool:
+    return pooler in ("avg_first_last", "avg_top2")
+
+
+def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1)
+
+
+def pool(outputs: Any, attention_mask: torch.Tensor, pooler: str,
+         first_layer: str = "first") -> torch.Tensor:
+    """Sentence vectors from a Hugging Face model output.
+
+    ``first_layer`` only matters for ``avg_first_last``: ``first`` uses hidden_states[1]
+    (SimCSE after commit 206d7ae), ``embeddings`` hidden_states[0] (the paper's rows).
+    """
+    last = outputs.last_hidden_state
+    if pooler == "cls":
+        if getattr(outputs, "pooler_output", None) is None:
+            raise ValueError("pooler 'cls' needs a model with a pooler layer; "
+                             "use 'cls_before_pooler' for this model")
+        return outputs.pooler_output
+    if pooler == "cls_before_pooler":
+        return last[:, 0]
+    if pooler == "avg":
+        return _masked_mean(last, attention_mask)
+    hidden = outputs.hidden_states
+    if pooler == "avg_first_last":
+        first = hidden[0] if first_layer == "embeddings" else hidden[1]
+        return _masked_mean((first + hidden[-1]) / 2.0, attention_mask)
+    if pooler == "avg_top2":
+        return _masked_mean((hidden[-1] + hidden[-2]) / 2.0, attention_mask)
+    raise ValueError(f"unknown pooler {pooler!r}; valid: {', '.join(POOLERS)}")

@@ -1,0 +1,54 @@
+"""Any sentence-transformers model, through its own ``encode``."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any, Sequence
+
+import numpy as np
+
+from bench.encoders.base import Encoder
+from bench.encoders.transformer import (autocast_context, check_device, local_snapshot,
+                                        resolve_model_location)
+from bench.errors import ModelError
+from bench.fingerprint import folder_digest
+
+
+class SentenceTransformerEncoder(Encoder):
+    """Vectors exactly as ``SentenceTransformer.encode`` gives them (its pooling, its truncation)."""
+
+    def __init__(self, model: str, *, device: str = "cpu", precision: str = "fp32",
+                 name: str | None = None) -> None:
+        autocast_context(device, precision)
+        self.model_id = model
+        self.device = check_device(device)
+        self.precision = precision
+        self.name = name or model
+        self.location = resolve_model_location(model)
+
+    @cached_property
+    def _model(self):
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(self.location, device=self.device)
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"cannot load sentence-transformers model {self.model_id!r}: "
+                             f"{first[:200]}") from None
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": "sentence-transformers", "model": self.model_id,
+                "precision": self.precision}
+
+    def weights_digest(self) -> str | None:
+        folder = local_snapshot(self.location)
+        return folder_digest(folder) if folder else None
+
+    def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        with autocast_context(self.device, self.precision):
+            vectors = self._model.encode(list(sentences), batch_size=batch_size,
+                                         convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,130 @@
+"""Any Hugging Face encoder with SimCSE's poolers (tokenised as evaluation.py: padding, no truncation)."""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from bench.encoders.base import PRECISIONS, Encoder
+from bench.encoders.packaged import is_packaged, packaged_path
+from bench.encoders.pooling import FIRST_LAYERS, POOLERS, needs_hidden_states, pool
+from bench.errors import ModelError
+from bench.fingerprint import folder_digest
+
+_AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_model_location(model: str) -> str:
+    """A packaged name, a local folder or a hub id, as a string transformers accepts."""
+    if is_packaged(model):
+        return str(packaged_path(model))
+    return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+
+
+def local_snapshot(location: str) -> Path | None:
+    """The folder holding a model's files: the path itself, or its hub-cache snapshot."""
+    if Path(location).is_dir():
+        return Path(location)
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(location, local_files_only=True))
+    except Exception:
+        return None
+
+
+def autocast_context(device: str, precision: str):
+    """torch.autocast for bf16/fp16, a no-op for fp32."""
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=_AUTOCAST[precision])
+
+
+def check_device(device: str) -> str:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} requested but CUDA is not available here")
+    return device
+
+
+def load_hf(location: str, display: str):
+    """Load tokenizer and model, turning hub/network failures into one clear line."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        model = AutoModel.from_pretrained(location)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"cannot load model {display!r}: {first[:200]} (no local folder of that name and the "
+            f"model hub is not reachable or has no such model; download it elsewhere and pass "
+            f"its local path)"
+        ) from None
+    return tokenizer, model
+
+
+class TransformerEncoder(Encoder):
+    """A Hugging Face ``AutoModel`` pooled as in SimCSE's ``evaluation.py``."""
+
+    def __init__(self, model: str, pooler: str = "cls", *, first_layer: str = "first",
+                 max_length: int | None = None, device: str = "cpu", precision: str = "fp32",
+                 name: str | None = None) -> None:
+        if pooler not in POOLERS:
+            raise ModelError(f"unknown pooler {pooler!r} for {model!r}; valid: {', '.join(POOLERS)}")
+        if first_layer not in FIRST_LAYERS:
+            raise ModelError(f"unknown first_layer {first_layer!r}; valid: {', '.join(FIRST_LAYERS)}")
+        autocast_context(device, precision)  # validates the precision
+        self.model_id = model
+        self.pooler = pooler
+        self.first_layer = first_layer
+        self.max_length = max_length
+        self.device = check_device(device)
+        self.precision = precision
+        self.name = name or f"{model}[{pooler}]"
+        self.location = resolve_model_location(model)
+
+    @cached_property
+    def _loaded(self):
+        tokenizer, model = load_hf(self.location, self.model_id)
+        model.eval().to(self.device)
+        return tokenizer, model
+
+    def spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"type": "transformer", "model": self.model_id,
+                                "pooler": self.pooler, "precision": self.precision,
+                                "max_length": self.max_length}
+        if self.pooler == "avg_first_last":
+            spec["first_layer"] = self.first_layer
+        return spec
+
+    def weights_digest(self) -> str | None:
+        folder = local_snapshot(self.location)
+        return folder_digest(folder) if folder else None
+
+    @torch.inference_mode()
+    def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        tokenizer, model = self._loaded
+        out = []
+        for start in range(0, len(sentences), batch_size):
+            batch = list(sentences[start:start + batch_size])
+            inputs = tokenizer(batch, padding=True, truncation=self.max_length is not None,
+                               max_length=self.max_length, return_tensors="pt").to(self.device)
+            with autocast_context(self.device, self.precision):
+                outputs = model(**inputs, output_hidden_states=needs_hidden_states(self.pooler),
+                                return_dict=True)
+                vectors = pool(outputs, inputs["attention_mask"], self.pooler, self.first_layer)
+            out.append(vectors.float().cpu().numpy())
+        if not out:
+            return np.zeros((0, model.config.hidden_size), dtype=np.float32)
+        return np.concatenate(out).astype(np.float32, copy=False)

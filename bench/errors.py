@@ -1,0 +1,17 @@
+"""User-facing errors: one line that names what is wrong and where."""
+
+
+class BenchError(Exception):
+    """An error caused by input or environment, reported as one line without a traceback."""
+
+
+class DataError(BenchError):
+    """Malformed, missing or corrupt evaluation data (message names file and line)."""
+
+
+class ModelError(BenchError):
+    """A model that cannot be resolved or loaded (message names the model)."""
+
+
+class ProtocolError(BenchError):
+    """An unknown or inconsistent protocol specification."""

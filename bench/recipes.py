@@ -1,0 +1,55 @@
+"""Named models: one TOML file per recipe in ``baselines/``.
+
+A recipe says how to build the encoder (``[encoder]``), what it is, and optionally the
+numbers the literature published for it (``[published]``) so runs can be shown beside them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ModelError
+from bench.resources import resource_dir
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    encoder: dict[str, Any]
+    path: Path
+    offline: bool = False  # runnable without a model hub (packaged weights)
+    published: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _parse(path: Path) -> Recipe:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{path}: invalid TOML ({exc})") from None
+    if "encoder" not in data or "type" not in data["encoder"]:
+        raise ModelError(f"{path}: a recipe needs an [encoder] table with a 'type'")
+    known = {"name", "description", "encoder", "offline", "published"}
+    return Recipe(
+        name=data.get("name", path.stem),
+        description=data.get("description", ""),
+        encoder=dict(data["encoder"]),
+        path=path,
+        offline=bool(data.get("offline", False)),
+        published=dict(data.get("published", {})),
+        extra={k: v for k, v in data.items() if k not in known},
+    )
+
+
+def load_recipes(folder: Path | None = None) -> dict[str, Recipe]:
+    """All recipes, by name (the file stem unless the file sets ``name``)."""
+    folder = folder or resource_dir("baselines")
+    recipes: dict[str, Recipe] = {}
+    for path in sorted(folder.glob("*.toml")):
+        recipe = _parse(path)
+        recipes[recipe.name] = recipe
+    return recipes

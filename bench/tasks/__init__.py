@@ -1,0 +1,1 @@
+"""Evaluation tasks: STS (no-regressor scoring) and, separately, the SentEval regressor and transfer tasks."""

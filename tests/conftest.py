@@ -1,0 +1,45 @@
+"""Shared fixtures: the SentEval data beside the checkout (../shared), isolated caches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def _senteval_dir() -> Path:
+    env = os.environ.get("BENCH_TEST_DATA_DIR")
+    return Path(env) if env else SHARED_DATA / "senteval" / "downstream"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """SentEval's ``downstream`` folder (../shared/data/senteval/downstream)."""
+    path = _senteval_dir()
+    if not path.is_dir():
+        pytest.fail(f"SentEval data not found at {path}; set BENCH_TEST_DATA_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def train_dir() -> Path:
+    """Small SimCSE training corpora (../shared/data/train)."""
+    path = SHARED_DATA / "train"
+    if not path.is_dir():
+        pytest.fail(f"training corpora not found at {path}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches(tmp_path_factory, monkeypatch):
+    """Each test session gets its own embedding cache and digest memo, never the user's."""
+    root = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(root / "embedding-cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root / "xdg-cache"))
+    monkeypatch.delenv("BENCH_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
