@@ -7,6 +7,7 @@ protocols is encoded exactly once, and a rerun with another protocol encodes not
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -79,3 +80,30 @@ def embed(encoder: Encoder, sentences: Sequence[str], *, cache: EmbeddingCache |
              "sentences_cached": len(cached), "sentences_encoded": len(todo),
              "encode_s": round(encode_s, 4), "embed_total_s": round(time.perf_counter() - t0, 4)}
     return EmbeddingTable(matrix, {s: i for i, s in enumerate(order)}, stats)
+
+
+def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
+                 cache_root: Path | None = None, use_cache: bool = True, batch_size: int = 64,
+                 show_progress: bool = True) -> tuple[dict[str, EmbeddingTable], dict[str, float]]:
+    """One encoding pass over the sentences of several tasks, then each task's view.
+
+    The source encoder (a post-processor's base, or the encoder itself) encodes the union
+    of all tasks' sentences once, through the cache keyed by its fingerprint; the encoder
+    then turns that table into per-task tables (identity for plain encoders).
+    """
+    from bench.cache import default_cache_root
+
+    source = encoder.source_encoder()
+    cache = None
+    if use_cache:
+        cache = EmbeddingCache(cache_root or default_cache_root(), source.fingerprint,
+                               source.describe())
+    everything = [s for sents in task_sentences.values() for s in sents]
+    table = embed(source, everything, cache=cache, batch_size=batch_size,
+                  show_progress=show_progress, description=f"encoding ({source.name})")
+    t = time.perf_counter()
+    views = {task: encoder.task_view(task, sents, table) for task, sents in task_sentences.items()}
+    stats = dict(table.stats)
+    stats["postprocess_s"] = round(time.perf_counter() - t, 4)
+    stats["cache"] = str(cache.folder) if cache else None
+    return views, stats

@@ -15,11 +15,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from bench import __version__
-from bench.cache import EmbeddingCache, default_cache_root
 from bench.data.locate import locate
 from bench.data.manifest import checksums
 from bench.data.sts import STS_TASKS, canonical_task_name, load_sts_task
-from bench.embed import EmbeddingTable, embed
+from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
@@ -98,21 +97,19 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     if encoder is None:
         encoder = resolve(config.model, EncoderOptions(config.device, config.precision,
                                                        config.pooler, config.data_dir))
-    fingerprint = encoder.fingerprint
+    encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 
-    sentences = [s for task in sts_tasks for s in task.sentences()]
-    cache = None
-    if config.use_cache:
-        root = Path(config.cache_dir) if config.cache_dir else default_cache_root()
-        cache = EmbeddingCache(root, fingerprint, encoder.describe())
-    table: EmbeddingTable = embed(encoder, sentences, cache=cache, batch_size=config.batch_size,
-                                  show_progress=config.show_progress,
-                                  description=f"encoding ({encoder.name})")
-    timings.update(table.stats)
+    views, embed_stats = encode_tasks(
+        encoder, {task.name: task.sentences() for task in sts_tasks},
+        cache_root=Path(config.cache_dir) if config.cache_dir else None,
+        use_cache=config.use_cache, batch_size=config.batch_size,
+        show_progress=config.show_progress)
+    cache_folder = embed_stats.pop("cache")
+    timings.update(embed_stats)
 
     t = time.perf_counter()
-    sts = {task.name: evaluate_sts_task(task, table) for task in sts_tasks}
+    sts = {task.name: evaluate_sts_task(task, views[task.name]) for task in sts_tasks}
     scores = sts_scores(sts, config.protocols)
     timings["score_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_start
@@ -131,7 +128,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
         "data": {"dir": str(location.downstream), "found_via": location.source,
                  "verified": config.verify_data, "sha256": data_sums},
         "run": {"seed": config.seed, "device": config.device, "precision": config.precision,
-                "batch_size": config.batch_size, "cache": str(cache.folder) if cache else None},
+                "batch_size": config.batch_size, "cache": cache_folder},
         "environment": describe_environment(config.device),
         "timings": timings,
     }

@@ -39,6 +39,18 @@ class Encoder(ABC):
     def fingerprint(self) -> str:
         return _fingerprint(self.spec(), self.weights_digest())
 
+    def source_encoder(self) -> "Encoder":
+        """The encoder whose vectors are computed and cached (a post-processor's base)."""
+        return self
+
+    def task_view(self, task: str, sentences: Sequence[str], table: Any) -> Any:
+        """Vectors as this encoder gives them for one task, from the source encoder's table.
+
+        Identity for plain encoders; post-processors fitted per task ("target") or on a fixed
+        set ("nli") return a transformed ``EmbeddingTable`` here.
+        """
+        return table
+
     def describe(self) -> dict[str, Any]:
         """What a report records about the encoder."""
         return {"name": self.name, "spec": self.spec(), "fingerprint": self.fingerprint}
