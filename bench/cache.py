@@ -54,12 +54,14 @@ class EmbeddingCache:
                     try:
                         with np.load(path) as data:
                             keys, vectors = data["keys"], data["vectors"]
-                    except (OSError, ValueError, KeyError):
-                        continue  # unreadable chunk: ignore, its sentences get re-encoded
+                    except (OSError, ValueError, KeyError, EOFError):
+                        continue
+                    if keys.ndim != 2 or keys.shape != (len(vectors), 20):
+                        continue  # a chunk from an older layout: re-encode its sentences  # unreadable chunk: ignore, its sentences get re-encoded
                     c = len(self._chunks)
                     self._chunks.append(vectors)
                     for row, key in enumerate(keys):
-                        self._index[bytes(key)] = (c, row)
+                        self._index[key.tobytes()] = (c, row)
         return self._index
 
     def __len__(self) -> int:
@@ -85,8 +87,9 @@ class EmbeddingCache:
         meta = self.folder / "meta.json"
         if not meta.exists():
             atomic_write_text(meta, json.dumps(self._describe, indent=2, sort_keys=True))
+        # uint8 rows, not an "S20" string array: numpy strips trailing NUL bytes from those
         keys = np.frombuffer(b"".join(sentence_key(s) for s in sentences),
-                             dtype="S20").copy()
+                             dtype=np.uint8).reshape(len(sentences), 20).copy()
         path = self.folder / f"chunk-{uuid.uuid4().hex}.npz"
         with atomic_open(path, "wb") as fh:
             np.savez(fh, keys=keys, vectors=vectors)

@@ -18,7 +18,8 @@ from bench.resources import resource_dir
 
 METRICS = ("spearman", "pearson")
 AGGREGATIONS = ("all", "mean", "wmean")
-REGRESSORS = ("none",)  # extended by the regressor protocol ("senteval")
+REGRESSORS = ("none", "senteval")  # senteval: SentEval's relatedness regressor (bench.tasks.regressor)
+REGRESSOR_SELECTIONS = ("pearson", "spearman")  # dev metric that picks the regressor's epoch
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,12 @@ class Protocol:
     - ``aggregation`` combines the subsets of STS12-16 (``all``: one correlation over the
       concatenated pairs; ``mean``: unweighted mean of per-subset correlations; ``wmean``:
       mean weighted by pair counts). STS-B and SICK-R are scored on their test split.
-    - ``regressor`` ``none`` scores STS-B / SICK-R by cosine similarity.
+    - ``regressor`` ``none`` scores STS-B / SICK-R by cosine similarity; ``senteval`` trains
+      SentEval's regressor on their train split and reports ``metric`` on test predictions
+      (STS12-16 are unaffected). Which dev metric selects the regressor's model (Pearson in
+      upstream SentEval, Spearman in SimCSE's fork) is a run option
+      (``--regressor-selection``, default pearson) recorded in the report, not part of the
+      key: it is a property of the tool being reproduced, not of the published protocol.
     """
 
     metric: str

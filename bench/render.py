@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.data.sts import DISPLAY_NAMES, STS_TASKS
+from bench.tasks.transfer import DISPLAY_NAMES as TRANSFER_NAMES
+from bench.tasks.transfer import TRANSFER_TASKS
 
 
 def sts_columns(scores: dict[str, dict[str, float]]) -> list[str]:
@@ -20,7 +22,7 @@ def sts_table(title: str, scores: dict[str, dict[str, float]],
     """One row per protocol: every STS task in points, then the unweighted average."""
     columns = sts_columns(scores)
     table = Table(title=title, title_justify="left")
-    table.add_column("protocol", style="bold")
+    table.add_column("protocol", style="bold", no_wrap=True)
     for task in columns:
         table.add_column(DISPLAY_NAMES[task], justify="right")
     table.add_column("Avg.", justify="right", style="bold")
@@ -30,5 +32,29 @@ def sts_table(title: str, scores: dict[str, dict[str, float]],
     return table
 
 
+def transfer_table(title: str, transfer: dict[str, dict[str, Any]]) -> Table:
+    """SimCSE Table E.1's layout: MR ... MRPC, Avg. (test accuracy); devacc and MRPC F1 below."""
+    columns = [t for t in TRANSFER_TASKS if t in transfer]
+    table = Table(title=title, title_justify="left")
+    table.add_column("", style="bold")
+    for task in columns:
+        table.add_column(TRANSFER_NAMES[task], justify="right")
+    table.add_column("Avg.", justify="right", style="bold")
+    for key in ("acc", "devacc", "f1"):
+        if not any(key in transfer[t] for t in columns):
+            continue
+        values = [transfer[t].get(key) for t in columns]
+        cells = [f"{v:.2f}" if v is not None else "-" for v in values]
+        avg = "-"
+        if key != "f1" and all(v is not None for v in values):
+            avg = f"{sum(values) / len(values):.2f}"
+        table.add_row(key, *cells, avg)
+    return table
+
+
 def print_table(table: Table) -> None:
-    Console().print(table)
+    """Print at least 120 columns wide, so a piped table is not squeezed to 80."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 120))
+    console.print(table)

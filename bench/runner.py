@@ -25,9 +25,14 @@ from bench.environment import describe_environment
 from bench.errors import BenchError
 from bench.protocols import Protocol
 from bench.reports import SCHEMA_VERSION, now_iso
+from bench.tasks.regressor import evaluate_regressor
 from bench.tasks.sts import evaluate_sts_task, protocol_value
+from bench.tasks.transfer import (TRANSFER_TASKS, canonical_transfer_name,
+                                  evaluate_transfer_task, load_transfer_task, transfer_average)
 
-TASK_SETS: dict[str, tuple[str, ...]] = {"sts": STS_TASKS}
+TASK_SETS: dict[str, tuple[str, ...]] = {"sts": STS_TASKS, "transfer": TRANSFER_TASKS,
+                                         "all": STS_TASKS + TRANSFER_TASKS}
+REGRESSOR_TASKS = ("STSBenchmark", "SICKRelatedness")
 
 
 @dataclass
@@ -45,14 +50,21 @@ class RunConfig:
     seed: int = 1111
     verify_data: bool = True
     show_progress: bool = True
+    transfer_config: str = "test"        # SentEval classifier setting: test | fasttest
+    classifier: str = "torch"            # torch | sklearn
+    regressor_selection: str = "pearson" # dev metric for the regressor: pearson | spearman
+    regressor_label_fix: bool = False    # map STS-B scores onto [1, 5] before encoding
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def expand_tasks(names: Sequence[str]) -> list[str]:
-    """Task-set names (``sts``) and task names, in canonical order, without duplicates."""
+    """Task-set names (``sts``, ``transfer``, ``all``) and task names, in canonical order,
+    without duplicates."""
     out: list[str] = []
     for name in names:
-        members = TASK_SETS.get(name.lower()) or (canonical_task_name(name),)
+        transfer = canonical_transfer_name(name)
+        members = (TASK_SETS.get(name.lower()) or ((transfer,) if transfer else None)
+                   or (canonical_task_name(name),))
         out.extend(t for t in members if t not in out)
     if not out:
         raise BenchError("no tasks selected")
@@ -67,13 +79,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def sts_scores(sts: dict[str, Any], protocols: list[Protocol]) -> dict[str, dict[str, float]]:
-    """Per protocol: every task's number in points and the unweighted average (the paper's Avg.)."""
+def sts_scores(sts: dict[str, Any], protocols: list[Protocol],
+               regression: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
+    """Per protocol: every task's number in points and the unweighted average (the paper's Avg.).
+
+    Regressor protocols take STS-B / SICK-R from ``regression`` (the test correlation of the
+    regressor's predictions) and STS12-16 as the matching no-regressor protocol.
+    """
     scores: dict[str, dict[str, float]] = {}
+    if not sts:
+        return scores  # a transfer-only run
     for proto in protocols:
-        if proto.regressor != "none":
-            continue  # scored by the regressor family
-        row = {task: 100 * protocol_value(task, res, proto) for task, res in sts.items()}
+        if proto.regressor != "none" and regression is None:
+            continue
+        row = {}
+        for task, res in sts.items():
+            if proto.regressor != "none" and task in REGRESSOR_TASKS:
+                row[task] = 100 * regression[task]["test"][proto.metric]
+            else:
+                row[task] = 100 * protocol_value(task, res, proto)
         row["avg"] = float(np.mean(list(row.values())))
         scores[proto.key] = row
     return scores
@@ -89,7 +113,9 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     location = locate(config.data_dir)
     task_names = expand_tasks(config.tasks)
     sts_tasks = [load_sts_task(location.downstream, n) for n in task_names if n in STS_TASKS]
-    files = [f for task in sts_tasks for f in task.files]
+    transfer_tasks = [load_transfer_task(location.downstream, n) for n in task_names
+                      if n in TRANSFER_TASKS]
+    files = [f for task in (*sts_tasks, *transfer_tasks) for f in task.files]
     data_sums = checksums(location.root, files, verify=config.verify_data)
     timings["load_data_s"] = time.perf_counter() - t
 
@@ -101,7 +127,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     timings["fingerprint_s"] = time.perf_counter() - t
 
     views, embed_stats = encode_tasks(
-        encoder, {task.name: task.sentences() for task in sts_tasks},
+        encoder, {task.name: task.sentences() for task in (*sts_tasks, *transfer_tasks)},
         cache_root=Path(config.cache_dir) if config.cache_dir else None,
         use_cache=config.use_cache, batch_size=config.batch_size,
         show_progress=config.show_progress)
@@ -110,12 +136,30 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
 
     t = time.perf_counter()
     sts = {task.name: evaluate_sts_task(task, views[task.name]) for task in sts_tasks}
-    scores = sts_scores(sts, config.protocols)
+    regression = None
+    if any(p.regressor != "none" for p in config.protocols):
+        t_reg = time.perf_counter()
+        regression = {task.name: evaluate_regressor(
+            task, views[task.name], selection=config.regressor_selection,
+            label_fix=config.regressor_label_fix, seed=config.seed, device=config.device)
+            for task in sts_tasks if task.name in REGRESSOR_TASKS}
+        timings["regressor_s"] = time.perf_counter() - t_reg
+    scores = sts_scores(sts, config.protocols, regression)
     timings["score_s"] = time.perf_counter() - t
+    transfer = None
+    if transfer_tasks:
+        t = time.perf_counter()
+        transfer = {}
+        for task in transfer_tasks:
+            transfer[task.name] = evaluate_transfer_task(
+                task, views[task.name], config=config.transfer_config,
+                classifier=config.classifier, seed=config.seed, device=config.device)
+        transfer["avg"] = {"acc": round(transfer_average(transfer), 2)}
+        timings["transfer_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_start
     timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
 
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "kind": "run",
         "bench_version": __version__,
@@ -132,3 +176,13 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
         "environment": describe_environment(config.device),
         "timings": timings,
     }
+    if regression is not None:
+        report["regression"] = regression
+        report["run"]["regressor_selection"] = config.regressor_selection
+        report["run"]["regressor_label_fix"] = config.regressor_label_fix
+    if transfer is not None:
+        report["transfer"] = transfer
+        report["run"]["transfer_config"] = config.transfer_config
+        report["run"]["classifier"] = config.classifier
+        # wall time of the transfer suite including its share of encoding is in timings
+    return report

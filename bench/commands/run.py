@@ -8,7 +8,9 @@ from pathlib import Path
 from bench.commands.common import add_data_options, add_model_options, split_list
 from bench.errors import BenchError
 from bench.protocols import parse_protocols
-from bench.render import print_table, sts_table
+from bench.protocols import REGRESSOR_SELECTIONS
+from bench.render import print_table, sts_table, transfer_table
+from bench.tasks.classifier import CLASSIFIERS, CONFIGS
 from bench.reports import default_report_path, write_report
 from bench.runner import RunConfig, run
 
@@ -22,7 +24,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="preset (bench list protocols), spelled form such as all-spearman or "
                    "wmean-pearson, 'all', or a comma-separated list (default simcse)")
     p.add_argument("--tasks", nargs="+", default=["sts"],
-                   help="task sets or task names (default: sts = STS12-16, STS-B, SICK-R)")
+                   help="task sets (sts = STS12-16, STS-B, SICK-R; transfer = MR, CR, SUBJ, "
+                   "MPQA, SST2, TREC, MRPC; all) or task names (default: sts)")
+    p.add_argument("--transfer-config", choices=sorted(CONFIGS), default="test",
+                   help="SentEval classifier setting for transfer tasks: test (kfold 10, adam, "
+                   "batch 64, tenacity 5, epoch_size 4; the literature's) or fasttest (kfold 5, "
+                   "rmsprop, batch 128, tenacity 3, epoch_size 2) (default test)")
+    p.add_argument("--classifier", choices=CLASSIFIERS, default="torch",
+                   help="transfer classifier: torch logistic regression (SentEval's usepytorch) "
+                   "or scikit-learn LogisticRegression (default torch)")
+    p.add_argument("--regressor-selection", choices=REGRESSOR_SELECTIONS, default="pearson",
+                   help="dev metric that selects the STS-B/SICK-R regressor (-reg protocols): "
+                   "pearson = upstream SentEval, spearman = SimCSE's fork (default pearson)")
+    p.add_argument("--regressor-label-fix", action="store_true",
+                   help="map STS-B scores onto [1, 5] before the soft-label encoding instead of "
+                   "reproducing SentEval's encoding of scores below 1")
     add_data_options(p)
     p.add_argument("--seed", type=int, default=1111)
     p.add_argument("--out", type=Path, help="report path (default reports/runs/<model>-<time>.json)")
@@ -41,13 +57,21 @@ def main(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, cache_dir=args.cache_dir, use_cache=not args.no_cache,
         batch_size=args.batch_size, device=args.device, precision=args.precision,
         pooler=args.pooler, seed=args.seed, verify_data=not args.skip_verify,
-        show_progress=not args.quiet)
+        show_progress=not args.quiet, transfer_config=args.transfer_config,
+        classifier=args.classifier, regressor_selection=args.regressor_selection,
+        regressor_label_fix=args.regressor_label_fix)
     report = run(config)
     t = report["timings"]
     title = (f"{args.model}  (encoded {t['sentences_encoded']}, cached {t['sentences_cached']}, "
              f"{t['total_s']:.1f} s)")
     if report["scores"]:
         print_table(sts_table(title, report["scores"]))
+    if report.get("transfer"):
+        run_info = report["run"]
+        tasks = {k: v for k, v in report["transfer"].items() if k != "avg"}
+        print_table(transfer_table(
+            f"{args.model} transfer ({run_info['transfer_config']}, {run_info['classifier']}, "
+            f"{t.get('transfer_s', 0):.1f} s)", tasks))
     if not args.no_report:
         path = write_report(report, args.out or default_report_path(args.model))
         print(f"report: {path}")

@@ -32,7 +32,8 @@ PathResolver = Callable[[Path, EncoderOptions], "Encoder | None"]
 _TYPES: dict[str, Factory] = {}
 _PATH_RESOLVERS: list[PathResolver] = []
 # Modules that register encoder types or path resolvers when imported.
-PLUGIN_MODULES: tuple[str, ...] = ("bench.encoders.builtin",)
+PLUGIN_MODULES: tuple[str, ...] = ("bench.encoders.builtin", "bench.encoders.postprocessed",
+                                   "bench.train.checkpoint")
 _plugins_loaded = False
 
 

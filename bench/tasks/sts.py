@@ -29,7 +29,7 @@ def cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 def score_part(sim: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
     return {"n": int(len(gold)), "pearson": correlation(sim, gold, "pearson"),
             "spearman": correlation(sim, gold, "spearman"),
-            "sim": [round(float(x), 7) for x in sim], "gold": [float(x) for x in gold]}
+            "sim": [float(x) for x in sim], "gold": [float(x) for x in gold]}
 
 
 def evaluate_sts_task(task: StsTask, table: EmbeddingTable) -> dict[str, Any]:

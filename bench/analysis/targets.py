@@ -1,0 +1,107 @@
+"""What to analyse: named models, and checkpoints of training runs in training order.
+
+A run folder holds ``checkpoints/step-XXXXX/`` sub-folders (one model folder each); the
+encoder for each checkpoint comes from ``bench.encoders.registry.resolve`` on its path, so a
+path resolver registered for run folders, or the plain Hugging Face folder rule, applies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.reports import READABLE_VERSIONS
+
+_STEP = re.compile(r"^step-(\d+)$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model to analyse; ``run``/``step`` are set for checkpoints."""
+
+    model: str  # what registry.resolve receives
+    label: str  # legend / table label
+    run: str | None = None
+    step: int | None = None
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"requested": self.model, "label": self.label}
+        if self.run is not None:
+            out["checkpoint"] = {"run": self.run, "step": self.step}
+        return out
+
+
+def run_checkpoints(run_dir: Path) -> list[Target]:
+    """Every ``checkpoints/step-N`` folder of one run, sorted by step."""
+    folder = run_dir / "checkpoints"
+    found = []
+    for child in folder.iterdir() if folder.is_dir() else ():
+        m = _STEP.match(child.name)
+        if m and child.is_dir():
+            found.append((int(m.group(1)), child))
+    found.sort()
+    return [Target(str(path), f"{run_dir.name}@{step}", run_dir.name, step)
+            for step, path in found]
+
+
+def checkpoint_targets(path: Path) -> list[Target]:
+    """Checkpoints of the run at ``path``, or of every run directly under ``path``."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise BenchError(f"--checkpoints {path}: no such folder")
+    if (path / "checkpoints").is_dir():
+        runs = [path]
+    else:
+        runs = sorted(d for d in path.iterdir() if d.is_dir() and (d / "checkpoints").is_dir())
+    targets = [t for run in runs for t in run_checkpoints(run)]
+    if not targets:
+        raise BenchError(f"--checkpoints {path}: no checkpoints/step-N folders in it "
+                         f"or in any run folder under it")
+    return targets
+
+
+def collect_targets(models: Iterable[str] | None, checkpoints: Iterable[str] | None
+                    ) -> list[Target]:
+    """Named models first, then checkpoints; at least one of them is required."""
+    targets = [Target(m, m) for m in models or ()]
+    for path in checkpoints or ():
+        targets.extend(checkpoint_targets(Path(path)))
+    if not targets:
+        raise BenchError("nothing to analyse: give --model and/or --checkpoints")
+    return targets
+
+
+def find_sts_average(fingerprint: str, protocol_key: str, reports_dir: Path
+                     ) -> dict[str, Any] | None:
+    """Average STS of the newest ``kind: run`` report for this encoder fingerprint, if any.
+
+    Files that are not readable run reports are skipped silently: the folder also holds
+    analysis reports and whatever else users keep there.
+    """
+    import json
+
+    best: dict[str, Any] | None = None
+    if not reports_dir.is_dir():
+        return None
+    for path in reports_dir.rglob("*.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(data, dict) or data.get("kind") != "run" \
+                or data.get("schema_version") not in READABLE_VERSIONS:
+            continue
+        if (data.get("model") or {}).get("fingerprint") != fingerprint:
+            continue
+        avg = ((data.get("scores") or {}).get(protocol_key) or {}).get("avg")
+        if not isinstance(avg, (int, float)):
+            continue
+        created = str(data.get("created", ""))
+        if best is None or created > best["created"]:
+            best = {"avg": float(avg), "protocol": protocol_key, "report": str(path),
+                    "created": created}
+    return best

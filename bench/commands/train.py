@@ -1,0 +1,139 @@
+"""``bench train simcse``: train SimCSE (unsupervised or supervised) into runs/NAME.
+
+Settings come from, in increasing priority: TrainConfig's defaults (the reference
+``train.py``), a recipe's ``[train]`` table (``--recipe``), and the command line. Under
+``torchrun --nproc_per_node N`` the same command trains with DDP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.commands.common import add_data_options
+from bench.encoders.base import PRECISIONS
+from bench.errors import BenchError
+from bench.recipes import load_recipes
+from bench.resources import repo_root
+from bench.train.data import MODES
+from bench.train.model import TRAIN_POOLERS
+
+# CLI destination -> TrainConfig field, for options whose names differ.
+_RENAME = {"lr": "learning_rate", "quiet": "show_progress"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a sentence encoder (SimCSE)")
+    tsub = p.add_subparsers(dest="method", metavar="METHOD", required=True)
+    s = tsub.add_parser("simcse", help="SimCSE (Gao et al., 2021): unsupervised or supervised",
+                        description="Contrastive training with in-batch negatives; run folder "
+                        "runs/NAME is usable as --model in bench run.")
+    s.add_argument("--recipe", help="training recipe in baselines/ with a [train] table "
+                   "(e.g. simcse-unsup-minilm-cpu); options below override it")
+    s.add_argument("--mode", choices=MODES, help="unsup: one sentence per line, dropout as "
+                   "noise; sup: CSV sent0,sent1[,hard_neg]")
+    s.add_argument("--data", help="training file")
+    s.add_argument("--backbone", help="hub id, local folder or packaged:all-MiniLM-L6-v2")
+    s.add_argument("--name", help="run folder name under --runs-dir (default: the recipe name)")
+    s.add_argument("--runs-dir", help="parent of run folders (default runs)")
+    s.add_argument("--pooler", choices=TRAIN_POOLERS,
+                   help="cls = MLP over [CLS] (default); cls_before_pooler; avg; avg_first_last")
+    s.add_argument("--mlp-only-train", action=argparse.BooleanOptionalAction, default=None,
+                   help="drop the MLP at evaluation (default: yes for unsup, no for sup)")
+    s.add_argument("--temperature", type=float, help="tau of Eq. 4 (default 0.05)")
+    s.add_argument("--hard-negative-alpha", type=float,
+                   help="alpha of Eq. 8, weight of the own hard negative (default 1)")
+    s.add_argument("--mlm", action=argparse.BooleanOptionalAction, default=None,
+                   help="add the auxiliary MLM loss (appendix A)")
+    s.add_argument("--mlm-weight", type=float, help="lambda of the MLM loss (default 0.1)")
+    s.add_argument("--mlm-probability", type=float, help="masking rate (default 0.15)")
+    s.add_argument("--dropout", type=float, help="dropout rate p of the backbone (default: its "
+                   "own, 0.1 for BERT); 0 disables the noise")
+    s.add_argument("--fixed-dropout", action=argparse.BooleanOptionalAction, default=None,
+                   help="Table 3 'fixed': the same dropout mask for both views (unsup)")
+    s.add_argument("--batch-size", type=int, help="per process (default 64)")
+    s.add_argument("--lr", type=float, help="peak learning rate (default 3e-5)")
+    s.add_argument("--max-length", type=int, help="max tokens per sentence (default 32)")
+    s.add_argument("--epochs", type=int, help="default 1")
+    s.add_argument("--max-steps", type=int, help="stop after N steps (overrides --epochs)")
+    s.add_argument("--seed", type=int, help="default 42")
+    s.add_argument("--precision", choices=PRECISIONS, help="autocast: fp32 (default), bf16, fp16")
+    s.add_argument("--device", help="cpu (default), cuda, cuda:N")
+    s.add_argument("--max-grad-norm", type=float, help="gradient clipping (default 1.0)")
+    s.add_argument("--eval-steps", type=int, help="STS-B dev every N steps; 0 = never (default "
+                   "250)")
+    s.add_argument("--eval-pairs", type=int, help="smoke tests only: first N dev pairs")
+    s.add_argument("--save-steps", type=int, help="checkpoint every K steps (default 250)")
+    s.add_argument("--log-steps", type=int, help="log the loss every N steps (default 10)")
+    add_data_options(s)
+    s.add_argument("--resume", action="store_true", default=None,
+                   help="continue runs/NAME from its last checkpoint")
+    s.add_argument("--quiet", action="store_true", default=None, help="no progress bar")
+    s.add_argument("--json", type=Path, help="also write the run summary here")
+    s.set_defaults(func=main)
+
+
+def _find_data(value: str) -> str:
+    path = Path(value).expanduser()
+    if path.is_absolute() or path.exists():
+        return str(path)
+    root = repo_root()
+    if root is not None and (root / path).exists():
+        return str(root / path)
+    return str(path)
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Merge the recipe's [train] table with the options given on the command line."""
+    from bench.train.config import TrainConfig
+
+    merged: dict[str, Any] = {}
+    if args.recipe:
+        recipes = load_recipes()
+        if args.recipe not in recipes:
+            raise BenchError(f"unknown recipe {args.recipe!r}; training recipes: "
+                             f"{', '.join(n for n, r in recipes.items() if 'train' in r.extra)}")
+        table = recipes[args.recipe].extra.get("train")
+        if not isinstance(table, dict):
+            raise BenchError(f"recipe {args.recipe!r} has no [train] table")
+        unknown = sorted(set(table) - set(TrainConfig.keys()))
+        if unknown:
+            raise BenchError(f"{recipes[args.recipe].path}: unknown [train] key(s) "
+                             f"{', '.join(unknown)}")
+        merged.update(table)
+        merged.setdefault("name", args.recipe)
+    for key, value in vars(args).items():
+        if value is None or key in ("recipe", "func", "command", "method", "json"):
+            continue
+        field = _RENAME.get(key, key)
+        merged[field] = (not value) if key == "quiet" else value
+    missing = [k for k in ("mode", "data", "backbone", "name") if not merged.get(k)]
+    if missing:
+        raise BenchError(f"train simcse: missing {', '.join('--' + m for m in missing)} "
+                         f"(or give --recipe)")
+    merged["data"] = _find_data(str(merged["data"]))
+    return merged
+
+
+def main(args: argparse.Namespace) -> int:
+    from bench.train.config import TrainConfig
+    from bench.train.trainer import train
+
+    summary = train(TrainConfig(**settings(args)))
+    if summary["rank"] != 0:
+        return 0
+    best, first = summary["best"], summary["initial_stsb_dev_spearman"]
+    line = f"trained {summary['steps']} steps in {summary['wall_s']:.0f} s -> {summary['run_dir']}"
+    if best["stsb_dev_spearman"] is not None:
+        start = f"{100 * first:.2f} at step 0, " if first is not None else ""
+        line += (f"; STS-B dev Spearman {start}best {100 * best['stsb_dev_spearman']:.2f} "
+                 f"at step {best['step']}")
+    print(line)
+    if args.json:
+        from bench.atomic import atomic_write_text
+
+        summary = {k: v for k, v in summary.items() if k != "step_times"}
+        atomic_write_text(args.json, json.dumps(summary, indent=2) + "\n")
+    return 0

@@ -1,0 +1,104 @@
+"""Tables as text: rich for the terminal, Markdown and LaTeX via tabulate, CSV via pandas."""
+
+from __future__ import annotations
+
+import io
+import math
+
+from rich.console import Console
+from rich.table import Table as RichTable
+from rich.text import Text
+from tabulate import tabulate
+
+from bench.compare.tables import Cell, Table
+
+FORMATS = ("terminal", "md", "latex", "csv")
+_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+                  "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "\\": r"\textbackslash{}"}
+
+
+def _number(value: float, column: str) -> str:
+    if column.startswith("p "):
+        return "<0.001" if value < 0.001 else f"{value:.3f}"
+    if column == "n pairs":
+        return str(int(value))
+    return f"{value:+.2f}" if column == "Delta" else f"{value:.2f}"
+
+
+def cell_text(cell: Cell, column: str, fmt: str) -> str:
+    """One cell as text; an interval follows the number in brackets."""
+    value = cell.value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, str):
+        return latex_escape(value) if fmt == "latex" else value
+    text = _number(float(value), column)
+    if cell.ci is not None and not any(math.isnan(c) for c in cell.ci):
+        lo, hi = (_number(c, column) for c in cell.ci)
+        text += (f"\\,{{\\scriptsize[{lo}, {hi}]}}" if fmt == "latex" else f" [{lo}, {hi}]")
+    if cell.bold:
+        text = {"md": f"**{text}**", "latex": f"\\textbf{{{text}}}"}.get(fmt, text)
+    return text
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _body(table: Table, fmt: str) -> list[list[str]]:
+    return [[cell_text(c, col, fmt) for c, col in zip(row, table.columns)] for row in table.rows]
+
+
+def to_markdown(table: Table) -> str:
+    align = ["left"] * table.label_columns + ["right"] * (len(table.columns) - table.label_columns)
+    body = tabulate(_body(table, "md"), headers=table.columns, tablefmt="pipe", colalign=align,
+                    disable_numparse=True)
+    notes = "".join(f"\n- {n}" for n in table.notes)
+    return f"**{table.title}**\n\n{body}\n{notes}\n"
+
+
+def to_latex(table: Table) -> str:
+    align = ["left"] * table.label_columns + ["right"] * (len(table.columns) - table.label_columns)
+    headers = [latex_escape(c) for c in table.columns]
+    body = tabulate(_body(table, "latex"), headers=headers, tablefmt="latex_raw", colalign=align,
+                    disable_numparse=True)
+    caption = latex_escape(table.title + ". " + " ".join(n.rstrip(".") + "." for n in table.notes))
+    return ("\\begin{table*}[t]\n\\centering\\small\n" + body
+            + f"\n\\caption{{{caption}}}\n\\end{{table*}}\n")
+
+
+def to_rich(table: Table) -> RichTable:
+    out = RichTable(title=table.title, title_justify="left",
+                    caption="\n".join(table.notes), caption_justify="left")
+    for i, col in enumerate(table.columns):
+        out.add_column(col, justify="left" if i < table.label_columns else "right",
+                       style="bold" if i == 0 else None)
+    for row in table.rows:
+        out.add_row(*[Text(cell_text(c, col, "plain"), style="bold green" if c.bold else "")
+                      for c, col in zip(row, table.columns)])
+    return out
+
+
+def render(tables: list[Table], fmt: str) -> str:
+    """All tables in one format as one string (CSV: the caller passes a single table)."""
+    if fmt == "md":
+        return "\n".join(to_markdown(t) for t in tables)
+    if fmt == "latex":
+        return "\n".join(to_latex(t) for t in tables)
+    if fmt == "csv":
+        buf = io.StringIO()
+        tables[0].frame().to_csv(buf, index=False)
+        return buf.getvalue()
+    console = Console(record=True, width=240, file=io.StringIO())
+    print_terminal(tables, console)
+    return console.export_text()
+
+
+def print_terminal(tables: list[Table], console: Console | None = None) -> None:
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console.width = 240  # piped: never squeeze the table to 80 columns
+    for t in tables:
+        console.print(to_rich(t))

@@ -1,0 +1,126 @@
+"""The paper's layout as format-neutral tables: STS (STS12 ... SICK-R, Avg.), transfer
+(MR ... MRPC, Avg.) and the paired-significance table. ``render`` turns them into text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.compare.guard import MIXED, REAGGREGATED, Placement
+from bench.compare.rows import TRANSFER_DISPLAY, TRANSFER_TASKS, Row
+from bench.compare.uncertainty import PairedResult
+from bench.data.sts import DISPLAY_NAMES, STS_TASKS
+
+
+@dataclass
+class Cell:
+    value: float | str | None
+    ci: tuple[float, float] | None = None
+    bold: bool = False
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    notes: list[str] = field(default_factory=list)
+    label_columns: int = 3  # leading text columns (model, protocol, source)
+
+    def frame(self) -> pd.DataFrame:
+        """Numbers as numbers (CSV); an interval becomes ``<col> lo`` / ``<col> hi`` columns."""
+        records = []
+        for cells in self.rows:
+            rec: dict[str, Any] = {}
+            for col, cell in zip(self.columns, cells):
+                rec[col] = cell.value
+                if any(r[self.columns.index(col)].ci for r in self.rows):
+                    rec[f"{col} lo"], rec[f"{col} hi"] = cell.ci or (np.nan, np.nan)
+            records.append(rec)
+        return pd.DataFrame.from_records(records)
+
+
+def protocol_label(how: str, key: str) -> str:
+    if how == REAGGREGATED:
+        return f"{key} (re-aggregated)"
+    if how == MIXED:
+        return f"{key} (MIXED)"
+    return key
+
+
+def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]]] | None = None
+              ) -> Table:
+    """Rows in input order; the best number of each column among comparable rows is bold."""
+    tasks = [t for t in STS_TASKS if any(t in p.values for p in placement.placed)]
+    columns = ["Model", "Protocol", "Source"] + [DISPLAY_NAMES[t] for t in tasks] + ["Avg."]
+    keys = tasks + ["avg"]
+    comparable = [i for i, p in enumerate(placement.placed) if p.how != MIXED]
+    best = {k: max((placement.placed[i].values.get(k, -np.inf) for i in comparable),
+                   default=None) for k in keys}
+    rows = []
+    for i, p in enumerate(placement.placed):
+        cells = [Cell(p.row.label), Cell(protocol_label(p.how, p.protocol)), Cell(p.row.source)]
+        for k in keys:
+            v = p.values.get(k)
+            ci = (cis or {}).get(i, {}).get(k)
+            bold = (v is not None and i in comparable and len(comparable) > 1
+                    and round(v, 2) == round(best[k], 2))
+            cells.append(Cell(v, ci, bold))
+        rows.append(cells)
+    metric = placement.target.split("-")[1].capitalize()
+    title = (f"STS ({metric} x 100; protocol {placement.target}: aggregation "
+             f"{placement.target.split('-')[0]}, "
+             f"{'SentEval regressor' if placement.target.endswith('-reg') else 'no regressor'})")
+    notes = list(placement.notes)
+    notes.append("Avg. is the unweighted mean of the task columns; bold: best among rows "
+                 "under the same protocol")
+    for lit in sorted({p.row.path.name for p in placement.placed if p.row.kind == "literature"}):
+        notes.append(f"{lit}: published numbers (no per-pair data, so no intervals)")
+    return Table(title, columns, rows, notes)
+
+
+def transfer_table(rows: list[Row]) -> Table | None:
+    """Accuracy per transfer task; None when no report has a transfer section."""
+    rows = [r for r in rows if r.transfer]
+    if not rows:
+        return None
+    present = {t for r in rows for t in r.transfer}
+    tasks = [t for t in TRANSFER_TASKS if t in present] + sorted(present - set(TRANSFER_TASKS))
+    columns = ["Model", "Protocol", "Source"] + [TRANSFER_DISPLAY.get(t, t) for t in tasks]
+    columns.append("Avg.")
+    out = []
+    notes = ["accuracy (%) of a classifier on frozen embeddings (SentEval default, test mode)"]
+    for r in rows:
+        avg = r.transfer_avg
+        if avg is None and all(t in r.transfer for t in tasks):
+            avg = float(np.mean([r.transfer[t] for t in tasks]))
+        cells = [Cell(r.label), Cell("senteval-transfer"), Cell(r.source)]
+        cells += [Cell(r.transfer.get(t)) for t in tasks] + [Cell(avg)]
+        out.append(cells)
+        if avg is None:
+            notes.append(f"{r.label}: Avg. left out, the row lacks some tasks")
+    return Table("Transfer tasks (accuracy)", columns, out, notes)
+
+
+def significance_table(reference: str, results: dict[str, list[PairedResult]], key: str,
+                       resamples: int, seed: int) -> Table:
+    """Long form: one line per (model, task): difference, its interval and the p-values."""
+    columns = ["Model", "vs", "Task", "Delta", "p (paired bootstrap)", "p (Williams)",
+               "p (Steiger)", "n pairs"]
+    rows = []
+    for label, res in results.items():
+        for r in res:
+            rows.append([Cell(label), Cell(reference),
+                         Cell(DISPLAY_NAMES.get(r.task, "Avg." if r.task == "avg" else r.task)),
+                         Cell(r.delta, r.delta_ci), Cell(r.p_bootstrap), Cell(r.p_williams),
+                         Cell(r.p_steiger), Cell(r.n or None)])
+    notes = [(f"Delta = model minus reference in points under {key}, with its 95% paired "
+             f"bootstrap interval ({resamples} resamples, seed {seed}, pairs resampled within "
+             "each subset); Williams' T2 and Steiger's Z test two dependent correlations that "
+             "share the gold scores, r(sim_a, sim_b) from the stored per-pair similarities; "
+             "they apply to one correlation (STS-B, SICK-R, or a year pooled with 'all'), '-' "
+             "for averages of subset correlations; no correction for multiple comparisons")]
+    return Table("Paired significance", columns, rows, notes, label_columns=3)

@@ -1,0 +1,71 @@
+"""STS run (all six protocols) against a bare sentence-transformers encode, cold and cached.
+
+The peer is what a user would otherwise write: load the model with sentence-transformers and
+encode the same unique sentences. bench's cold run pays for data loading, checksums, weight
+hashing, encoding and scoring under every protocol; the cached rerun should cost a small
+fraction of it. Targets (issue 2): cold / peer <= 1.15, cached / cold <= 0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.commands.common import add_data_options
+from bench.data.locate import locate
+from bench.data.sts import STS_TASKS, load_sts_task
+from bench.encoders.packaged import packaged_path
+from bench.environment import describe_environment
+from bench.protocols import parse_protocols
+from bench.runner import RunConfig, run as bench_run
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_data_options(p)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--model", default="minilm-avg", help="bench recipe to time (default minilm-avg)")
+
+
+def _peer(sentences: list[str], batch_size: int) -> float:
+    from sentence_transformers import SentenceTransformer
+
+    t = time.perf_counter()
+    model = SentenceTransformer(str(packaged_path("packaged:all-MiniLM-L6-v2")), device="cpu")
+    model.encode(sentences, batch_size=batch_size, show_progress_bar=False)
+    return time.perf_counter() - t
+
+
+def run(args: argparse.Namespace) -> dict:
+    import sentence_transformers  # noqa: F401  (import cost outside both timings)
+    import transformers  # noqa: F401
+
+    downstream = locate(args.data_dir).downstream
+    unique = list(dict.fromkeys(s for t in STS_TASKS for s in load_sts_task(downstream, t).sentences()))
+    peer_s = _peer(unique, args.batch_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "xdg")  # cold: weights hashed afresh too
+        config = RunConfig(model=args.model, protocols=parse_protocols("all"),
+                           data_dir=str(downstream), cache_dir=str(Path(tmp) / "cache"),
+                           batch_size=args.batch_size, show_progress=False)
+        t = time.perf_counter()
+        cold = bench_run(config)
+        cold_s = time.perf_counter() - t
+        t = time.perf_counter()
+        warm = bench_run(config)
+        warm_s = time.perf_counter() - t
+    return {
+        "benchmark": "sts-run-vs-sentence-transformers-encode",
+        "sentences_unique": len(unique),
+        "peer_sentence_transformers_s": round(peer_s, 2),
+        "bench_cold_s": round(cold_s, 2),
+        "bench_cached_s": round(warm_s, 2),
+        "ratio_cold_vs_peer": round(cold_s / peer_s, 3),
+        "ratio_cached_vs_cold": round(warm_s / cold_s, 4),
+        "targets": {"ratio_cold_vs_peer": 1.15, "ratio_cached_vs_cold": 0.1},
+        "cold_timings": cold["timings"], "cached_timings": warm["timings"],
+        "protocols": list(cold["scores"]),
+        "environment": describe_environment("cpu"),
+    }

@@ -1,0 +1,172 @@
+"""Transfer tasks: wall time, sentences/s encoded, fits/s, against SentEval's own classifier loop.
+
+The peer is a faithful re-implementation of SentEval's ``MLP(nhid=0)`` loop
+(``tools/classifier.py``): one fit per L2 value, each re-seeding NumPy and torch,
+``nn.Linear`` + ``CrossEntropyLoss`` + ``torch.optim``, a ``deepcopy`` of every improving
+model, dev accuracy scored batch by batch. It runs through the same protocol code
+(folds, grid, refit) on the same embeddings, in this process, so the ratio isolates the
+classifier loop; its accuracies must agree with bench's (same seeds, same data order).
+The peer runs on CPU (SentEval's hard-codes CUDA) and by default on one task only (TREC),
+because it is slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from bench.commands.common import add_data_options, add_model_options, split_list
+from bench.data.locate import locate
+from bench.embed import encode_tasks
+from bench.encoders.registry import EncoderOptions, resolve
+from bench.tasks.classifier import CONFIGS, TORCH_L2, ClassifierConfig, single_thread
+from bench.tasks.transfer import (TRANSFER_TASKS, evaluate_transfer_task, expand_names,
+                                  load_transfer_task)
+
+
+class _RefModel:
+    def __init__(self, model, batch_size: int, devacc: float) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.devacc = devacc
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        X = torch.FloatTensor(np.asarray(X))
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(X), self.batch_size):
+                out.append(self.model(X[i:i + self.batch_size]).argmax(1).numpy())
+        return np.concatenate(out)
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+
+class SentEvalLoop:
+    """SentEval's per-fit classifier loop, with the ``fit(X, y, regs, ...)`` interface."""
+
+    name = "senteval-loop"
+
+    def __init__(self, config: ClassifierConfig, nclasses: int, seed: int = 1111,
+                 device: str = "cpu") -> None:
+        self.config = config
+        self.nclasses = nclasses
+        self.seed = seed
+        self.fits = 0
+
+    @staticmethod
+    def grid(kind: str) -> tuple[float, ...]:
+        return TORCH_L2
+
+    def fit(self, X, y, regs: Sequence[float], *, valid=None, valid_split=None) -> list[_RefModel]:
+        with single_thread("cpu"):
+            return [self._fit_one(X, y, reg, valid, valid_split) for reg in regs]
+
+    def _fit_one(self, X, y, l2, valid, valid_split) -> _RefModel:
+        import torch
+
+        cfg = self.config
+        np.random.seed(self.seed)
+        torch.manual_seed(self.seed)
+        model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], self.nclasses))
+        loss_fn = torch.nn.CrossEntropyLoss()
+        optim = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}[cfg.optim]
+        optimizer = optim(model.parameters())
+        optimizer.param_groups[0]["weight_decay"] = l2
+        if valid is None:
+            perm = np.random.permutation(len(X))
+            cut = int(valid_split * len(X))
+            Xtr, ytr, Xdv, ydv = X[perm[cut:]], y[perm[cut:]], X[perm[:cut]], y[perm[:cut]]
+        else:
+            Xtr, ytr, (Xdv, ydv) = X, y, valid
+        Xtr, ytr = torch.FloatTensor(Xtr), torch.LongTensor(ytr)
+        nepoch, best, count, stop, kept = 0, -1.0, 0, False, None
+        while not stop and nepoch <= cfg.max_epoch:
+            model.train()
+            for _ in range(cfg.epoch_size):
+                perm = np.random.permutation(len(Xtr))
+                for i in range(0, len(Xtr), cfg.batch_size):
+                    idx = torch.LongTensor(perm[i:i + cfg.batch_size])
+                    loss = loss_fn(model(Xtr.index_select(0, idx)), ytr.index_select(0, idx))
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+            nepoch += cfg.epoch_size
+            model.eval()
+            acc = _RefModel(model, cfg.batch_size, 0.0).score(Xdv, ydv)
+            if acc > best:
+                best, kept = acc, copy.deepcopy(model)
+            else:
+                if count >= cfg.tenacity:
+                    stop = True
+                count += 1
+        self.fits += 1
+        return _RefModel(kept, cfg.batch_size, best)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_options(p)
+    add_data_options(p)
+    p.set_defaults(model="minilm-avg")
+    for action in p._actions:
+        if action.dest == "model":
+            action.required = False
+    p.add_argument("--tasks", nargs="+", default=["transfer"],
+                   help="transfer tasks to time (default: all seven)")
+    p.add_argument("--config", choices=sorted(CONFIGS), default="fasttest")
+    p.add_argument("--reference-tasks", nargs="*", default=["TREC"],
+                   help="tasks also run through SentEval's loop (slow; default TREC)")
+    p.add_argument("--seed", type=int, default=1111)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    names = TRANSFER_TASKS if "transfer" in args.tasks else expand_names(split_list(args.tasks))
+    location = locate(args.data_dir)
+    tasks = [load_transfer_task(location.downstream, n) for n in names]
+    encoder = resolve(args.model, EncoderOptions(args.device, args.precision, args.pooler,
+                                                 args.data_dir))
+    views, stats = encode_tasks(encoder, {t.name: t.sentences() for t in tasks},
+                                cache_root=Path(args.cache_dir) if args.cache_dir else None,
+                                use_cache=not args.no_cache, batch_size=args.batch_size,
+                                show_progress=False)
+    encoded = stats["sentences_encoded"]
+    result: dict[str, Any] = {
+        "model": args.model, "config": CONFIGS[args.config].to_dict(), "device": args.device,
+        "encode": {"sentences_unique": stats["sentences_unique"], "sentences_encoded": encoded,
+                   "encode_s": stats["encode_s"],
+                   "sentences_per_s": round(encoded / stats["encode_s"], 1)
+                   if encoded and stats["encode_s"] else None},
+        "tasks": {}, "reference": {},
+    }
+    total = 0.0
+    for task in tasks:
+        t0 = time.perf_counter()
+        res = evaluate_transfer_task(task, views[task.name], config=args.config,
+                                     seed=args.seed, device=args.device)
+        wall = time.perf_counter() - t0
+        total += wall
+        result["tasks"][task.name] = {"acc": res["acc"], "devacc": res["devacc"],
+                                      "fits": res["fits"], "wall_s": round(wall, 2),
+                                      "fits_per_s": round(res["fits"] / wall, 2)}
+    result["classifier_total_s"] = round(total, 2)
+    refs = [n for n in expand_names(args.reference_tasks or []) if n in names]
+    for name in refs:
+        task = next(t for t in tasks if t.name == name)
+        t0 = time.perf_counter()
+        res = evaluate_transfer_task(task, views[name], config=args.config, seed=args.seed,
+                                     classifier=SentEvalLoop)
+        wall = time.perf_counter() - t0
+        ours = result["tasks"][name]
+        result["reference"][name] = {
+            "acc": res["acc"], "devacc": res["devacc"], "fits": res["fits"],
+            "wall_s": round(wall, 2), "fits_per_s": round(res["fits"] / wall, 2),
+            "speedup": round(wall / ours["wall_s"], 2),
+            "acc_diff": round(ours["acc"] - res["acc"], 2)}
+    return result

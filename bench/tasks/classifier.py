@@ -1,0 +1,320 @@
+"""SentEval's logistic-regression classifier for the transfer tasks, in torch or scikit-learn.
+
+What SentEval does (``tools/classifier.py``, ``tools/validation.py``; protocols.md section 5),
+and what this module reproduces:
+
+- A single ``Linear(d -> C)`` trained with cross-entropy (mean over the batch); the L2 value is
+  the optimiser's weight decay, applied to weight and bias alike.
+- Every fit re-seeds NumPy and torch with the task seed (1111): the same initial weights and
+  the same sequence of epoch permutations for every fit of a grid.
+- Training runs ``epoch_size`` passes, then scores the validation set and keeps the best model;
+  the non-improvement counter is never reset and training stops on the ``tenacity + 1``-th
+  non-improving check, or once more than ``max_epoch`` passes were made.
+- Grid scores are rounded to 2 decimals (in points) before the argmax, so a tie goes to the
+  smaller regularisation (the grid is ascending).
+
+Why it is faster than SentEval's loop while computing the same thing: because every fit of a
+grid starts from the same weights and draws the same permutations, the fits for all L2 values
+of one training set see identical mini-batches; they are trained together as one stacked
+model (weights ``(G, d, C)``) with hand-written gradients and optimiser updates that match
+torch's Adam / RMSprop element by element. Each member keeps its own early-stopping state.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+TORCH_L2 = (1e-5, 1e-4, 1e-3, 1e-2)          # SentEval: [10**t for t in range(-5, -1)]
+SKLEARN_C = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)   # inner k-fold and split: 2**[-2..3]
+SKLEARN_C_KFOLD = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # KFoldClassifier: 2**[-1..5]
+CLASSIFIERS = ("torch", "sklearn")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """One of SentEval's classifier settings (``kfold`` is the engine's, the rest MLP's)."""
+
+    name: str
+    kfold: int
+    optim: str
+    batch_size: int
+    tenacity: int
+    epoch_size: int
+    max_epoch: int = 200
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+CONFIGS: dict[str, ClassifierConfig] = {
+    # "comparable to literature" (SimCSE --mode test, SimCSE Table E.1)
+    "test": ClassifierConfig("test", kfold=10, optim="adam", batch_size=64, tenacity=5,
+                             epoch_size=4),
+    # SentEval README's prototyping setting (SimCSE --mode fasttest)
+    "fasttest": ClassifierConfig("fasttest", kfold=5, optim="rmsprop", batch_size=128,
+                                 tenacity=3, epoch_size=2),
+}
+
+
+def points(accuracies: Sequence[float]) -> float:
+    """Mean accuracy in points, rounded to 2 decimals as SentEval rounds grid scores."""
+    return round(100 * float(np.mean(accuracies)), 2)
+
+
+def grid_choice(scores: Sequence[float]) -> int:
+    """Index of the best (already rounded) score; the first, i.e. smallest L2, wins ties."""
+    return int(np.argmax(scores))
+
+
+class EarlyStopping:
+    """SentEval's stopping rule for one fit.
+
+    ``best`` starts at -1. A check that does not beat ``best`` strictly (NaN never does)
+    stops training if ``tenacity`` non-improving checks came before it, else counts it;
+    the counter is never reset by a later improvement.
+    """
+
+    def __init__(self, tenacity: int, initial: float = -1.0) -> None:
+        self.tenacity = tenacity
+        self.best = initial
+        self.count = 0
+        self.stopped = False
+        self.checks = 0
+
+    def update(self, score: float) -> bool:
+        """Record one check; True when it improved (the caller keeps that model)."""
+        self.checks += 1
+        if score > self.best:
+            self.best = score
+            return True
+        if self.count >= self.tenacity:
+            self.stopped = True
+        self.count += 1
+        return False
+
+
+def parse_optimizer(spec: str) -> tuple[str, dict[str, float]]:
+    """``adam`` / ``rmsprop`` / ``sgd,lr=0.1`` with torch's defaults for missing values."""
+    name, *rest = spec.split(",")
+    defaults = {"adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+                "rmsprop": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8},
+                "sgd": {"lr": 0.1}}
+    if name not in defaults:
+        raise ValueError(f"unsupported optimiser {spec!r}; valid: adam, rmsprop, sgd")
+    params = dict(defaults[name])
+    for item in rest:
+        key, _, value = item.partition("=")
+        params[key.strip()] = float(value)
+    return name, params
+
+
+@contextmanager
+def single_thread(device: str) -> Iterator[None]:
+    """One intra-op thread for CPU fits: the tensors are tiny, and extra threads only add
+    synchronisation (badly so on a busy machine). Restores the previous setting."""
+    import torch
+
+    if not str(device).startswith("cpu"):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def initial_linear(inputdim: int, nclasses: int, seed: int):
+    """The weights ``nn.Linear(inputdim, nclasses)`` gets right after ``torch.manual_seed(seed)``.
+
+    Drawn inside ``fork_rng`` so the caller's global torch RNG is untouched. Returned
+    transposed, ``(d, C)``, plus the bias ``(C,)``.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layer = torch.nn.Linear(inputdim, nclasses)
+    return layer.weight.detach().t().contiguous(), layer.bias.detach().clone()
+
+
+@dataclass
+class LinearModel:
+    """One trained member: weights ``(d, C)``, bias, its validation accuracy and passes."""
+
+    weight: Any
+    bias: Any
+    devacc: float
+    epochs: int
+    checks: int
+
+    def logits(self, X: np.ndarray):
+        import torch
+
+        W = self.weight
+        x = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=W.device)
+        return x @ W + self.bias
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.logits(X).argmax(1).cpu().numpy()
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+
+class TorchLogReg:
+    """Trains a grid of L2 values on one training set as one stacked model (see module doc)."""
+
+    name = "torch"
+
+    def __init__(self, config: ClassifierConfig, nclasses: int, seed: int = 1111,
+                 device: str = "cpu") -> None:
+        self.config = config
+        self.nclasses = nclasses
+        self.seed = seed
+        self.device = device
+        self.optim, self.optim_params = parse_optimizer(config.optim)
+        self.fits = 0  # individual (per-L2) fits, for throughput figures
+
+    @staticmethod
+    def grid(kind: str) -> tuple[float, ...]:
+        return TORCH_L2
+
+    def fit(self, X: np.ndarray, y: np.ndarray, regs: Sequence[float], *,
+            valid: tuple[np.ndarray, np.ndarray] | None = None,
+            valid_split: float | None = None) -> list[LinearModel]:
+        """One model per L2 value; early stopping on ``valid`` or a random ``valid_split``."""
+        with single_thread(self.device):
+            return self._fit(X, y, regs, valid, valid_split)
+
+    def _fit(self, X, y, regs, valid, valid_split) -> list[LinearModel]:
+        import torch
+
+        cfg = self.config
+        rng = np.random.RandomState(self.seed)
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if valid is None:
+            if not valid_split:
+                raise ValueError("fit needs valid or valid_split")
+            perm = rng.permutation(len(X))
+            cut = int(valid_split * len(X))
+            train_idx, dev_idx = perm[cut:], perm[:cut]
+            Xtr, ytr, Xdv, ydv = X[train_idx], y[train_idx], X[dev_idx], y[dev_idx]
+        else:
+            Xtr, ytr = X, y
+            Xdv, ydv = valid
+        dev = torch.device(self.device)
+        xt = torch.as_tensor(Xtr, dtype=torch.float32).to(dev)
+        yt = torch.as_tensor(ytr, dtype=torch.long).to(dev)
+        xd = torch.as_tensor(np.asarray(Xdv), dtype=torch.float32).to(dev)
+        yd = torch.as_tensor(np.asarray(ydv), dtype=torch.long).to(dev)
+        n, d = xt.shape
+        G, C, B = len(regs), self.nclasses, cfg.batch_size
+        W0, b0 = initial_linear(d, C, self.seed)
+        W = W0.to(dev).unsqueeze(0).repeat(G, 1, 1)        # (G, d, C)
+        b = b0.to(dev).unsqueeze(0).repeat(G, 1)           # (G, C)
+        wd = torch.tensor(list(regs), dtype=torch.float32, device=dev)
+        state = [torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(W), torch.zeros_like(b)]
+        best_W, best_b = W.clone(), b.clone()
+        stoppers = [EarlyStopping(cfg.tenacity) for _ in regs]
+        stop_epoch = [0] * G
+        rows = torch.arange(B, device=dev)
+        nepoch, step = 0, 0
+        while not all(s.stopped for s in stoppers) and nepoch <= cfg.max_epoch:
+            for _ in range(cfg.epoch_size):
+                perm = torch.from_numpy(rng.permutation(n)).to(dev)
+                for i in range(0, n, B):
+                    idx = perm[i:i + B]
+                    xb = xt.index_select(0, idx)
+                    gz = torch.softmax(torch.matmul(xb, W) + b.unsqueeze(1), dim=-1)
+                    m = len(idx)
+                    gz[:, rows[:m], yt.index_select(0, idx)] -= 1.0
+                    gz /= m
+                    gW = torch.matmul(xb.t(), gz)
+                    gb = gz.sum(1)
+                    gW.add_(W * wd.view(G, 1, 1))
+                    gb.add_(b * wd.view(G, 1))
+                    step += 1
+                    self._update(W, gW, state[0], state[2], step)
+                    self._update(b, gb, state[1], state[3], step)
+            nepoch += cfg.epoch_size
+            pred = (torch.matmul(xd, W) + b.unsqueeze(1)).argmax(-1)
+            accs = (pred == yd.unsqueeze(0)).float().mean(1).tolist()
+            for g, stopper in enumerate(stoppers):
+                if stopper.stopped:
+                    continue
+                if stopper.update(accs[g]):
+                    best_W[g], best_b[g] = W[g], b[g]
+                stop_epoch[g] = nepoch
+        self.fits += G
+        return [LinearModel(best_W[g].clone(), best_b[g].clone(), stoppers[g].best,
+                            stop_epoch[g], stoppers[g].checks) for g in range(G)]
+
+    def _update(self, p, g, m1, m2, step: int) -> None:
+        """In-place optimiser step with torch's update formulas (single-tensor, no amsgrad)."""
+        o = self.optim_params
+        if self.optim == "adam":
+            m1.mul_(o["beta1"]).add_(g, alpha=1 - o["beta1"])
+            m2.mul_(o["beta2"]).addcmul_(g, g, value=1 - o["beta2"])
+            bc1 = 1 - o["beta1"] ** step
+            bc2 = 1 - o["beta2"] ** step
+            denom = (m2.sqrt() / math.sqrt(bc2)).add_(o["eps"])
+            p.addcdiv_(m1, denom, value=-o["lr"] / bc1)
+        elif self.optim == "rmsprop":
+            m2.mul_(o["alpha"]).addcmul_(g, g, value=1 - o["alpha"])
+            p.addcdiv_(g, m2.sqrt().add_(o["eps"]), value=-o["lr"])
+        else:
+            p.add_(g, alpha=-o["lr"])
+
+
+class SklearnLogReg:
+    """SentEval's ``usepytorch=False`` path: ``LogisticRegression(C, random_state=seed)``.
+
+    No early stopping and no validation split; the grid is over C instead of L2.
+    """
+
+    name = "sklearn"
+
+    def __init__(self, config: ClassifierConfig, nclasses: int, seed: int = 1111,
+                 device: str = "cpu") -> None:
+        self.config = config
+        self.nclasses = nclasses
+        self.seed = seed
+        self.fits = 0
+
+    @staticmethod
+    def grid(kind: str) -> tuple[float, ...]:
+        return SKLEARN_C_KFOLD if kind == "kfold" else SKLEARN_C
+
+    def fit(self, X: np.ndarray, y: np.ndarray, regs: Sequence[float], *,
+            valid: tuple[np.ndarray, np.ndarray] | None = None,
+            valid_split: float | None = None) -> list[Any]:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+
+        models = []
+        for c in regs:
+            clf = LogisticRegression(C=c, random_state=self.seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                clf.fit(np.asarray(X), np.asarray(y))
+            models.append(clf)
+        self.fits += len(regs)
+        return models
+
+
+def make_classifier(kind: str, config: ClassifierConfig, nclasses: int, seed: int = 1111,
+                    device: str = "cpu"):
+    if kind == "torch":
+        return TorchLogReg(config, nclasses, seed, device)
+    if kind == "sklearn":
+        return SklearnLogReg(config, nclasses, seed, device)
+    raise ValueError(f"unknown classifier {kind!r}; valid: {', '.join(CLASSIFIERS)}")

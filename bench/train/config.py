@@ -1,0 +1,90 @@
+"""Every setting of a SimCSE training run, with the reference ``train.py`` defaults."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from bench.encoders.base import PRECISIONS
+from bench.errors import BenchError
+from bench.train.data import MODES
+from bench.train.model import TRAIN_POOLERS
+
+# Settings that may differ between a run and its resumption.
+NOT_IDENTITY = ("resume", "show_progress", "runs_dir", "data_dir", "device")
+
+
+@dataclass
+class TrainConfig:
+    mode: str
+    data: str
+    backbone: str
+    name: str
+    runs_dir: str = "runs"
+    pooler: str = "cls"
+    mlp_only_train: bool | None = None  # None: True for unsup (paper default), False for sup
+    temperature: float = 0.05
+    hard_negative_alpha: float = 1.0  # alpha of Eq. 8 (the reference adds log(alpha) to the logit)
+    mlm: bool = False
+    mlm_weight: float = 0.1
+    mlm_probability: float = 0.15
+    dropout: float | None = None  # None: the backbone's own (0.1 for BERT)
+    fixed_dropout: bool = False  # Table 3 "fixed 0.1": the same mask for both views
+    batch_size: int = 64  # per process; the global batch is batch_size x processes
+    learning_rate: float = 3e-5
+    max_length: int = 32
+    epochs: int = 1
+    max_steps: int | None = None  # overrides epochs when set
+    seed: int = 42
+    precision: str = "fp32"
+    device: str = "cpu"
+    max_grad_norm: float = 1.0  # HF Trainer's default, which the reference inherits
+    eval_steps: int = 250  # 0: no evaluation
+    eval_pairs: int | None = None  # smoke tests only: the first N STS-B dev pairs
+    save_steps: int = 250  # 0: only the final checkpoint
+    log_steps: int = 10
+    data_dir: str | None = None
+    resume: bool = False
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mlp_only_train is None:
+            self.mlp_only_train = self.mode == "unsup" and self.pooler == "cls"
+        self.validate()
+
+    def validate(self) -> None:
+        def bad(msg: str) -> BenchError:
+            return BenchError(f"train simcse: {msg}")
+
+        if self.mode not in MODES:
+            raise bad(f"unknown mode {self.mode!r}; valid: {', '.join(MODES)}")
+        if self.pooler not in TRAIN_POOLERS:
+            raise bad(f"unknown pooler {self.pooler!r}; valid: {', '.join(TRAIN_POOLERS)}")
+        if self.precision not in PRECISIONS:
+            raise bad(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise bad(f"invalid run name {self.name!r} (a plain folder name)")
+        if self.temperature <= 0:
+            raise bad(f"temperature must be positive, got {self.temperature}")
+        if self.hard_negative_alpha < 0:
+            raise bad(f"hard-negative alpha must be >= 0, got {self.hard_negative_alpha}")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise bad(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.fixed_dropout and self.mode != "unsup":
+            raise bad("fixed dropout (same mask for both views) only applies to --mode unsup")
+        for key in ("batch_size", "learning_rate", "max_length", "epochs"):
+            if getattr(self, key) <= 0:
+                raise bad(f"{key.replace('_', '-')} must be positive, got {getattr(self, key)}")
+        for key in ("eval_steps", "save_steps", "log_steps"):
+            if getattr(self, key) < 0:
+                raise bad(f"{key.replace('_', '-')} must be >= 0, got {getattr(self, key)}")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise bad(f"max-steps must be positive, got {self.max_steps}")
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that define the run (compared on --resume)."""
+        return {k: v for k, v in asdict(self).items() if k not in NOT_IDENTITY}
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

