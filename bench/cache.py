@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -55,9 +55,9 @@ class EmbeddingCache:
                         with np.load(path) as data:
                             keys, vectors = data["keys"], data["vectors"]
                     except (OSError, ValueError, KeyError, EOFError):
-                        continue
+                        continue  # unreadable chunk: its sentences get re-encoded
                     if keys.ndim != 2 or keys.shape != (len(vectors), 20):
-                        continue  # a chunk from an older layout: re-encode its sentences  # unreadable chunk: ignore, its sentences get re-encoded
+                        continue  # a chunk from an older layout: re-encode its sentences
                     c = len(self._chunks)
                     self._chunks.append(vectors)
                     for row, key in enumerate(keys):

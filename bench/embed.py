@@ -7,9 +7,9 @@ protocols is encoded exactly once, and a rerun with another protocol encodes not
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
+from pathlib import Path
 
 import numpy as np
 

@@ -42,7 +42,7 @@ def _find_downstream(folder: Path) -> Path:
     for candidate in [folder / "downstream", *folder.glob("**/downstream")]:
         if (candidate / "STS").is_dir():
             return candidate
-    raise DataError(f"the downloaded archive has no 'downstream/STS' folder")
+    raise DataError("the downloaded archive has no 'downstream/STS' folder")
 
 
 def download(target_root: Path, url: str = SENTEVAL_ARCHIVE_URL, timeout: float = 30.0,

@@ -85,7 +85,7 @@ def _read_text(path: Path) -> str:
     if not path.is_file():
         raise DataError(f"missing data file: {path}")
     try:
-        return io.open(path, encoding="utf-8").read()
+        return open(path, encoding="utf-8").read()
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 

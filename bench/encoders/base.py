@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class Encoder(ABC):
     def fingerprint(self) -> str:
         return _fingerprint(self.spec(), self.weights_digest())
 
-    def source_encoder(self) -> "Encoder":
+    def source_encoder(self) -> Encoder:
         """The encoder whose vectors are computed and cached (a post-processor's base)."""
         return self
 

@@ -8,9 +8,10 @@ float64 matters: float32 moves per-subset Spearman by up to 0.015 points.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from bench.encoders.base import Encoder
-from bench.encoders.transformer import (autocast_context, check_device, local_snapshot,
-                                        resolve_model_location)
+from bench.encoders.transformer import (
+    autocast_context,
+    check_device,
+    local_snapshot,
+    resolve_model_location,
+)
 from bench.errors import ModelError
 from bench.fingerprint import folder_digest
 

@@ -20,7 +20,8 @@ from bench.data.sts import STS_TASKS, load_sts_task
 from bench.encoders.packaged import packaged_path
 from bench.environment import describe_environment
 from bench.protocols import parse_protocols
-from bench.runner import RunConfig, run as bench_run
+from bench.runner import RunConfig
+from bench.runner import run as bench_run
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
