@@ -27,8 +27,13 @@ from bench.protocols import Protocol
 from bench.reports import SCHEMA_VERSION, now_iso
 from bench.tasks.regressor import evaluate_regressor
 from bench.tasks.sts import evaluate_sts_task, protocol_value
-from bench.tasks.transfer import (TRANSFER_TASKS, canonical_transfer_name,
-                                  evaluate_transfer_task, load_transfer_task, transfer_average)
+from bench.tasks.transfer import (
+    TRANSFER_TASKS,
+    canonical_transfer_name,
+    evaluate_transfer_task,
+    load_transfer_task,
+    transfer_average,
+)
 
 TASK_SETS: dict[str, tuple[str, ...]] = {"sts": STS_TASKS, "transfer": TRANSFER_TASKS,
                                          "all": STS_TASKS + TRANSFER_TASKS}

@@ -116,7 +116,7 @@ def test_regressor_matches_plain_senteval_loop():
         u, v = rs.randn(n, d), rs.randn(n, d)
         y = np.clip(3 + (u * v).sum(1) + 0.5 * rs.randn(n), 0, 5)
         return pair_features(u, v), y
-    (X, y), (Xd, yd), (Xt, yt) = make(300), make(80), make(80)
+    (X, y), (Xd, yd), (Xt, _) = make(300), make(80), make(80)
     Y = encode_labels(y)
     best, yhat_ref, nepoch_ref = _reference_run(X, Y, Xd, yd, Xt, max_epoch=60, chunk=4)
     res = Regressor("pearson", max_epoch=60, chunk=4).run(X, Y, Xd, yd, Xt)

@@ -12,10 +12,21 @@ import torch
 from bench.embed import EmbeddingTable
 from bench.errors import DataError
 from bench.runner import expand_tasks
-from bench.tasks.classifier import (CONFIGS, EarlyStopping, SklearnLogReg, TorchLogReg,
-                                    grid_choice, points)
-from bench.tasks.transfer import (Samples, TransferTask, evaluate_transfer_task,
-                                  load_transfer_task, stratified_folds)
+from bench.tasks.classifier import (
+    CONFIGS,
+    EarlyStopping,
+    SklearnLogReg,
+    TorchLogReg,
+    grid_choice,
+    points,
+)
+from bench.tasks.transfer import (
+    Samples,
+    TransferTask,
+    evaluate_transfer_task,
+    load_transfer_task,
+    stratified_folds,
+)
 
 COUNTS = {  # SentEval's counts (issue 3, protocols.md section 5)
     "MR": {"all": 10662}, "CR": {"all": 3775}, "SUBJ": {"all": 10000},
@@ -191,3 +202,20 @@ def test_sklearn_grids_follow_senteval():
     assert SklearnLogReg.grid("kfold") == tuple(2.0 ** t for t in range(-1, 6))
     assert SklearnLogReg.grid("inner") == tuple(2.0 ** t for t in range(-2, 4))
     assert TorchLogReg.grid("split") == tuple(10 ** t for t in range(-5, -1))
+
+
+def test_run_reports_transfer_section(data_dir):
+    from bench.protocols import parse_protocols
+    from bench.runner import RunConfig, run
+
+    report = run(RunConfig(model="glove-avg", protocols=parse_protocols("simcse"),
+                           tasks=["TREC"], data_dir=str(data_dir), transfer_config="fasttest",
+                           classifier="sklearn", show_progress=False))
+    trec = report["transfer"]["TREC"]
+    assert trec["ndev"] == 5452 and trec["ntest"] == 500 and 0 < trec["acc"] <= 100
+    assert trec["config"]["name"] == "fasttest" and trec["seed"] == 1111
+    assert report["run"]["transfer_config"] == "fasttest"
+    assert report["run"]["classifier"] == "sklearn"
+    assert report["transfer"]["avg"]["acc"] == trec["acc"]
+    assert report["scores"] == {} and "transfer_s" in report["timings"]
+    assert "downstream/TREC/train_5500.label" in report["data"]["sha256"]

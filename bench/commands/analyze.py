@@ -140,12 +140,14 @@ def _print(args: argparse.Namespace, entries: list[dict[str, Any]], options: dic
             table.add_row(e["label"], str(e["dim"]), str(e["sentences"]), *pick,
                           f"{e['sum']:.2f}", str(e["above_0.1"]))
     else:
+        first = entries[0]["groups"]  # every model sees the same pairs, so the same counts
         for label in metrics.group_labels():
-            table.add_column(f"gold {label}\nmean ± std", justify="right")
+            table.add_column(f"gold {label}\nn={first[label]['n']}", justify="right")
         for e in entries:
-            cells = [f"{g['mean']:.3f} ± {g['std']:.3f} (n={g['n']})" if g["n"] else "-"
+            cells = [f"{g['mean']:.3f}±{g['std']:.3f}" if g["n"] else "-"
                      for g in e["groups"].values()]
             table.add_row(e["label"], *cells)
+        table.caption = "cosine mean±std per gold-score group"
     console.print(table)
 
 

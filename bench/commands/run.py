@@ -7,12 +7,11 @@ from pathlib import Path
 
 from bench.commands.common import add_data_options, add_model_options, split_list
 from bench.errors import BenchError
-from bench.protocols import parse_protocols
-from bench.protocols import REGRESSOR_SELECTIONS
+from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols
 from bench.render import print_table, sts_table, transfer_table
-from bench.tasks.classifier import CLASSIFIERS, CONFIGS
 from bench.reports import default_report_path, write_report
 from bench.runner import RunConfig, run
+from bench.tasks.classifier import CLASSIFIERS, CONFIGS
 
 
 def register(sub: argparse._SubParsersAction) -> None:

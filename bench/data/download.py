@@ -46,8 +46,9 @@ def _find_downstream(folder: Path) -> Path:
 
 
 def download(target_root: Path, url: str = SENTEVAL_ARCHIVE_URL, timeout: float = 30.0,
-             force: bool = False) -> Path:
-    """Install ``<target_root>/downstream``; returns its path."""
+             force: bool = False, verify: bool = True) -> tuple[Path, list[str]]:
+    """Install ``<target_root>/downstream``; returns its path and the files whose sha256
+    differs from the manifest (empty unless ``verify`` is off)."""
     final = target_root / "downstream"
     if final.is_dir() and not force:
         raise DataError(f"{final} already exists; pass --force to replace it")
@@ -67,10 +68,10 @@ def download(target_root: Path, url: str = SENTEVAL_ARCHIVE_URL, timeout: float 
         staged.mkdir()
         shutil.move(str(downstream), staged / "downstream")
         result = verify_all(staged)
-        if result.mismatched:
+        if result.mismatched and verify:
             raise DataError(f"downloaded data fails its checksum: {result.mismatched[0]} "
                             f"(and {len(result.mismatched) - 1} more)")
         if final.exists():
             shutil.rmtree(final)
         (staged / "downstream").rename(final)
-    return final
+    return final, result.mismatched

@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import copy
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,12 @@ from bench.data.locate import locate
 from bench.embed import encode_tasks
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.tasks.classifier import CONFIGS, TORCH_L2, ClassifierConfig, single_thread
-from bench.tasks.transfer import (TRANSFER_TASKS, evaluate_transfer_task, expand_names,
-                                  load_transfer_task)
+from bench.tasks.transfer import (
+    TRANSFER_TASKS,
+    evaluate_transfer_task,
+    expand_names,
+    load_transfer_task,
+)
 
 
 class _RefModel:

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from bench.errors import DataError
-from bench.tasks.classifier import (CONFIGS, ClassifierConfig, grid_choice, make_classifier,
-                                    points)
+from bench.tasks.classifier import CONFIGS, ClassifierConfig, grid_choice, make_classifier, points
 
 TRANSFER_TASKS: tuple[str, ...] = ("MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC")
 DISPLAY_NAMES = {"MR": "MR", "CR": "CR", "SUBJ": "SUBJ", "MPQA": "MPQA", "SST2": "SST",
@@ -79,7 +79,7 @@ def _read(path: Path, encoding: str) -> str:
     if not path.is_file():
         raise DataError(f"missing data file: {path}")
     try:
-        with io.open(path, encoding=encoding) as f:
+        with open(path, encoding=encoding) as f:
             return f.read()
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid {encoding} ({exc.reason} at byte {exc.start})"
