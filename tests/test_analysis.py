@@ -98,6 +98,12 @@ def test_sets_positives_are_gold_strictly_above_threshold(data_dir):
     assert len(sets.sentences) == 2 * len(gold)
     unique = build_sets(data_dir, ("test",), unique=True)
     assert len(unique.sentences) == len(set(sets.sentences)) < len(sets.sentences)
+    sample = build_sets(data_dir, ("test",), max_pairs=100, seed=7)
+    assert len(sample.gold) == 100 and sample.sampled_from == len(gold)
+    pairs = set(zip(sets.sent1, sets.sent2, sets.gold))
+    assert set(zip(sample.sent1, sample.sent2, sample.gold)) <= pairs
+    assert build_sets(data_dir, ("test",), max_pairs=100, seed=7).sent1 == sample.sent1
+    assert build_sets(data_dir, ("test",), max_pairs=10**6).sampled_from is None
     assert parse_splits(["all"]) == ("train", "dev", "test")
     assert parse_splits(["test,train"]) == ("train", "test")
     with pytest.raises(BenchError, match="unknown STS-B split"):

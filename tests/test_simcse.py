@@ -20,7 +20,7 @@ from bench.train import rundir
 from bench.train.config import TrainConfig
 from bench.train.data import batch_indices, read_training_data
 from bench.train.loss import simcse_loss
-from bench.train.model import SimCSEModel, load_backbone
+from bench.train.model import SimCSEModel, load_backbone, mask_tokens
 from bench.train.trainer import Trainer
 
 MINILM = "packaged:all-MiniLM-L6-v2"
@@ -136,13 +136,14 @@ def tiny_corpus(tmp_path_factory, train_dir):
 def _cfg(tmp: Path, data: Path, name: str, data_dir: Path, **kw) -> TrainConfig:
     base = dict(mode="unsup", data=str(data), backbone=MINILM, name=name, runs_dir=str(tmp),
                 batch_size=4, max_length=16, max_steps=4, eval_steps=2, eval_pairs=16,
-                save_steps=2, log_steps=1, data_dir=str(data_dir), show_progress=False)
+                save_steps=2, log_steps=1, data_dir=data_dir and str(data_dir),
+                show_progress=False)
     base.update(kw)
     return TrainConfig(**base)
 
 
 def test_resume_after_kill_equals_uninterrupted(tmp_path, tiny_corpus, data_dir):
-    full = Trainer(_cfg(tmp_path, tiny_corpus, "full", data_dir)).train()
+    Trainer(_cfg(tmp_path, tiny_corpus, "full", data_dir)).train()
     # "Killed" after step 3: step 3 is lost, the run restarts from step-00002.
     part = Trainer(_cfg(tmp_path, tiny_corpus, "cut", data_dir)).train(stop_after=3)
     assert not part["finished"]
@@ -228,3 +229,31 @@ def test_cli_bad_input(tmp_path, capsys, data_dir, case):
 def test_unknown_backbone_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="no-such-model"):
         load_backbone(str(tmp_path / "no-such-model"))
+
+
+# -- MLM auxiliary loss and the "fixed 0.1" variant --------------------------------------------
+def test_mlm_head_is_tied_and_masks_only_real_tokens():
+    torch.manual_seed(0)
+    tok, backbone, head = load_backbone(MINILM, mlm=True)
+    model = SimCSEModel(backbone, "cls", mlp_only_train=True, mlm_head=head).train()
+    words = " ".join(["word"] * 200)
+    batch = tok([words, "short one"], padding=True, truncation=True, max_length=128,
+                return_tensors="pt")
+    masked = mask_tokens(batch["input_ids"], batch["attention_mask"], tok, 0.15)
+    chosen = masked["labels"] != -100
+    specials = torch.isin(batch["input_ids"], torch.tensor(tok.all_special_ids))
+    assert not (chosen & specials).any() and not (chosen & ~batch["attention_mask"].bool()).any()
+    assert 0.05 < chosen[0].float().mean() < 0.3  # ~15% of the 126 real tokens
+    assert (masked["input_ids"][chosen] == tok.mask_token_id).float().mean() > 0.5
+    decoder = [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert decoder.weight is backbone.get_input_embeddings().weight
+    _, loss = model(dict(batch), n_views=1, mlm_inputs=masked)
+    assert loss is not None and torch.isfinite(loss)
+
+
+def test_fixed_dropout_uses_one_pass(tmp_path, tiny_corpus):
+    fixed = Trainer(_cfg(tmp_path, tiny_corpus, "fixed", None, fixed_dropout=True, eval_steps=0))
+    texts, views = fixed._texts(0)
+    assert views == 1 and len(texts) == 4
+    with pytest.raises(BenchError, match="only applies to --mode unsup"):
+        TrainConfig(mode="sup", data="x.csv", backbone=MINILM, name="x", fixed_dropout=True)

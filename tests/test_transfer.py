@@ -210,12 +210,12 @@ def test_run_reports_transfer_section(data_dir):
 
     report = run(RunConfig(model="glove-avg", protocols=parse_protocols("simcse"),
                            tasks=["TREC"], data_dir=str(data_dir), transfer_config="fasttest",
-                           classifier="sklearn", show_progress=False))
+                           show_progress=False))
     trec = report["transfer"]["TREC"]
     assert trec["ndev"] == 5452 and trec["ntest"] == 500 and 0 < trec["acc"] <= 100
     assert trec["config"]["name"] == "fasttest" and trec["seed"] == 1111
     assert report["run"]["transfer_config"] == "fasttest"
-    assert report["run"]["classifier"] == "sklearn"
+    assert report["run"]["classifier"] == "torch"
     assert report["transfer"]["avg"]["acc"] == trec["acc"]
     assert report["scores"] == {} and "transfer_s" in report["timings"]
     assert "downstream/TREC/train_5500.label" in report["data"]["sha256"]

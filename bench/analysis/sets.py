@@ -33,6 +33,7 @@ class StsbSets:
     encode: tuple[str, ...]  # what is handed to encode_tasks: the STS-B sentences of the splits
     unique: bool
     files: tuple[str, ...]
+    sampled_from: int | None = None  # pairs before --max-pairs sampling; None when not sampled
 
     def positives(self, threshold: float = DEFAULT_THRESHOLD) -> tuple[list[str], list[str]]:
         """p_pos: the pairs whose gold score is strictly above ``threshold``."""
@@ -42,7 +43,7 @@ class StsbSets:
     def describe(self) -> dict[str, Any]:
         return {"task": "STSBenchmark", "splits": list(self.splits), "pairs": len(self.gold),
                 "sentences": len(self.sentences), "unique_sentences": self.unique,
-                "files": list(self.files)}
+                "sampled_from_pairs": self.sampled_from, "files": list(self.files)}
 
 
 def parse_splits(values: Sequence[str]) -> tuple[str, ...]:
@@ -58,16 +59,30 @@ def parse_splits(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def build_sets(downstream: Path, splits: Sequence[str] = STSB_SPLITS,
-               unique: bool = False) -> StsbSets:
-    """Read STS-B and assemble the sets for the chosen splits."""
+               unique: bool = False, max_pairs: int | None = None,
+               seed: int = 1111) -> StsbSets:
+    """Read STS-B and assemble the sets for the chosen splits.
+
+    ``max_pairs`` keeps a seeded random subset of the pairs (in file order): a cheap look at
+    many checkpoints, at the price of noisier values.
+    """
     task = load_sts_task(downstream, "STSBenchmark")
     parts = [task.parts[s] for s in splits]
     s1 = tuple(x for p in parts for x in p.sent1)
     s2 = tuple(x for p in parts for x in p.sent2)
     gold = np.concatenate([p.gold for p in parts])
-    # Same order as ``StsTask.sentences`` (per split: all sent1, then all sent2), so a
-    # post-processor fitted on the task's sentences sees exactly what ``bench run`` gives it.
-    encode = tuple(x for p in parts for x in (*p.sent1, *p.sent2))
+    if max_pairs is not None and max_pairs < 1:
+        raise BenchError(f"--max-pairs must be positive, got {max_pairs}")
+    total = len(gold)
+    sampled = max_pairs is not None and max_pairs < total
+    if sampled:
+        keep = np.sort(np.random.default_rng(seed).choice(len(gold), max_pairs, replace=False))
+        s1, s2, gold = tuple(s1[i] for i in keep), tuple(s2[i] for i in keep), gold[keep]
+        encode = (*s1, *s2)
+    else:
+        # Same order as ``StsTask.sentences`` (per split: all sent1, then all sent2), so a
+        # post-processor fitted on the task's sentences sees exactly what ``bench run`` uses.
+        encode = tuple(x for p in parts for x in (*p.sent1, *p.sent2))
     sentences = tuple(dict.fromkeys(encode)) if unique else encode
     return StsbSets(tuple(splits), s1, s2, gold, sentences, encode, unique,
-                    tuple(str(p.source) for p in parts))
+                    tuple(str(p.source) for p in parts), total if sampled else None)

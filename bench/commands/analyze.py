@@ -49,6 +49,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="STS-B splits whose pairs and sentences are used (default train,dev,test)")
     p.add_argument("--unique-sentences", action="store_true",
                    help="count each distinct STS-B sentence once (default: every occurrence)")
+    p.add_argument("--max-pairs", type=int,
+                   help="use a seeded random subset of this many pairs (quick looks at many "
+                   "checkpoints; default: every pair)")
+    p.add_argument("--seed", type=int, default=1111, help="seed of --max-pairs (default 1111)")
     p.add_argument("--out-dir", type=Path, default=Path("reports/analysis"),
                    help="folder for the JSON report and the PNG (default reports/analysis)")
     p.add_argument("--name", help="file stem for the JSON and PNG (default <analysis>-<models>-<time>)")
@@ -93,6 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _options(args: argparse.Namespace, splits: tuple[str, ...]) -> dict[str, Any]:
     opts: dict[str, Any] = {"splits": list(splits), "unique_sentences": args.unique_sentences,
+                            "max_pairs": args.max_pairs, "seed": args.seed,
                             "pooler": args.pooler, "device": args.device,
                             "precision": args.precision, "batch_size": args.batch_size}
     if args.analysis == "align-uniform":
@@ -167,7 +172,8 @@ def main(args: argparse.Namespace) -> int:
     options = _options(args, splits)
     targets = collect_targets(args.model, args.checkpoints)
     location = locate(args.data_dir)
-    sets = build_sets(location.downstream, splits, args.unique_sentences)
+    sets = build_sets(location.downstream, splits, args.unique_sentences, args.max_pairs,
+                      args.seed)
     settings = compute.EncodeSettings(
         EncoderOptions(args.device, args.precision, args.pooler, args.data_dir),
         args.cache_dir, not args.no_cache, args.batch_size, not args.quiet)
@@ -213,6 +219,8 @@ def main(args: argparse.Namespace) -> int:
 
 def _title(args: argparse.Namespace, options: dict[str, Any], sets) -> str:
     where = f"STS-B {'+'.join(sets.splits)}"
+    if sets.sampled_from is not None:
+        where += f", {len(sets.gold)} of {sets.sampled_from} pairs sampled"
     if args.analysis == "align-uniform":
         return (f"alignment vs uniformity ({where}; positives: gold > {args.threshold:g}, "
                 f"alpha={args.alpha:g}, t={args.t:g})")

@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=["index"])
     p.add_argument("--dir", type=Path, default=Path("reports"),
                    help="reports folder (default ./reports)")
+    p.add_argument("--exclude", nargs="*", default=["runs"],
+                   help="top-level sub-folders to leave out (default: runs, the git-ignored "
+                   "scratch folder of bench run)")
     p.add_argument("--check", action="store_true",
                    help="do not write; exit 1 when README.md is out of date (for CI)")
     p.set_defaults(func=main)
@@ -24,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     if not args.dir.is_dir():
         raise BenchError(f"{args.dir}: no such reports folder")
-    text = build_index(args.dir)
+    text = build_index(args.dir, tuple(args.exclude))
     target = args.dir / "README.md"
     if args.check:
         current = target.read_text(encoding="utf-8") if target.is_file() else ""

@@ -128,7 +128,10 @@ def place(rows: list[Row], target: str | None = None, allow_mixed: bool = False)
                 f"(stored protocols: {held}); pass --protocol KEY to re-aggregate runs that "
                 "keep per-pair data, --sensitivity to see ranks per protocol, or --allow-mixed "
                 "to list them side by side, marked and not ranked together")
-        target = rows[0].protocols[0].key if rows[0].protocols else next(iter(rows[0].scores))
+        target = rows[0].obtainable()[0] if rows[0].obtainable() else None
+        if target is None:
+            raise ProtocolError(f"{rows[0].path}: no STS protocol can be shown for "
+                                f"{rows[0].label!r}")
     placed: list[Placed] = []
     refused: list[str] = []
     for row in rows:
@@ -139,8 +142,11 @@ def place(rows: list[Row], target: str | None = None, allow_mixed: bool = False)
         if not allow_mixed:
             refused.append(_why_not(row, target))
             continue
-        own = next((p.key for p in row.protocols if p.key in row.scores), next(iter(row.scores)))
-        placed.append(Placed(row, own, dict(row.scores[own]), MIXED))
+        own = row.obtainable()
+        if not own:
+            raise ProtocolError(f"{row.path}: no STS protocol can be shown for {row.label!r}")
+        values, _ = values_under(row, own[0])  # type: ignore[misc]
+        placed.append(Placed(row, own[0], values, MIXED))
     if refused:
         first = refused[0] + (f" (and {len(refused) - 1} more rows)" if len(refused) > 1 else "")
         raise ProtocolError(f"cannot put every report under {target}: {first}; "

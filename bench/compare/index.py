@@ -34,10 +34,14 @@ def _literature_line(rel: str, report: dict[str, Any]) -> list[str]:
             str(len(rows)), ", ".join(keys) or ("transfer" if has_transfer else "-")]
 
 
-def build_index(folder: Path) -> str:
+def build_index(folder: Path, exclude: tuple[str, ...] = ("runs",)) -> str:
+    """The README text. ``exclude``: top-level sub-folders left out (``runs/`` is the scratch
+    folder ``bench run`` writes to by default, ignored by git, so not "kept")."""
     runs, literature, bad = [], [], []
     for path in sorted(p for p in folder.rglob("*.json") if not p.name.startswith(".")):
         rel = path.relative_to(folder).as_posix()
+        if rel.split("/", 1)[0] in exclude:
+            continue
         try:
             report = read_report(path)
         except ReportError as exc:
@@ -51,7 +55,8 @@ def build_index(folder: Path) -> str:
     parts.append(tabulate(runs, headers=["Report", "Model", "Fingerprint", "STS protocols",
                                          "Avg. (first protocol)", "Transfer", "bench",
                                          "Created"], tablefmt="pipe", disable_numparse=True)
-                 if runs else "No run reports yet: `bench run --model NAME --out reports/runs/...`.")
+                 if runs else "No run reports kept yet (`bench run --model NAME --out reports/NAME.json`; "
+                 "reports/runs/ is the git-ignored scratch folder).")
     parts.append("\n## Literature (published numbers, aggregates only)\n")
     parts.append(tabulate(literature, headers=["Report", "Source", "Rows", "Protocols"],
                           tablefmt="pipe", disable_numparse=True) if literature else "None.")

@@ -43,7 +43,9 @@ def cell_text(cell: Cell, column: str, fmt: str) -> str:
 
 
 def latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    """Escape LaTeX specials; keep command-line dashes as typed and typeset "x 100" as a times."""
+    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    return out.replace("--", "-{}-").replace(" x 100", " $\\times$ 100")
 
 
 def _body(table: Table, fmt: str) -> list[list[str]]:

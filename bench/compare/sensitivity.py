@@ -33,7 +33,8 @@ def by_model(rows: list[Row]) -> dict[str, dict[str, tuple[dict[str, float], str
 
 
 def _key_order(keys: set[str]) -> list[str]:
-    return [k for k in NO_REGRESSOR_KEYS if k in keys] + sorted(keys - set(NO_REGRESSOR_KEYS))
+    known = [*NO_REGRESSOR_KEYS, *(f"{k}-reg" for k in NO_REGRESSOR_KEYS)]
+    return [k for k in known if k in keys] + sorted(keys - set(known))
 
 
 def one_model(label: str, entry: dict[str, tuple[dict[str, float], str]]) -> Table:

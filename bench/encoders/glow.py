@@ -25,6 +25,8 @@ class ActNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
         self.logs = nn.Parameter(torch.zeros(channels))
         self.register_buffer("initialized", torch.tensor(False))
+        self._ready = False  # python mirror of the buffer: no tensor read per call
+
 
     @torch.no_grad()
     def _init(self, x: torch.Tensor) -> None:
@@ -32,10 +34,14 @@ class ActNorm(nn.Module):
         std = ((x + self.bias) ** 2).mean(0).sqrt()
         self.logs.copy_(torch.log(1.0 / (std + 1e-6)) / LOGSCALE)
         self.initialized.fill_(True)
+        self._ready = True
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if not bool(self.initialized):
-            self._init(x)
+        if not self._ready:
+            if bool(self.initialized):  # loaded from a saved state
+                self._ready = True
+            else:
+                self._init(x)
         y = (x + self.bias) * torch.exp(LOGSCALE * self.logs)
         return y, (LOGSCALE * self.logs).sum().expand(x.shape[0])
 
@@ -152,3 +158,4 @@ class Glow(nn.Module):
         for module in self.modules():
             if isinstance(module, ActNorm):
                 module.initialized.fill_(True)
+                module._ready = True

@@ -249,11 +249,12 @@ class Trainer:
         if self.rank == 0 and self.dev is not None:
             score = self.dev.spearman(lambda s: self.model.encode(
                 s, self.tokenizer, device=self.device, precision=self.cfg.precision))
-            if self.best["stsb_dev_spearman"] is None or score > self.best["stsb_dev_spearman"]:
+            # Step 0 is reported but, as in the reference, not a candidate for "best".
+            best = self.best["stsb_dev_spearman"]
+            if self.step > 0 and (best is None or score > best):
                 self.best = {"step": self.step, "stsb_dev_spearman": score}
-                if self.step > 0:
-                    rundir.write_model_folder(self.run_dir / "best", self.model, self.tokenizer,
-                                              self._meta(score))
+                rundir.write_model_folder(self.run_dir / "best", self.model, self.tokenizer,
+                                          self._meta(score))
             self._append_log({"step": self.step, "stsb_dev_spearman": score,
                               "best_step": self.best["step"],
                               "elapsed_s": round(self._elapsed(), 3)})
