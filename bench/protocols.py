@@ -63,7 +63,7 @@ class Protocol:
                 "regressor": self.regressor, "source": self.source}
 
     @classmethod
-    def from_dict(cls, data: dict[str, str]) -> "Protocol":
+    def from_dict(cls, data: dict[str, str]) -> Protocol:
         return cls(data["metric"], data["aggregation"], data.get("regressor", "none"),
                    data.get("source", ""))
 

@@ -125,6 +125,21 @@ def test_checkpoints_sorted_by_step_and_runs_found(tmp_path):
         checkpoint_targets(tmp_path / "a" / "checkpoints")
 
 
+def test_plot_groups_checkpoints_by_run_in_step_order(tmp_path):
+    from bench.analysis.plots import align_uniform_plot, split_runs
+
+    models = [{"label": "m", "align": 0.2, "uniform": -2.0, "avg_sts": 70.0}]
+    for run, step, u in (("r", 20, -2.5), ("r", 3, -1.0), ("q", 5, -1.5), ("r", 10, -2.0)):
+        models.append({"label": f"{run}@{step}", "align": 0.1, "uniform": u,
+                       "checkpoint": {"run": run, "step": step}})
+    singles, runs = split_runs(models)
+    assert [m["label"] for m in singles] == ["m"]
+    assert {k: [m["checkpoint"]["step"] for m in v] for k, v in runs.items()} == \
+        {"r": [3, 10, 20], "q": [5]}
+    png = align_uniform_plot(models, tmp_path / "f.png", "t")
+    assert png.read_bytes()[:8] == PNG_MAGIC
+
+
 def test_sts_average_found_by_fingerprint(tmp_path):
     def report(name, fp, avg, created):
         (tmp_path / "runs").mkdir(exist_ok=True)

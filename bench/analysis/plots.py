@@ -27,19 +27,28 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def split_runs(models: Sequence[dict[str, Any]]
+               ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Plain models, and checkpoints grouped by run in training (step) order."""
+    singles = [m for m in models if not m.get("checkpoint")]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for m in models:
+        if m.get("checkpoint"):
+            runs.setdefault(m["checkpoint"]["run"], []).append(m)
+    for points in runs.values():
+        points.sort(key=lambda m: m["checkpoint"]["step"])
+    return singles, runs
+
+
 def align_uniform_plot(models: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
     """l_uniform (x) against l_align (y), both lower-is-better.
 
-    Entries with ``run`` set are checkpoints: each run is one path with arrows in training
-    order (Figure 2). Other entries are points coloured by their average STS when known and
+    Entries with a ``checkpoint`` ({run, step}) are checkpoints: each run is one path with
+    arrows in training order (Figure 2). Other entries are points coloured by their average STS when known and
     annotated "name (avg)" (Figure 3); models without a run report are grey.
     """
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
-    singles = [m for m in models if not m.get("run")]
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for m in models:
-        if m.get("run"):
-            runs.setdefault(m["run"], []).append(m)
+    singles, runs = split_runs(models)
 
     scored = [m for m in singles if m.get("avg_sts") is not None]
     if scored:
@@ -63,7 +72,6 @@ def align_uniform_plot(models: Sequence[dict[str, Any]], path: Path, title: str)
 
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (run, points) in enumerate(sorted(runs.items())):
-        points = sorted(points, key=lambda m: m["step"])
         colour = colours[i % len(colours)]
         xs = [m["uniform"] for m in points]
         ys = [m["align"] for m in points]
@@ -73,7 +81,7 @@ def align_uniform_plot(models: Sequence[dict[str, Any]], path: Path, title: str)
             ax.annotate("", xy=(xs[j + 1], ys[j + 1]), xytext=(xs[j], ys[j]),
                         arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.2})
         for m in (points[0], points[-1]) if len(points) > 1 else points[:1]:
-            ax.annotate(f"step {m['step']}", (m["uniform"], m["align"]),
+            ax.annotate(f"step {m['checkpoint']['step']}", (m["uniform"], m["align"]),
                         textcoords="offset points", xytext=(5, -11), fontsize=8, color=colour)
 
     ax.set_xlabel(r"$\ell_{\rm uniform}$ (lower is better)")

@@ -149,7 +149,7 @@ def _print(args: argparse.Namespace, entries: list[dict[str, Any]], options: dic
         for label in metrics.group_labels():
             table.add_column(f"gold {label}\nn={first[label]['n']}", justify="right")
         for e in entries:
-            cells = [f"{g['mean']:.3f}±{g['std']:.3f}" if g["n"] else "-"
+            cells = [f"{g['mean']:.2f}±{g['std']:.2f}" if g["n"] else "-"
                      for g in e["groups"].values()]
             table.add_row(e["label"], *cells)
         table.caption = "cosine mean±std per gold-score group"
@@ -159,7 +159,8 @@ def _print(args: argparse.Namespace, entries: list[dict[str, Any]], options: dic
 def _stem(args: argparse.Namespace, entries: list[dict[str, Any]]) -> str:
     if args.name:
         return slug(args.name)
-    labels = list(dict.fromkeys(e.get("run") or e["label"] for e in entries))
+    labels = list(dict.fromkeys((e.get("checkpoint") or {}).get("run") or e["label"]
+                                for e in entries))
     who = "+".join(slug(x) for x in labels[:3]) + (f"+{len(labels) - 3}more" if len(labels) > 3
                                                    else "")
     return f"{args.analysis}-{who}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"

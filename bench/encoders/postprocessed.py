@@ -185,14 +185,16 @@ class PostProcessedEncoder(Encoder):
             entry["reused"] = True
         else:
             X = get_vectors()
+            t_fit = time.perf_counter()
             pp.fit(X)
-            entry.update(reused=False, n=int(len(X)))
+            entry.update(reused=False, n=int(len(X)),
+                         fit_s=round(time.perf_counter() - t_fit, 4))
             meta = {"base_fingerprint": self.base.fingerprint, "postprocessor": pp.spec(),
                     "fit": label, "fit_digest": fit_digest, "n": int(len(X))}
             with atomic_open(path, "wb") as fh:
                 np.savez(fh, __meta__=np.array(json.dumps(meta, sort_keys=True)),
                          **pp.get_state())
-        entry["seconds"] = round(time.perf_counter() - t0, 4)
+        entry["seconds"] = round(time.perf_counter() - t0, 4)  # vectors + fit, or load
         self.fit_log.append(entry)
         self._fitted[key] = pp
         return pp
