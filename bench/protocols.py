@@ -122,7 +122,8 @@ def parse_spelled(text: str) -> Protocol | None:
 
 
 def parse_protocols(text: str) -> list[Protocol]:
-    """Parse what follows ``--protocol``: presets, spelled forms, ``all``, comma-separated."""
+    """Parse what follows ``--protocol``: presets, spelled forms, ``all`` (every combination),
+    ``all-cosine`` (every no-regressor combination), comma-separated lists."""
     presets = load_presets()
     chosen: list[Protocol] = []
     for item in (t.strip() for t in text.split(",")):
@@ -130,12 +131,14 @@ def parse_protocols(text: str) -> list[Protocol]:
             continue
         if item == "all":
             found = every_combination()
+        elif item == "all-cosine":  # the six no-regressor combinations: scoring only, no training
+            found = [p for p in every_combination() if p.regressor == "none"]
         elif item in presets:
             found = list(presets[item].protocols)
         else:
             spelled = parse_spelled(item)
             if spelled is None:
-                valid = sorted(presets) + [p.key for p in every_combination()] + ["all"]
+                valid = sorted(presets) + [p.key for p in every_combination()] + ["all", "all-cosine"]
                 raise ProtocolError(f"unknown protocol {item!r}; valid: {', '.join(valid)}")
             found = [spelled]
         for proto in found:

@@ -46,3 +46,9 @@ def test_invalid_fields_are_rejected():
 def test_round_trip_through_dict():
     p = Protocol("spearman", "wmean", source="x")
     assert Protocol.from_dict(p.to_dict()) == p
+
+
+def test_all_cosine_is_every_no_regressor_combination():
+    keys = [p.key for p in parse_protocols("all-cosine")]
+    assert sorted(keys) == sorted(f"{a}-{m}" for a in ("all", "mean", "wmean")
+                                  for m in ("spearman", "pearson"))

@@ -22,7 +22,7 @@ from tests.helpers import HashEncoder
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _config(data_dir, cache, protocol="all", tasks=("STS12", "STSBenchmark")) -> RunConfig:
+def _config(data_dir, cache, protocol="all-cosine", tasks=("STS12", "STSBenchmark")) -> RunConfig:
     return RunConfig(model="hash", protocols=parse_protocols(protocol), tasks=list(tasks),
                      data_dir=str(data_dir), cache_dir=str(cache), show_progress=False)
 
@@ -42,7 +42,7 @@ def test_second_run_with_another_protocol_encodes_nothing(data_dir, tmp_path):
 
 def test_all_protocols_come_from_one_encoding_pass(data_dir, tmp_path):
     enc = HashEncoder()
-    report = run(_config(data_dir, tmp_path, "all"), encoder=enc)
+    report = run(_config(data_dir, tmp_path, "all-cosine"), encoder=enc)
     assert enc.encoded == report["timings"]["sentences_unique"]
     no_reg = {k for k in report["scores"] if not k.endswith("-reg")}
     assert no_reg == {f"{a}-{m}" for a in ("all", "mean", "wmean") for m in ("spearman", "pearson")}
@@ -101,7 +101,7 @@ KILLABLE = textwrap.dedent("""
     from bench.reports import write_report
     from bench.runner import RunConfig, run
     from tests.helpers import HashEncoder
-    config = RunConfig(model="hash", protocols=parse_protocols("all"), tasks=["STS12"],
+    config = RunConfig(model="hash", protocols=parse_protocols("all-cosine"), tasks=["STS12"],
                        data_dir={data!r}, cache_dir={cache!r}, show_progress=False, batch_size=32)
     write_report(run(config, encoder=HashEncoder(delay=0.05)), {out!r})
 """)
@@ -123,8 +123,8 @@ def test_run_killed_mid_encoding_resumes_cleanly(data_dir, tmp_path):
         with np.load(chunk) as data:
             assert len(data["keys"]) == len(data["vectors"]) > 0
     enc = HashEncoder()
-    resumed = run(_config(data_dir, cache, "all", ["STS12"]), encoder=enc)
+    resumed = run(_config(data_dir, cache, "all-cosine", ["STS12"]), encoder=enc)
     cached = resumed["timings"]["sentences_cached"]
     assert cached > 0 and enc.encoded == resumed["timings"]["sentences_unique"] - cached
-    fresh = run(_config(data_dir, tmp_path / "fresh-cache", "all", ["STS12"]), encoder=HashEncoder())
+    fresh = run(_config(data_dir, tmp_path / "fresh-cache", "all-cosine", ["STS12"]), encoder=HashEncoder())
     assert resumed["scores"] == fresh["scores"]

@@ -65,10 +65,14 @@ def align_uniform_plot(models: Sequence[dict[str, Any]], path: Path, title: str)
         ax.scatter([m["uniform"] for m in unscored], [m["align"] for m in unscored],
                    c="lightgrey", s=90, edgecolors="black", zorder=3,
                    label="model (no run report)")
+    xs_all = [m["uniform"] for m in models]
+    middle = (min(xs_all) + max(xs_all)) / 2 if xs_all else 0.0
     for m in singles:
         text = m["label"] + (f" ({m['avg_sts']:.2f})" if m.get("avg_sts") is not None else "")
+        right = m["uniform"] > middle  # label towards the centre so it stays inside the axes
         ax.annotate(text, (m["uniform"], m["align"]), textcoords="offset points",
-                    xytext=(6, 6), fontsize=9)
+                    xytext=(-6 if right else 6, 6), ha="right" if right else "left",
+                    fontsize=9)
 
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (run, points) in enumerate(sorted(runs.items())):

@@ -305,6 +305,9 @@ class Trainer:
         return self._summary(initial, finished=True)
 
     def _summary(self, initial: float | None, finished: bool) -> dict[str, Any]:
+        if initial is None:  # a resumed run: the step-0 score is in the restored log
+            initial = next((e["stsb_dev_spearman"] for e in self.log
+                            if e["step"] == 0 and "stsb_dev_spearman" in e), None)
         return {"run_dir": str(self.run_dir), "finished": finished, "steps": self.step,
                 "steps_total": self.total_steps, "initial_stsb_dev_spearman": initial,
                 "best": self.best, "wall_s": round(self._elapsed(), 2),
