@@ -7,9 +7,10 @@ SimCSE run folders) plug in without touching the resolution logic.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench.encoders.base import Encoder
 from bench.errors import ModelError
