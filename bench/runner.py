@@ -128,7 +128,8 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     t = time.perf_counter()
     if encoder is None:
         encoder = resolve(config.model, EncoderOptions(config.device, config.precision,
-                                                       config.pooler, config.data_dir))
+                                                       config.pooler, config.data_dir,
+                                                       config.cache_dir))
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 

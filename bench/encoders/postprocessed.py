@@ -253,6 +253,7 @@ def _factory(cfg: dict[str, Any], options: Any, name: str) -> PostProcessedEncod
     except BenchError as exc:
         raise ModelError(f"model {name!r}: {exc}") from None
     return PostProcessedEncoder(base, pp, cfg.get("fit", "nli"), nli_path=cfg.get("nli"),
+                                cache_root=getattr(options, "cache_dir", None),
                                 device=options.device, name=name)
 
 

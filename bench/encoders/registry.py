@@ -25,6 +25,7 @@ class EncoderOptions:
     precision: str = "fp32"
     pooler: str | None = None  # for paths and hub ids; overrides a recipe's pooler when set
     data_dir: str | None = None  # for encoders fitted on task data (post-processors)
+    cache_dir: str | None = None  # embedding cache root (post-processors keep fitted state there)
 
 
 Factory = Callable[[dict[str, Any], EncoderOptions, str], Encoder]

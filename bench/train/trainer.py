@@ -9,7 +9,6 @@ run that was interrupted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -23,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 from bench.atomic import atomic_write_text
+from bench.data.manifest import sha256_file
 from bench.encoders.transformer import autocast_context, check_device
 from bench.environment import describe_environment
 from bench.errors import BenchError
@@ -51,13 +51,6 @@ def _barrier(world: int) -> None:
     if world > 1:
         dist.barrier()
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _rng_state() -> dict[str, Any]:
@@ -148,7 +141,7 @@ class Trainer:
                 "world_size": self.world, "global_batch": self.global_batch,
                 "steps_total": self.total_steps, "steps_per_epoch": self.per_epoch,
                 "data": {"path": str(self.data.path), "examples": len(self.data),
-                         "sha256": _sha256(self.data.path)},
+                         "sha256": sha256_file(self.data.path)},
                 "eval_pooler": self.model.eval_pooler, "mlp_at_eval": self.model.mlp_at_eval,
                 "best": self.best, "steps_done": self.step,
                 "environment": describe_environment(self.device)}
