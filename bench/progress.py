@@ -1,8 +1,9 @@
-"""Progress bars (rich) that stay quiet when output is not a terminal or when disabled."""
+"""Progress bars (rich) on a terminal; plain log lines every 10% when stderr is a file or pipe."""
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -22,9 +23,13 @@ console = Console(stderr=True)
 @contextmanager
 def progress_bar(description: str, total: int, disable: bool = False
                  ) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; draws a bar on stderr when it is a terminal."""
-    if disable or not sys.stderr.isatty():
+    """Yield ``advance(n)``; draws a bar on stderr when it is a terminal, otherwise prints a
+    line at every tenth of the work (CI logs and nox sessions still show that work goes on)."""
+    if disable:
         yield lambda n=1: None
+        return
+    if not sys.stderr.isatty():
+        yield _line_logger(description, total)
         return
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())
@@ -38,3 +43,18 @@ def progress_bar(description: str, total: int, disable: bool = False
                 progress.update(task, rate=f"{t.completed / t.elapsed:,.0f}/s")
 
         yield advance
+
+
+def _line_logger(description: str, total: int) -> Callable[[int], None]:
+    state = {"done": 0, "next": max(1, total // 10), "start": time.perf_counter()}
+
+    def advance(n: int = 1) -> None:
+        state["done"] += n
+        if state["done"] >= state["next"] or state["done"] >= total:
+            elapsed = time.perf_counter() - state["start"]
+            rate = state["done"] / elapsed if elapsed > 0 else 0.0
+            print(f"{description}: {state['done']:,}/{total:,} ({rate:,.0f}/s, {elapsed:.0f} s)",
+                  file=sys.stderr, flush=True)
+            state["next"] = state["done"] + max(1, total // 10)
+
+    return advance

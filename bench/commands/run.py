@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_options(p)
     p.add_argument("--protocol", default="simcse",
                    help="preset (bench list protocols), spelled form such as all-spearman or "
-                   "wmean-pearson, 'all', or a comma-separated list (default simcse)")
+                   "wmean-pearson, 'all' (12 combinations), 'all-cosine' (the 6 without regressor), or a comma-separated list (default simcse)")
     p.add_argument("--tasks", nargs="+", default=["sts"],
                    help="task sets (sts = STS12-16, STS-B, SICK-R; transfer = MR, CR, SUBJ, "
                    "MPQA, SST2, TREC, MRPC; all) or task names (default: sts)")
