@@ -228,19 +228,26 @@ def _score(model, X: np.ndarray, y: np.ndarray) -> float:
     return float(model.score(X, y))
 
 
+def _cv_grid(X: np.ndarray, y: np.ndarray, clf, regs, k: int,
+             seed: int) -> tuple[list[float], int]:
+    """Stratified k-fold over (X, y) for every L2 value: per-value mean accuracy in points
+    (SentEval's 2-decimal rounding) and the index SentEval picks (ties -> smaller L2)."""
+    per_reg: list[list[float]] = [[] for _ in regs]
+    for tr, te in stratified_folds(y, k, seed):
+        models = clf.fit(X[tr], y[tr], regs, valid=(X[te], y[te]))
+        for j, m in enumerate(models):
+            per_reg[j].append(_score(m, X[te], y[te]))
+    scores = [points(s) for s in per_reg]
+    return scores, grid_choice(scores)
+
+
 def inner_kfold(X: np.ndarray, y: np.ndarray, clf, k: int, seed: int) -> dict[str, Any]:
     """MR/CR/SUBJ/MPQA: outer k-fold; in each, inner k-fold picks L2, refit, test on the fold."""
     regs = clf.grid("inner")
     dev_results, test_results, chosen = [], [], []
     for train_idx, test_idx in stratified_folds(y, k, seed):
         X_tr, y_tr = X[train_idx], y[train_idx]
-        per_reg: list[list[float]] = [[] for _ in regs]
-        for in_tr, in_te in stratified_folds(y_tr, k, seed):
-            models = clf.fit(X_tr[in_tr], y_tr[in_tr], regs, valid=(X_tr[in_te], y_tr[in_te]))
-            for j, m in enumerate(models):
-                per_reg[j].append(_score(m, X_tr[in_te], y_tr[in_te]))
-        scores = [points(s) for s in per_reg]
-        best = grid_choice(scores)
+        scores, best = _cv_grid(X_tr, y_tr, clf, regs, k, seed)
         dev_results.append(scores[best])
         chosen.append(regs[best])
         model = clf.fit(X_tr, y_tr, [regs[best]], valid_split=0.05)[0]
@@ -255,13 +262,7 @@ def kfold_then_test(X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray
                     seed: int) -> tuple[dict[str, Any], np.ndarray]:
     """TREC/MRPC: k-fold on train picks L2; refit on train (5% validation), score test."""
     regs = clf.grid("kfold")
-    per_reg: list[list[float]] = [[] for _ in regs]
-    for tr, te in stratified_folds(y, k, seed):
-        models = clf.fit(X[tr], y[tr], regs, valid=(X[te], y[te]))
-        for j, m in enumerate(models):
-            per_reg[j].append(_score(m, X[te], y[te]))
-    scores = [points(s) for s in per_reg]
-    best = grid_choice(scores)
+    scores, best = _cv_grid(X, y, clf, regs, k, seed)
     model = clf.fit(X, y, [regs[best]], valid_split=0.05)[0]
     yhat = np.asarray(model.predict(Xt))
     acc = round(100 * float(np.mean(yhat == yt)), 2)
