@@ -17,6 +17,11 @@ def needs_hidden_states(pooler: str) -> bool:
     return pooler in ("avg_first_last", "avg_top2")
 
 
+def uses_cls_only(pooler: str) -> bool:
+    """Poolers that read the last layer at [CLS] alone (see ``bench.encoders.cls_only``)."""
+    return pooler in ("cls", "cls_before_pooler")
+
+
 def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1)

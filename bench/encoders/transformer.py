@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from bench.encoders.base import PRECISIONS, Encoder
+from bench.encoders.cls_only import cls_only_last_layer
 from bench.encoders.packaged import is_packaged, packaged_path
-from bench.encoders.pooling import FIRST_LAYERS, POOLERS, needs_hidden_states, pool
+from bench.encoders.pooling import FIRST_LAYERS, POOLERS, needs_hidden_states, pool, uses_cls_only
 from bench.errors import ModelError
 from bench.fingerprint import folder_digest
 
@@ -121,7 +122,8 @@ class TransformerEncoder(Encoder):
             batch = list(sentences[start:start + batch_size])
             inputs = tokenizer(batch, padding=True, truncation=self.max_length is not None,
                                max_length=self.max_length, return_tensors="pt").to(self.device)
-            with autocast_context(self.device, self.precision):
+            with autocast_context(self.device, self.precision), \
+                    cls_only_last_layer(model, uses_cls_only(self.pooler)):
                 outputs = model(**inputs, output_hidden_states=needs_hidden_states(self.pooler),
                                 return_dict=True)
                 vectors = pool(outputs, inputs["attention_mask"], self.pooler, self.first_layer)

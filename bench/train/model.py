@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.encoders.pooling import needs_hidden_states, pool
+from bench.encoders.cls_only import cls_only_last_layer
+from bench.encoders.pooling import needs_hidden_states, pool, uses_cls_only
 from bench.encoders.transformer import autocast_context, resolve_model_location
 from bench.errors import ModelError
 
@@ -113,8 +114,10 @@ class SimCSEModel(nn.Module):
 
     def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sentence vectors; the MLP applies in training, and at evaluation unless train-only."""
-        outputs = self.backbone(**inputs, output_hidden_states=needs_hidden_states(self.pooler),
-                                return_dict=True)
+        with cls_only_last_layer(self.backbone, uses_cls_only(self.pooler)):
+            outputs = self.backbone(**inputs,
+                                    output_hidden_states=needs_hidden_states(self.pooler),
+                                    return_dict=True)
         if self.pooler == "cls":
             z = outputs.last_hidden_state[:, 0]
             if self.training or not self.mlp_only_train:
