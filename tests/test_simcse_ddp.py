@@ -99,7 +99,11 @@ def test_ddp_training_equals_single_process_on_the_global_batch(tmp_path, train_
         "packaged:all-MiniLM-L6-v2")) / "model.safetensors")
     moved = 0
     for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+        if key.endswith("attention.self.key.bias"):
+            # Softmax ignores a shift shared by all keys, so this gradient is zero but for
+            # rounding noise, which Adam scales up to steps of size lr in either direction.
+            continue
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
         if key in base and key.startswith("encoder.") and not torch.equal(a[key], base[key]):
             moved += 1
     assert moved > 0  # training did change the weights
