@@ -39,9 +39,13 @@ def embed(encoder: Encoder, sentences: Sequence[str], *, cache: EmbeddingCache |
     t0 = time.perf_counter()
     unique = list(dict.fromkeys(sentences))
     todo = cache.missing(unique) if cache is not None else list(unique)
-    # Longest first: similar lengths share a batch (little padding) and an out-of-memory
-    # error shows up at the first batch rather than at the end.
-    todo.sort(key=len, reverse=True)
+    # Longest first (in tokens where the encoder can count them): similar lengths share a
+    # batch (little padding) and an out-of-memory error shows up at the first batch rather
+    # than at the end. Ties keep a fixed order, so batches are the same from run to run.
+    if todo:
+        keys = encoder.length_keys(todo)
+        order = sorted(range(len(todo)), key=lambda i: (-keys[i], todo[i]))
+        todo = [todo[i] for i in order]
     fresh: dict[str, np.ndarray] = {}
     t_encode = time.perf_counter()
     if todo:

@@ -40,7 +40,8 @@ def progress_bar(description: str, total: int, disable: bool = False
             progress.advance(task, n)
             t = progress.tasks[0]
             if t.elapsed:
-                progress.update(task, rate=f"{t.completed / t.elapsed:,.0f}/s")
+                rate = t.completed / t.elapsed
+                progress.update(task, rate=f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.2f}/s")
 
         yield advance
 
@@ -53,7 +54,8 @@ def _line_logger(description: str, total: int) -> Callable[[int], None]:
         if state["done"] >= state["next"] or state["done"] >= total:
             elapsed = time.perf_counter() - state["start"]
             rate = state["done"] / elapsed if elapsed > 0 else 0.0
-            print(f"{description}: {state['done']:,}/{total:,} ({rate:,.0f}/s, {elapsed:.0f} s)",
+            shown = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2f}"
+            print(f"{description}: {state['done']:,}/{total:,} ({shown}/s, {elapsed:.0f} s)",
                   file=sys.stderr, flush=True)
             state["next"] = state["done"] + max(1, total // 10)
 

@@ -31,10 +31,9 @@ from bench.tasks.sts import evaluate_sts_task, protocol_value
 from bench.tasks.transfer import (
     TRANSFER_TASKS,
     canonical_transfer_name,
-    evaluate_transfer_task,
     load_transfer_task,
-    transfer_average,
 )
+from bench.tasks.transfer_suite import default_jobs, evaluate_transfer_suite
 
 TASK_SETS: dict[str, tuple[str, ...]] = {"sts": STS_TASKS, "transfer": TRANSFER_TASKS,
                                          "all": STS_TASKS + TRANSFER_TASKS}
@@ -60,6 +59,7 @@ class RunConfig:
     classifier: str = "torch"            # torch | sklearn
     regressor_selection: str = "pearson" # dev metric for the regressor: pearson | spearman
     regressor_label_fix: bool = False    # map STS-B scores onto [1, 5] before encoding
+    jobs: int | None = None              # transfer tasks fitted at once (None: one per core)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -156,12 +156,11 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     transfer = None
     if transfer_tasks:
         t = time.perf_counter()
-        transfer = {}
-        for task in transfer_tasks:
-            transfer[task.name] = evaluate_transfer_task(
-                task, views[task.name], config=config.transfer_config,
-                classifier=config.classifier, seed=config.seed, device=config.device)
-        transfer["avg"] = {"acc": round(transfer_average(transfer), 2)}
+        jobs = config.jobs or default_jobs(config.device, len(transfer_tasks))
+        transfer = evaluate_transfer_suite(
+            transfer_tasks, views, config=config.transfer_config, classifier=config.classifier,
+            seed=config.seed, device=config.device, jobs=jobs,
+            show_progress=config.show_progress)
         timings["transfer_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_start
     timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
@@ -191,5 +190,6 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
         report["transfer"] = transfer
         report["run"]["transfer_config"] = config.transfer_config
         report["run"]["classifier"] = config.classifier
+        report["run"]["transfer_jobs"] = jobs
         # wall time of the transfer suite including its share of encoding is in timings
     return report

@@ -118,3 +118,32 @@ def test_minilm_sts16_all_spearman_matches_published_mteb_number(data_dir, tmp_p
                            tasks=["STS16"], data_dir=str(data_dir), cache_dir=str(tmp_path),
                            show_progress=False))
     assert report["scores"]["all-spearman"]["STS16"] == pytest.approx(78.99, abs=0.006)
+
+
+def test_batches_are_formed_by_token_count_longest_first():
+    from transformers import AutoTokenizer
+
+    from tests.helpers import HashEncoder
+
+    # Characters and tokens disagree: the longest string is not the one with most tokens.
+    sentences = ["antidisestablishmentarianism", "a b c d e f g h i j", "x y", "one two three"]
+    encoder = TransformerEncoder("packaged:all-MiniLM-L6-v2", pooler="avg")
+    tokenizer = AutoTokenizer.from_pretrained(str(packaged_path("packaged:all-MiniLM-L6-v2")))
+    expected = [len(tokenizer(s)["input_ids"]) for s in sentences]
+    assert encoder.length_keys(sentences) == expected
+
+    class Recording(HashEncoder):
+        batches: list[list[str]] = []
+
+        def length_keys(self, sents):
+            return [expected[sentences.index(s)] for s in sents]
+
+        def encode(self, sents, batch_size=64):
+            self.batches.append(list(sents))
+            return super().encode(sents, batch_size)
+
+    rec = Recording()
+    table = embed(rec, sentences, batch_size=2, show_progress=False)
+    by_tokens = sorted(sentences, key=lambda s: -expected[sentences.index(s)])
+    assert rec.batches == [by_tokens[:2], by_tokens[2:]]
+    assert set(table.index) == set(sentences)

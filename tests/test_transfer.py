@@ -219,3 +219,54 @@ def test_run_reports_transfer_section(data_dir):
     assert report["transfer"]["avg"]["acc"] == trec["acc"]
     assert report["scores"] == {} and "transfer_s" in report["timings"]
     assert "downstream/TREC/train_5500.label" in report["data"]["sha256"]
+
+
+def test_results_do_not_depend_on_the_number_of_jobs(data_dir):
+    from bench.protocols import parse_protocols
+    from bench.runner import RunConfig, run
+
+    def transfer(jobs: int) -> dict:
+        report = run(RunConfig(model="glove-avg", protocols=parse_protocols("simcse"),
+                               tasks=["TREC", "MRPC", "CR"], data_dir=str(data_dir),
+                               transfer_config="fasttest", show_progress=False, jobs=jobs))
+        assert report["run"]["transfer_jobs"] == jobs
+        return {task: {k: v for k, v in res.items() if k != "wall_s"}
+                for task, res in report["transfer"].items()}
+
+    one, three = transfer(1), transfer(3)
+    assert list(three) == ["TREC", "MRPC", "CR", "avg"]  # as asked, though CR is started first
+    assert one == three
+
+
+def test_single_thread_is_shared_safely_by_concurrent_fits():
+    import threading
+
+    from bench.tasks.classifier import single_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    inside: list[int] = []
+    first_in, second_done = threading.Event(), threading.Event()
+
+    def long_user():
+        with single_thread("cpu"):
+            first_in.set()
+            second_done.wait(10)
+            inside.append(torch.get_num_threads())
+
+    def short_user():
+        first_in.wait(10)
+        with single_thread("cpu"):
+            inside.append(torch.get_num_threads())
+        second_done.set()
+
+    threads = [threading.Thread(target=long_user), threading.Thread(target=short_user)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        # The short user left first; the setting stayed 1 for the long one, then came back.
+        assert inside == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

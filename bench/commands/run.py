@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier", choices=CLASSIFIERS, default="torch",
                    help="transfer classifier: torch logistic regression (SentEval's usepytorch) "
                    "or scikit-learn LogisticRegression (default torch)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="transfer tasks fitted at once, in threads (default: one per CPU core "
+                   "on CPU, 1 on a GPU); results do not depend on it")
     p.add_argument("--regressor-selection", choices=REGRESSOR_SELECTIONS, default="pearson",
                    help="dev metric that selects the STS-B/SICK-R regressor (-reg protocols): "
                    "pearson = upstream SentEval, spearman = SimCSE's fork (default pearson)")
@@ -51,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
+    if args.jobs is not None and args.jobs < 1:
+        raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
     config = RunConfig(
         model=args.model, protocols=parse_protocols(args.protocol), tasks=split_list(args.tasks),
         data_dir=args.data_dir, cache_dir=args.cache_dir, use_cache=not args.no_cache,
@@ -58,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
         pooler=args.pooler, seed=args.seed, verify_data=not args.skip_verify,
         show_progress=not args.quiet, transfer_config=args.transfer_config,
         classifier=args.classifier, regressor_selection=args.regressor_selection,
-        regressor_label_fix=args.regressor_label_fix)
+        regressor_label_fix=args.regressor_label_fix, jobs=args.jobs)
     report = run(config)
     t = report["timings"]
     title = (f"{args.model}  (encoded {t['sentences_encoded']}, cached {t['sentences_cached']}, "

@@ -15,6 +15,7 @@ from bench.encoders.transformer import (
     check_device,
     local_snapshot,
     resolve_model_location,
+    token_counts,
 )
 from bench.errors import ModelError
 from bench.fingerprint import folder_digest
@@ -51,6 +52,13 @@ class SentenceTransformerEncoder(Encoder):
     def weights_digest(self) -> str | None:
         folder = local_snapshot(self.location)
         return folder_digest(folder) if folder else None
+
+    def length_keys(self, sentences: Sequence[str]) -> list[int]:
+        model = self._model
+        tokenizer = getattr(model, "tokenizer", None)
+        if tokenizer is None or not callable(tokenizer):
+            return super().length_keys(sentences)
+        return token_counts(tokenizer, sentences, getattr(model, "max_seq_length", None))
 
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
         with autocast_context(self.device, self.precision):

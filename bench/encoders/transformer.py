@@ -76,6 +76,19 @@ def load_hf(location: str, display: str):
     return tokenizer, model
 
 
+def token_counts(tokenizer: Any, sentences: Sequence[str], max_length: int | None,
+                 chunk: int = 4096) -> list[int]:
+    """Tokens per sentence (special tokens included, capped at ``max_length``)."""
+    counts: list[int] = []
+    for start in range(0, len(sentences), chunk):
+        ids = tokenizer(list(sentences[start:start + chunk]), add_special_tokens=True,
+                        return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        counts.extend(len(x) for x in ids)
+    if max_length is not None:
+        counts = [min(c, max_length) for c in counts]
+    return counts
+
+
 class TransformerEncoder(Encoder):
     """A Hugging Face ``AutoModel`` pooled as in SimCSE's ``evaluation.py``."""
 
@@ -113,6 +126,9 @@ class TransformerEncoder(Encoder):
     def weights_digest(self) -> str | None:
         folder = local_snapshot(self.location)
         return folder_digest(folder) if folder else None
+
+    def length_keys(self, sentences: Sequence[str]) -> list[int]:
+        return token_counts(self._loaded[0], sentences, self.max_length)
 
     @torch.inference_mode()
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:

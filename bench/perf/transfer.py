@@ -32,6 +32,7 @@ from bench.tasks.transfer import (
     expand_names,
     load_transfer_task,
 )
+from bench.tasks.transfer_suite import default_jobs, evaluate_transfer_suite
 
 
 class _RefModel:
@@ -161,6 +162,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                       "fits": res["fits"], "wall_s": round(wall, 2),
                                       "fits_per_s": round(res["fits"] / wall, 2)}
     result["classifier_total_s"] = round(total, 2)
+    # The same tasks fitted several at a time, as `bench run` does by default on CPU.
+    jobs = default_jobs(args.device, len(tasks))
+    t0 = time.perf_counter()
+    suite = evaluate_transfer_suite(tasks, views, config=args.config, seed=args.seed,
+                                    device=args.device, jobs=jobs, show_progress=False)
+    wall = time.perf_counter() - t0
+    result["suite"] = {"jobs": jobs, "wall_s": round(wall, 2),
+                       "ratio_over_one_at_a_time": round(wall / total, 3) if total else None,
+                       "same_results": all(suite[n]["acc"] == result["tasks"][n]["acc"] and
+                                           suite[n]["devacc"] == result["tasks"][n]["devacc"]
+                                           for n in result["tasks"])}
     refs = [n for n in expand_names(args.reference_tasks or []) if n in names]
     for name in refs:
         task = next(t for t in tasks if t.name == name)

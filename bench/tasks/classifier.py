@@ -23,6 +23,7 @@ torch's Adam / RMSprop element by element. Each member keeps its own early-stopp
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -115,21 +116,36 @@ def parse_optimizer(spec: str) -> tuple[str, dict[str, float]]:
     return name, params
 
 
+_THREADS_LOCK = threading.Lock()
+_THREADS_USERS = 0
+_THREADS_BEFORE = 1
+_INIT_LOCK = threading.Lock()
+
+
 @contextmanager
 def single_thread(device: str) -> Iterator[None]:
     """One intra-op thread for CPU fits: the tensors are tiny, and extra threads only add
-    synchronisation (badly so on a busy machine). Restores the previous setting."""
+    synchronisation (badly so on a busy machine); parallelism comes from fitting several
+    tasks at once instead (``bench.tasks.parallel``). The setting is process-wide, so it is
+    reference-counted: the first of concurrent users saves it, the last one restores it."""
     import torch
 
+    global _THREADS_USERS, _THREADS_BEFORE
     if not str(device).startswith("cpu"):
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    with _THREADS_LOCK:
+        if _THREADS_USERS == 0:
+            _THREADS_BEFORE = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_USERS += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _THREADS_LOCK:
+            _THREADS_USERS -= 1
+            if _THREADS_USERS == 0:
+                torch.set_num_threads(_THREADS_BEFORE)
 
 
 def initial_linear(inputdim: int, nclasses: int, seed: int):
@@ -140,7 +156,8 @@ def initial_linear(inputdim: int, nclasses: int, seed: int):
     """
     import torch
 
-    with torch.random.fork_rng(devices=[]):
+    # The lock keeps concurrent fits (tasks evaluated in threads) off each other's seeding.
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layer = torch.nn.Linear(inputdim, nclasses)
     return layer.weight.detach().t().contiguous(), layer.bias.detach().clone()
