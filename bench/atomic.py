@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,3 +39,19 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_open(path, "wb") as fh:
         fh.write(data)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, older_than_s: float = 3600.0) -> int:
+    """Delete temporaries that ``atomic_open`` left behind in ``folder`` when its process was
+    killed (SIGKILL skips the cleanup). Only files older than ``older_than_s`` go, so another
+    process's write in progress is left alone. Returns how many were removed."""
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for tmp in Path(folder).glob(".*.tmp"):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass  # another process cleaned it up first
+    return removed

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.atomic import atomic_open, atomic_write_text
+from bench.atomic import atomic_open, atomic_write_text, remove_stale_temporaries
 
 ENV_VAR = "BENCH_CACHE_DIR"
 
@@ -50,6 +50,7 @@ class EmbeddingCache:
             self._index = {}
             self._chunks = []
             if self.folder.is_dir():
+                remove_stale_temporaries(self.folder)
                 for path in sorted(self.folder.glob("chunk-*.npz")):
                     try:
                         with np.load(path) as data:

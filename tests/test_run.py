@@ -128,3 +128,19 @@ def test_run_killed_mid_encoding_resumes_cleanly(data_dir, tmp_path):
     assert cached > 0 and enc.encoded == resumed["timings"]["sentences_unique"] - cached
     fresh = run(_config(data_dir, tmp_path / "fresh-cache", "all-cosine", ["STS12"]), encoder=HashEncoder())
     assert resumed["scores"] == fresh["scores"]
+
+
+def test_cache_removes_temporaries_a_killed_writer_left(tmp_path):
+    from bench.cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path, "fp")
+    cache.put(["a", "b"], np.ones((2, 3), dtype=np.float32))
+    old = cache.folder / ".chunk-x.npz.abc.tmp"
+    recent = cache.folder / ".chunk-y.npz.def.tmp"  # maybe another process writing right now
+    for path in (old, recent):
+        path.write_bytes(b"half a chunk")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    reopened = EmbeddingCache(tmp_path, "fp")
+    assert reopened.missing(["a", "b", "c"]) == ["c"]
+    assert not old.exists() and recent.exists()
