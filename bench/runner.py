@@ -129,7 +129,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     if encoder is None:
         encoder = resolve(config.model, EncoderOptions(config.device, config.precision,
                                                        config.pooler, config.data_dir,
-                                                       config.cache_dir))
+                                                       config.cache_dir, config.use_cache))
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 

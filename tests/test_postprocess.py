@@ -296,3 +296,24 @@ def test_published_tables_are_complete():
         pub = recipe.published
         assert keys <= set(pub) and pub["source"] and pub["protocol"], recipe.name
         assert all(30 < pub[k] < 90 for k in keys), recipe.name
+
+
+def test_no_cache_writes_and_reads_nothing(tmp_path):
+    nli = _nli_csv(tmp_path / "nli.csv")
+    root = tmp_path / "cache"
+    task = [f"sts sentence {i}" for i in range(40)]
+    base = FakeEncoder()
+    cached = PostProcessedEncoder(base, "whitening", "nli", nli_path=nli, cache_root=root)
+    view = cached.task_view("STS12", task, _table(base, task))
+    written = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    assert written  # the NLI vectors and the fitted state
+    uncached = PostProcessedEncoder(base, "whitening", "nli", nli_path=nli, cache_root=root,
+                                    use_cache=False)
+    again = uncached.task_view("STS12", task, _table(base, task))
+    assert uncached.fit_log[0]["reused"] is False and uncached.fit_log[0]["state"] is None
+    assert sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file()) == written
+    np.testing.assert_allclose(again.lookup(task), view.lookup(task), rtol=1e-6, atol=1e-6)
+    fresh_root = tmp_path / "unused"
+    PostProcessedEncoder(base, "whitening", "target", cache_root=fresh_root,
+                         use_cache=False).task_view("STS12", task, _table(base, task))
+    assert not fresh_root.exists()

@@ -176,7 +176,8 @@ def main(args: argparse.Namespace) -> int:
     sets = build_sets(location.downstream, splits, args.unique_sentences, args.max_pairs,
                       args.seed)
     settings = compute.EncodeSettings(
-        EncoderOptions(args.device, args.precision, args.pooler, args.data_dir, args.cache_dir),
+        EncoderOptions(args.device, args.precision, args.pooler, args.data_dir, args.cache_dir,
+                       not args.no_cache),
         args.cache_dir, not args.no_cache, args.batch_size, not args.quiet)
 
     entries: list[dict[str, Any]] = []

@@ -88,8 +88,8 @@ class PostProcessedEncoder(Encoder):
 
     def __init__(self, base: Encoder, postprocessor: str | dict[str, Any] | PostProcessor,
                  fit: str = "nli", *, nli_path: str | Path | None = None,
-                 cache_root: Path | None = None, device: str = "cpu",
-                 name: str | None = None) -> None:
+                 cache_root: Path | None = None, use_cache: bool = True,
+                 device: str = "cpu", name: str | None = None) -> None:
         if fit not in FIT_SETS:
             raise ModelError(f"model {name or base.name!r}: unknown fit set {fit!r}; "
                              f"valid: {', '.join(FIT_SETS)}")
@@ -99,6 +99,7 @@ class PostProcessedEncoder(Encoder):
         self.fit = fit
         self.nli_path = Path(nli_path).expanduser() if nli_path else default_nli_path()
         self._cache_root = Path(cache_root) if cache_root else None
+        self.use_cache = use_cache  # False: neither read nor write vectors or fitted state
         self.device = device
         self.name = name or f"{base.name}+{self._template.kind}-{fit}"
         self._fitted: dict[str, PostProcessor] = {}
@@ -156,7 +157,8 @@ class PostProcessedEncoder(Encoder):
     def _fitted_on_nli(self, batch_size: int = 64) -> PostProcessor:
         def vectors() -> np.ndarray:
             sentences = self.nli_sentences()
-            cache = EmbeddingCache(self.cache_root, self.base.fingerprint, self.base.describe())
+            cache = (EmbeddingCache(self.cache_root, self.base.fingerprint, self.base.describe())
+                     if self.use_cache else None)
             table = embed(self.base, sentences, cache=cache, batch_size=batch_size,
                           description=f"encoding NLI fit set ({self.base.name})")
             return table.lookup(sentences)
@@ -178,8 +180,8 @@ class PostProcessedEncoder(Encoder):
         pp = make_postprocessor(self._template.spec(), device=self.device)
         path = self.state_path(fit_digest)
         t0 = time.perf_counter()
-        entry: dict[str, Any] = {"fit": label, "state": str(path)}
-        state = _load_state(path)
+        entry: dict[str, Any] = {"fit": label, "state": str(path) if self.use_cache else None}
+        state = _load_state(path) if self.use_cache else None
         if state is not None:
             pp.set_state(state)
             entry["reused"] = True
@@ -189,11 +191,12 @@ class PostProcessedEncoder(Encoder):
             pp.fit(X)
             entry.update(reused=False, n=int(len(X)),
                          fit_s=round(time.perf_counter() - t_fit, 4))
-            meta = {"base_fingerprint": self.base.fingerprint, "postprocessor": pp.spec(),
-                    "fit": label, "fit_digest": fit_digest, "n": int(len(X))}
-            with atomic_open(path, "wb") as fh:
-                np.savez(fh, __meta__=np.array(json.dumps(meta, sort_keys=True)),
-                         **pp.get_state())
+            if self.use_cache:
+                meta = {"base_fingerprint": self.base.fingerprint, "postprocessor": pp.spec(),
+                        "fit": label, "fit_digest": fit_digest, "n": int(len(X))}
+                with atomic_open(path, "wb") as fh:
+                    np.savez(fh, __meta__=np.array(json.dumps(meta, sort_keys=True)),
+                             **pp.get_state())
         entry["seconds"] = round(time.perf_counter() - t0, 4)  # vectors + fit, or load
         self.fit_log.append(entry)
         self._fitted[key] = pp
@@ -254,6 +257,7 @@ def _factory(cfg: dict[str, Any], options: Any, name: str) -> PostProcessedEncod
         raise ModelError(f"model {name!r}: {exc}") from None
     return PostProcessedEncoder(base, pp, cfg.get("fit", "nli"), nli_path=cfg.get("nli"),
                                 cache_root=getattr(options, "cache_dir", None),
+                                use_cache=getattr(options, "use_cache", True),
                                 device=options.device, name=name)
 
 

@@ -26,6 +26,7 @@ class EncoderOptions:
     pooler: str | None = None  # for paths and hub ids; overrides a recipe's pooler when set
     data_dir: str | None = None  # for encoders fitted on task data (post-processors)
     cache_dir: str | None = None  # embedding cache root (post-processors keep fitted state there)
+    use_cache: bool = True  # False (--no-cache): post-processors neither read nor write it
 
 
 Factory = Callable[[dict[str, Any], EncoderOptions, str], Encoder]

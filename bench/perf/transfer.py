@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     location = locate(args.data_dir)
     tasks = [load_transfer_task(location.downstream, n) for n in names]
     encoder = resolve(args.model, EncoderOptions(args.device, args.precision, args.pooler,
-                                                 args.data_dir))
+                                                 args.data_dir, args.cache_dir,
+                                                 not args.no_cache))
     views, stats = encode_tasks(encoder, {t.name: t.sentences() for t in tasks},
                                 cache_root=Path(args.cache_dir) if args.cache_dir else None,
                                 use_cache=not args.no_cache, batch_size=args.batch_size,
