@@ -20,7 +20,7 @@ from torch import nn
 
 from bench.encoders.cls_only import cls_only_last_layer
 from bench.encoders.pooling import needs_hidden_states, pool, uses_cls_only
-from bench.encoders.transformer import autocast_context, resolve_model_location
+from bench.encoders.transformer import autocast_context, resolve_model_location, token_counts
 from bench.errors import ModelError
 
 TRAIN_POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
@@ -153,11 +153,13 @@ class SimCSEModel(nn.Module):
                device: str = "cpu", precision: str = "fp32") -> np.ndarray:
         """Evaluation embeddings, tokenised as SimCSE's evaluation.py (padding, no truncation).
 
-        Sentences are processed longest first to limit padding; output keeps the input order.
+        Sentences are processed most tokens first to limit padding; output keeps the input
+        order.
         """
         was_training = self.training
         self.eval()
-        order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
+        tokens = token_counts(tokenizer, sentences, None)
+        order = sorted(range(len(sentences)), key=lambda i: -tokens[i])
         out = np.zeros((len(sentences), self.backbone.config.hidden_size), dtype=np.float32)
         try:
             for start in range(0, len(order), batch_size):
