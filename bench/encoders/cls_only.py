@@ -3,8 +3,9 @@
 With pooling on [CLS], the sentence vector depends on the last layer only through position 0:
 that layer's keys and values need every token, but its query, attention output, feed-forward
 block and layer norms are needed for [CLS] alone. Computing those for one position instead of
-all of them removes about a sixth of a 6-layer model's matrix work, in the forward pass and in
-the backward pass, with the same result to float rounding (tested). In training, dropout then
+all of them removes most of that layer's matrix work: for a 6-layer model, forward plus
+backward took 13% less time (MiniLM, batch 128 x 32 tokens, 2 CPU cores), with the same result
+to float rounding (tested). In training, dropout then
 draws masks for the [CLS] row only: the same distribution, another stream of random numbers.
 
 It applies to BERT-style layers (``attention.self.{query,key,value}``, ``attention.output``,
