@@ -51,21 +51,14 @@ def test_empty_gold_line_drops_the_pair(tmp_path):
     assert pairs.sent1 == ("a b", "i j") and list(pairs.gold) == [1.0, 3.5]
 
 
-def test_line_with_one_column_names_file_and_line(tmp_path):
-    folder = _subset(tmp_path, "a b\tc d\nonly one column\n", "1\n2\n")
-    with pytest.raises(DataError, match=r"STS\.input\.x\.txt:2: expected 2 tab-separated"):
-        read_sts_subset(folder, "x")
-
-
-def test_non_numeric_gold_names_file_and_line(tmp_path):
-    folder = _subset(tmp_path, "a\tb\nc\td\n", "1\nhigh\n")
-    with pytest.raises(DataError, match=r"STS\.gs\.x\.txt:2: gold score 'high' is not a number"):
-        read_sts_subset(folder, "x")
-
-
-def test_empty_sentence_is_an_error(tmp_path):
-    folder = _subset(tmp_path, "a\tb\n  \td\n", "1\n2\n")
-    with pytest.raises(DataError, match=r"STS\.input\.x\.txt:2: empty sentence in column 1"):
+@pytest.mark.parametrize("inputs, gold, message", [
+    ("a b\tc d\nonly one column\n", "1\n2\n", r"STS\.input\.x\.txt:2: expected 2 tab-separated"),
+    ("a\tb\nc\td\n", "1\nhigh\n", r"STS\.gs\.x\.txt:2: gold score 'high' is not a number"),
+    ("a\tb\n  \td\n", "1\n2\n", r"STS\.input\.x\.txt:2: empty sentence in column 1"),
+], ids=["one-column", "non-numeric-gold", "empty-sentence"])
+def test_bad_line_names_file_and_line(tmp_path, inputs, gold, message):
+    folder = _subset(tmp_path, inputs, gold)
+    with pytest.raises(DataError, match=message):
         read_sts_subset(folder, "x")
 
 

@@ -41,10 +41,6 @@ def _last_layer(model: nn.Module) -> nn.Module | None:
     return layer
 
 
-def supports_cls_only(model: nn.Module) -> bool:
-    return _last_layer(model) is not None
-
-
 def _attention_function(config: Any):
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
     from transformers.models.bert.modeling_bert import eager_attention_forward

@@ -40,12 +40,14 @@ def _cost(task: TransferTask) -> tuple[int, int]:
 def evaluate_transfer_suite(tasks: Sequence[TransferTask], views: dict[str, Any], *,
                             config: ClassifierConfig | str = "test",
                             classifier: str | Callable = "torch", seed: int = 1111,
-                            device: str = "cpu", jobs: int | None = None,
+                            device: str = "cpu", jobs: int = 1,
                             show_progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Every task's result (in the order of ``tasks``) plus ``avg``, the paper's Avg. column."""
-    if jobs is not None and jobs < 1:
+    """Every task's result (in the order of ``tasks``) plus ``avg``, the paper's Avg. column.
+
+    ``jobs``: tasks fitted at once (``default_jobs`` gives the usual choice).
+    """
+    if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    jobs = jobs or default_jobs(device, len(tasks))
 
     def one(task: TransferTask) -> dict[str, Any]:
         return evaluate_transfer_task(task, views[task.name], config=config,
