@@ -99,7 +99,7 @@ def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
 
     source = encoder.source_encoder()
     cache = None
-    if use_cache:
+    if use_cache and source.cacheable:
         cache = EmbeddingCache(cache_root or default_cache_root(), source.fingerprint,
                                source.describe())
     everything = [s for sents in task_sentences.values() for s in sents]
@@ -109,5 +109,7 @@ def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
     views = {task: encoder.task_view(task, sents, table) for task, sents in task_sentences.items()}
     stats = dict(table.stats)
     stats["postprocess_s"] = round(time.perf_counter() - t, 4)
-    stats["cache"] = str(cache.folder) if cache else None
+    first = next(iter(views.values()), None)
+    if first is not None and first.vectors.ndim == 2:
+        stats["dim"] = int(first.vectors.shape[1])
     return views, stats

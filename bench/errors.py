@@ -15,3 +15,10 @@ class ModelError(BenchError):
 
 class ProtocolError(BenchError):
     """An unknown or inconsistent protocol specification."""
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr, in the same form as the CLI's error lines."""
+    import sys
+
+    print(f"bench: warning: {message}", file=sys.stderr, flush=True)

@@ -1,9 +1,12 @@
 """STS evaluation protocols as values: (regressor, metric, aggregation).
 
-The SimCSE paper (appendix B) shows published STS numbers differ silently in these three
-choices. A Protocol names all three; presets in ``protocols/*.toml`` say which paper used
-which. Users type a preset name (``simcse``), a spelled form (``all-spearman``,
-``wmean-pearson``), a comma-separated list, or ``all`` for every combination.
+The SimCSE paper (appendix B, Table B.1) shows that published STS numbers differ silently in
+these three choices. A Protocol names all three; presets in ``protocols/*.toml`` say which
+paper used which. Users type a preset name (``simcse``), a spelled form (``all-spearman``,
+``wmean-pearson``, ``mean-pearson-reg``), a comma-separated list, ``every`` for every
+combination or ``every-cosine`` for the six without a regressor. ``Protocol.parse`` is the
+only parser of a spelled form; the axes' values come from the modules that implement them
+(``bench.correlation.METRICS``, ``bench.scoring.AGGREGATIONS``).
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.errors import ProtocolError
+from bench.correlation import METRICS as _METRICS
+from bench.errors import ProtocolError, warn
 from bench.resources import resource_dir
+from bench.scoring import AGGREGATIONS
 
-METRICS = ("spearman", "pearson")
-AGGREGATIONS = ("all", "mean", "wmean")
+METRICS: tuple[str, ...] = tuple(_METRICS)
 REGRESSORS = ("none", "senteval")  # senteval: SentEval's relatedness regressor (bench.tasks.regressor)
+REGRESSOR_SUFFIX = {"none": "", "senteval": "-reg"}
 REGRESSOR_SELECTIONS = ("pearson", "spearman")  # dev metric that picks the regressor's epoch
+EVERY, EVERY_COSINE = "every", "every-cosine"
+# Deprecated spellings: "all" is also an aggregation, so "--protocol all" could be misread.
+ALIASES = {"all": EVERY, "all-cosine": EVERY_COSINE}
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,22 @@ class Protocol:
     @property
     def key(self) -> str:
         """The spelled form, e.g. ``all-spearman`` or ``mean-pearson-reg``."""
-        suffix = "" if self.regressor == "none" else "-reg"
-        return f"{self.aggregation}-{self.metric}{suffix}"
+        return f"{self.aggregation}-{self.metric}{REGRESSOR_SUFFIX[self.regressor]}"
+
+    @classmethod
+    def parse(cls, text: str, source: str = "") -> Protocol:
+        """A spelled form (``aggregation-metric[-reg]``) or a one-line ProtocolError."""
+        key = text.strip().lower()
+        regressor = "none"
+        for name, suffix in REGRESSOR_SUFFIX.items():
+            if suffix and key.endswith(suffix):
+                regressor, key = name, key[:-len(suffix)]
+        aggregation, _, metric = key.partition("-")
+        if aggregation not in AGGREGATIONS or metric not in METRICS:
+            raise ProtocolError(f"unknown protocol {text!r}; a spelled protocol is "
+                                f"AGGREGATION-METRIC[-reg] with aggregation in "
+                                f"{'/'.join(AGGREGATIONS)} and metric in {'/'.join(METRICS)}")
+        return cls(metric, aggregation, regressor, source)
 
     def to_dict(self) -> dict[str, str]:
         return {"key": self.key, "metric": self.metric, "aggregation": self.aggregation,
@@ -109,41 +131,51 @@ def load_presets(folder: Path | None = None) -> dict[str, Preset]:
     return presets
 
 
-def parse_spelled(text: str) -> Protocol | None:
-    """``all-spearman`` / ``wmean-pearson`` / ``mean-pearson-reg``; None if not that shape."""
-    parts = text.lower().split("-")
-    regressor = "none"
-    if parts and parts[-1] == "reg":
-        regressor = "senteval"
-        parts = parts[:-1]
-    if len(parts) == 2 and parts[0] in AGGREGATIONS and parts[1] in METRICS:
-        return Protocol(parts[1], parts[0], regressor)
-    return None
-
-
 def parse_protocols(text: str) -> list[Protocol]:
-    """Parse what follows ``--protocol``: presets, spelled forms, ``all`` (every combination),
-    ``all-cosine`` (every no-regressor combination), comma-separated lists."""
+    """Parse what follows ``--protocol``: presets, spelled forms, ``every`` (every
+    combination), ``every-cosine`` (every no-regressor combination), comma-separated lists."""
     presets = load_presets()
     chosen: list[Protocol] = []
     for item in (t.strip() for t in text.split(",")):
         if not item:
             continue
-        if item == "all":
+        if item.lower() in ALIASES:
+            warn(f"--protocol {item!r} is deprecated (it reads like the 'all' aggregation); "
+                 f"use {ALIASES[item.lower()]!r}")
+            item = ALIASES[item.lower()]
+        if item == EVERY:
             found = every_combination()
-        elif item == "all-cosine":  # the six no-regressor combinations: scoring only, no training
+        elif item == EVERY_COSINE:  # scoring only, no regressor training
             found = [p for p in every_combination() if p.regressor == "none"]
         elif item in presets:
             found = list(presets[item].protocols)
         else:
-            spelled = parse_spelled(item)
-            if spelled is None:
-                valid = sorted(presets) + [p.key for p in every_combination()] + ["all", "all-cosine"]
-                raise ProtocolError(f"unknown protocol {item!r}; valid: {', '.join(valid)}")
-            found = [spelled]
+            try:
+                found = [Protocol.parse(item)]
+            except ProtocolError:
+                valid = sorted(presets) + [p.key for p in every_combination()] + [EVERY,
+                                                                                  EVERY_COSINE]
+                raise ProtocolError(f"unknown protocol {item!r}; valid: {', '.join(valid)}"
+                                    ) from None
         for proto in found:
             if all(p.key != proto.key for p in chosen):
                 chosen.append(proto)
     if not chosen:
         raise ProtocolError("no protocol given")
     return chosen
+
+
+def parse_one(text: str) -> Protocol:
+    """A spelled form, or a preset that names exactly one protocol (``compare --protocol``)."""
+    presets = load_presets()
+    if text in presets:
+        protos = presets[text].protocols
+        if len(protos) != 1:
+            raise ProtocolError(f"preset {text!r} names {len(protos)} protocols "
+                                f"({', '.join(p.key for p in protos)}); give one")
+        return protos[0]
+    try:
+        return Protocol.parse(text)
+    except ProtocolError:
+        raise ProtocolError(f"unknown protocol {text!r}; valid: {', '.join(sorted(presets))}, "
+                            f"or AGGREGATION-METRIC[-reg] such as all-spearman") from None

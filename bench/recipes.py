@@ -22,6 +22,7 @@ class Recipe:
     encoder: dict[str, Any]
     path: Path
     offline: bool = False  # runnable without a model hub (packaged weights)
+    training_data: list[str] | None = None  # what the weights saw (contamination check)
     published: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -33,13 +34,18 @@ def _parse(path: Path) -> Recipe:
         raise ModelError(f"{path}: invalid TOML ({exc})") from None
     if "encoder" not in data or "type" not in data["encoder"]:
         raise ModelError(f"{path}: a recipe needs an [encoder] table with a 'type'")
-    known = {"name", "description", "encoder", "offline", "published"}
+    known = {"name", "description", "encoder", "offline", "published", "training_data"}
+    training = data.get("training_data")
+    if training is not None and not (isinstance(training, list)
+                                     and all(isinstance(t, str) for t in training)):
+        raise ModelError(f"{path}: 'training_data' must be a list of strings")
     return Recipe(
         name=data.get("name", path.stem),
         description=data.get("description", ""),
         encoder=dict(data["encoder"]),
         path=path,
         offline=bool(data.get("offline", False)),
+        training_data=training,
         published=dict(data.get("published", {})),
         extra={k: v for k, v in data.items() if k not in known},
     )

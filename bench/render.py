@@ -1,55 +1,82 @@
-"""The paper's table layout (STS12 ... SICK-R, Avg.) for the terminal (rich)."""
+"""The paper's table layout (STS12 ... SICK-R, Avg.; MR ... MRPC, Avg.) for a run report."""
 
 from __future__ import annotations
 
-from typing import Any
+import io
 
 from rich.console import Console
 from rich.table import Table
 
-from bench.data.sts import DISPLAY_NAMES, STS_TASKS
-from bench.tasks.transfer import DISPLAY_NAMES as TRANSFER_NAMES
-from bench.tasks.transfer import TRANSFER_TASKS
+from bench.results import RunReport
+from bench.tasks.registry import find
 
 
-def sts_columns(scores: dict[str, dict[str, float]]) -> list[str]:
-    present = {t for row in scores.values() for t in row}
-    return [t for t in STS_TASKS if t in present]
+def _label(task: str) -> str:
+    meta = find(task)
+    return meta.label if meta else task
 
 
-def sts_table(title: str, scores: dict[str, dict[str, float]],
-              protocols: dict[str, dict[str, Any]] | None = None) -> Table:
+def sts_table(title: str, report: RunReport) -> Table | None:
     """One row per protocol: every STS task in points, then the unweighted average."""
-    columns = sts_columns(scores)
+    if not report.scores:
+        return None
+    columns = list(report.sts_tasks())
     table = Table(title=title, title_justify="left")
     table.add_column("protocol", style="bold", no_wrap=True)
     for task in columns:
-        table.add_column(DISPLAY_NAMES[task], justify="right")
+        table.add_column(_label(task), justify="right")
     table.add_column("Avg.", justify="right", style="bold")
-    for key, row in scores.items():
-        cells = [f"{row[t]:.2f}" if t in row else "-" for t in columns]
-        table.add_row(key, *cells, f"{row['avg']:.2f}" if "avg" in row else "-")
+    for scores in report.scores:
+        cells = [f"{scores.values[t]:.2f}" if t in scores.values else "-" for t in columns]
+        avg = f"{scores.average.value:.2f}" if scores.average else "-"
+        table.add_row(scores.protocol.key, *cells, avg)
     return table
 
 
-def transfer_table(title: str, transfer: dict[str, dict[str, Any]]) -> Table:
-    """SimCSE Table E.1's layout: MR ... MRPC, Avg. (test accuracy); devacc and MRPC F1 below."""
-    columns = [t for t in TRANSFER_TASKS if t in transfer]
+def transfer_table(title: str, report: RunReport) -> Table | None:
+    """SimCSE Table E.1's layout: test accuracy, dev accuracy and MRPC's F1 per task."""
+    results = {k: t.transfer for k, t in report.transfer_tasks().items()}
+    if not results:
+        return None
     table = Table(title=title, title_justify="left")
     table.add_column("", style="bold")
-    for task in columns:
-        table.add_column(TRANSFER_NAMES[task], justify="right")
+    for task in results:
+        table.add_column(_label(task), justify="right")
     table.add_column("Avg.", justify="right", style="bold")
     for key in ("acc", "devacc", "f1"):
-        if not any(key in transfer[t] for t in columns):
+        values = [getattr(r, key) for r in results.values()]
+        if all(v is None for v in values):
             continue
-        values = [transfer[t].get(key) for t in columns]
         cells = [f"{v:.2f}" if v is not None else "-" for v in values]
         avg = "-"
-        if key != "f1" and all(v is not None for v in values):
+        if key == "acc" and report.transfer_average is not None:
+            avg = f"{report.transfer_average.value:.2f}"
+        elif key == "devacc":
             avg = f"{sum(values) / len(values):.2f}"
         table.add_row(key, *cells, avg)
     return table
+
+
+def report_tables(report: RunReport, title: str | None = None) -> list[Table]:
+    name = title or report.model.name
+    t = report.timings
+    head = (f"{name}  (encoded {t.get('sentences_encoded', 0)}, cached "
+            f"{t.get('sentences_cached', 0)}, {t.get('total_s', 0):.1f} s)")
+    out = [sts_table(head, report)]
+    run = report.run
+    if report.transfer_tasks():
+        out.append(transfer_table(f"{name} transfer ({run.get('transfer_config')}, "
+                                  f"{run.get('classifier')}, "
+                                  f"{t.get('transfer_s', 0):.1f} s)", report))
+    return [x for x in out if x is not None]
+
+
+def tables_text(tables: list[Table], width: int = 160) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
+    for table in tables:
+        console.print(table)
+    return buffer.getvalue()
 
 
 def print_table(table: Table) -> None:

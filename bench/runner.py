@@ -1,43 +1,33 @@
-"""One evaluation run: resolve model and protocols, encode every needed sentence once, score.
+"""One evaluation run: resolve tasks and model, encode every needed sentence once, evaluate
+each task family, score every protocol with the one scorer, and return the typed report.
 
-Task families plug in through ``TASK_FAMILIES``: each gets the run context and the shared
-embedding table, and adds its section to the report.
+Task families plug in through ``bench.tasks.families.FAMILIES``; tasks through the registry
+(``bench.tasks.registry``). Nothing here names a task.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from bench import __version__
 from bench.data.locate import locate
 from bench.data.manifest import checksums
-from bench.data.sts import STS_TASKS, canonical_task_name, load_sts_task
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
-from bench.errors import BenchError
 from bench.protocols import Protocol
-from bench.reports import SCHEMA_VERSION, now_iso
-from bench.tasks.regressor import evaluate_regressor
-from bench.tasks.sts import evaluate_sts_task, protocol_value
-from bench.tasks.transfer import (
-    TRANSFER_TASKS,
-    canonical_transfer_name,
-    load_transfer_task,
-)
-from bench.tasks.transfer_suite import default_jobs, evaluate_transfer_suite
-
-TASK_SETS: dict[str, tuple[str, ...]] = {"sts": STS_TASKS, "transfer": TRANSFER_TASKS,
-                                         "all": STS_TASKS + TRANSFER_TASKS}
-REGRESSOR_TASKS = ("STSBenchmark", "SICKRelatedness")
+from bench.recipes import load_recipes
+from bench.reports import now_iso
+from bench.results import ModelRecord, RunReport, TaskResult, score_protocols
+from bench.scoring import average
+from bench.seeding import seed_everything
+from bench.tasks.families import FAMILIES, EvalContext
+from bench.tasks.registry import TaskMetadata, select
 
 
 @dataclass
@@ -60,56 +50,30 @@ class RunConfig:
     regressor_selection: str = "pearson" # dev metric for the regressor: pearson | spearman
     regressor_label_fix: bool = False    # map STS-B scores onto [1, 5] before encoding
     jobs: int | None = None              # transfer tasks fitted at once (None: one per core)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def expand_tasks(names: Sequence[str]) -> list[str]:
-    """Task-set names (``sts``, ``transfer``, ``all``) and task names, in canonical order,
-    without duplicates."""
-    out: list[str] = []
-    for name in names:
-        transfer = canonical_transfer_name(name)
-        members = (TASK_SETS.get(name.lower()) or ((transfer,) if transfer else None)
-                   or (canonical_task_name(name),))
-        out.extend(t for t in members if t not in out)
-    if not out:
-        raise BenchError("no tasks selected")
-    return out
+def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
+    return [meta.load(downstream) for meta in metas]
 
 
-def seed_everything(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def sts_scores(sts: dict[str, Any], protocols: list[Protocol],
-               regression: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
-    """Per protocol: every task's number in points and the unweighted average (the paper's Avg.).
-
-    Regressor protocols take STS-B / SICK-R from ``regression`` (the test correlation of the
-    regressor's predictions) and STS12-16 as the matching no-regressor protocol.
-    """
-    scores: dict[str, dict[str, float]] = {}
-    if not sts:
-        return scores  # a transfer-only run
-    for proto in protocols:
-        if proto.regressor != "none" and regression is None:
-            continue
-        row = {}
-        for task, res in sts.items():
-            if proto.regressor != "none" and task in REGRESSOR_TASKS:
-                row[task] = 100 * regression[task]["test"][proto.metric]
-            else:
-                row[task] = 100 * protocol_value(task, res, proto)
-        row["avg"] = float(np.mean(list(row.values())))
-        scores[proto.key] = row
-    return scores
+def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelRecord:
+    """The report's model record: the encoder's spec and fingerprint, what it knows of itself
+    (``Encoder.model_meta``), and the recipe's ``training_data`` when it has one."""
+    described = encoder.describe()
+    meta = encoder.model_meta()
+    recipe = load_recipes().get(requested)
+    if recipe is not None and recipe.training_data is not None:
+        meta["training_data"] = list(recipe.training_data)
+    meta.setdefault("embedding_dim", dim)
+    fields = set(ModelRecord.__dataclass_fields__)
+    extra = {k: v for k, v in {**described, **meta}.items()
+             if k not in fields and k not in ("name", "spec", "fingerprint")}
+    return ModelRecord(name=described["name"], requested=requested, spec=described["spec"],
+                       fingerprint=described["fingerprint"],
+                       **{k: v for k, v in meta.items() if k in fields}, extra=extra)
 
 
-def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
+def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     """Execute a run and return its report (not yet written)."""
     t_start = time.perf_counter()
     seed_everything(config.seed)
@@ -117,12 +81,10 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
 
     t = time.perf_counter()
     location = locate(config.data_dir)
-    task_names = expand_tasks(config.tasks)
-    sts_tasks = [load_sts_task(location.downstream, n) for n in task_names if n in STS_TASKS]
-    transfer_tasks = [load_transfer_task(location.downstream, n) for n in task_names
-                      if n in TRANSFER_TASKS]
-    files = [f for task in (*sts_tasks, *transfer_tasks) for f in task.files]
-    data_sums = checksums(location.root, files, verify=config.verify_data)
+    metas = select(config.tasks)
+    tasks = load_tasks(metas, location.downstream)
+    files = [f for task in tasks for f in task.files]
+    data_sums = checksums(location.downstream, files, verify=config.verify_data)
     timings["load_data_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -134,62 +96,57 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     timings["fingerprint_s"] = time.perf_counter() - t
 
     views, embed_stats = encode_tasks(
-        encoder, {task.name: task.sentences() for task in (*sts_tasks, *transfer_tasks)},
+        encoder, {task.name: task.sentences() for task in tasks},
         cache_root=Path(config.cache_dir) if config.cache_dir else None,
         use_cache=config.use_cache, batch_size=config.batch_size,
         show_progress=config.show_progress)
-    cache_folder = embed_stats.pop("cache")
+    dim = embed_stats.pop("dim", None)
     timings.update(embed_stats)
 
-    t = time.perf_counter()
-    sts = {task.name: evaluate_sts_task(task, views[task.name]) for task in sts_tasks}
-    regression = None
-    if any(p.regressor != "none" for p in config.protocols):
-        t_reg = time.perf_counter()
-        regression = {task.name: evaluate_regressor(
-            task, views[task.name], selection=config.regressor_selection,
-            label_fix=config.regressor_label_fix, seed=config.seed, device=config.device)
-            for task in sts_tasks if task.name in REGRESSOR_TASKS}
-        timings["regressor_s"] = time.perf_counter() - t_reg
-    scores = sts_scores(sts, config.protocols, regression)
-    timings["score_s"] = time.perf_counter() - t
-    transfer = None
-    if transfer_tasks:
-        t = time.perf_counter()
-        jobs = config.jobs or default_jobs(config.device, len(transfer_tasks))
-        transfer = evaluate_transfer_suite(
-            transfer_tasks, views, config=config.transfer_config, classifier=config.classifier,
-            seed=config.seed, device=config.device, jobs=jobs,
-            show_progress=config.show_progress)
-        timings["transfer_s"] = time.perf_counter() - t
+    needs_regressor = any(p.regressor != "none" for p in config.protocols)
+    ctx = EvalContext(
+        seed=config.seed, device=config.device, show_progress=config.show_progress,
+        regressor=({"selection": config.regressor_selection,
+                    "label_fix": config.regressor_label_fix, "seed": config.seed,
+                    "device": config.device} if needs_regressor else None),
+        transfer_config=config.transfer_config, classifier=config.classifier, jobs=config.jobs)
+    results: dict[str, TaskResult] = {}
+    for family_name, family in FAMILIES.items():
+        mine = [task for task in tasks if task.meta.family == family_name]
+        if mine:
+            t = time.perf_counter()
+            results.update(family.evaluate(mine, views, ctx))
+            timings[f"{family_name}_s"] = time.perf_counter() - t
+    results = {task.name: results[task.name] for task in tasks}
+    for task in tasks:
+        results[task.name].files = {k: v for k, v in data_sums.items()
+                                    if k in task.meta.files()}
+    scores = score_protocols(results, config.protocols)
+    if scores:
+        for name, value in scores[0].values.items():
+            results[name].main_score = value
+    transfer = {k: r.transfer.acc for k, r in results.items() if r.transfer is not None}
     timings["total_s"] = time.perf_counter() - t_start
     timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
 
-    report = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "run",
-        "bench_version": __version__,
-        "created": now_iso(),
-        "model": {"requested": config.model, **encoder.describe()},
-        "protocols": [p.to_dict() for p in config.protocols],
-        "tasks": task_names,
-        "scores": scores,
-        "sts": sts,
-        "data": {"dir": str(location.downstream), "found_via": location.source,
-                 "verified": config.verify_data, "sha256": data_sums},
-        "run": {"seed": config.seed, "device": config.device, "precision": config.precision,
-                "batch_size": config.batch_size, "cache": cache_folder},
-        "environment": describe_environment(config.device),
-        "timings": timings,
-    }
-    if regression is not None:
-        report["regression"] = regression
-        report["run"]["regressor_selection"] = config.regressor_selection
-        report["run"]["regressor_label_fix"] = config.regressor_label_fix
-    if transfer is not None:
-        report["transfer"] = transfer
-        report["run"]["transfer_config"] = config.transfer_config
-        report["run"]["classifier"] = config.classifier
-        report["run"]["transfer_jobs"] = jobs
-        # wall time of the transfer suite including its share of encoding is in timings
-    return report
+    run_info: dict[str, Any] = {"seed": config.seed, "device": config.device,
+                                "precision": config.precision, "batch_size": config.batch_size}
+    if needs_regressor:
+        run_info.update(regressor_selection=config.regressor_selection,
+                        regressor_label_fix=config.regressor_label_fix)
+    if transfer:
+        run_info.update(transfer_config=config.transfer_config, classifier=config.classifier,
+                        transfer_jobs=ctx.jobs or _transfer_jobs(config, len(transfer)))
+    return RunReport(
+        model=model_record(config.model, encoder, dim), protocols=list(config.protocols),
+        tasks=results, scores=scores,
+        data={"found_via": location.source, "verified": config.verify_data,
+              "sha256": data_sums},
+        run=run_info, environment=describe_environment(config.device), timings=timings,
+        created=now_iso(), bench_version=__version__, transfer_average=average(transfer))
+
+
+def _transfer_jobs(config: RunConfig, n: int) -> int:
+    from bench.tasks.transfer_suite import default_jobs
+
+    return default_jobs(config.device, n)

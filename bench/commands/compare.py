@@ -7,14 +7,15 @@ import sys
 from pathlib import Path
 
 from bench.atomic import atomic_write_text
-from bench.compare.guard import MIXED, Placement, parse_target, place
+from bench.compare.guard import MIXED, Placement, place
 from bench.compare.render import FORMATS, print_terminal, render
-from bench.compare.rows import NO_REGRESSOR_KEYS, load_rows
+from bench.compare.rows import load_rows
 from bench.compare.sensitivity import sensitivity
 from bench.compare.tables import Cell, Table, significance_table, sts_table, transfer_table
 from bench.compare.uncertainty import intervals, paired_tests, same_pairs
-from bench.data.sts import canonical_task_name
 from bench.errors import BenchError
+from bench.protocols import parse_one
+from bench.tasks.registry import get as get_task
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,9 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _with_uncertainty(args: argparse.Namespace, placement: Placement
                       ) -> tuple[dict[int, dict], Table | None]:
     """Intervals per row (``--ci``) and the paired tests table (``--significance``)."""
-    key = placement.target
+    target = placement.target
+    key = target.key
     can = [i for i, p in enumerate(placement.placed)
-           if p.how != MIXED and p.row.has_parts and key in NO_REGRESSOR_KEYS]
+           if p.how != MIXED and p.row.has_pairs and target.regressor == "none"]
     cis: dict[int, dict] = {}
     if args.ci:
         if not can:
@@ -58,24 +60,27 @@ def _with_uncertainty(args: argparse.Namespace, placement: Placement
                              "protocol; literature rows only have aggregates")
         for i in can:
             p = placement.placed[i]
-            cis[i] = intervals(p.row.sts, p.row.sts_tasks, key, args.resamples, args.seed)
+            cis[i] = intervals(p.row.report.tasks, list(p.values), target, args.resamples,
+                               args.seed)
     sig = None
     if args.significance:
         if len(can) < 2:
             raise BenchError("--significance needs two run reports with per-pair data under "
                              f"the same no-regressor protocol (found {len(can)})")
-        ref = placement.placed[can[0]].row
+        ref_placed = placement.placed[can[0]]
+        ref = ref_placed.row
+        names = list(ref_placed.values)
         results = {}
         for i in can[1:]:
             other = placement.placed[i].row
-            if other.sts_tasks != ref.sts_tasks:
+            if list(placement.placed[i].values) != names:
                 raise BenchError(f"{other.path}: scores other tasks than {ref.path}")
-            why = same_pairs(ref.sts, other.sts, ref.sts_tasks)
+            why = same_pairs(ref.report.tasks, other.report.tasks, names)
             if why:
                 raise BenchError(f"{other.path} and {ref.path} were not scored on the same "
                                  f"pairs ({why}); a paired test needs the same pairs")
-            results[other.label] = paired_tests(ref.sts, other.sts, ref.sts_tasks, key,
-                                                args.resamples, args.seed)
+            results[other.label] = paired_tests(ref.report.tasks, other.report.tasks, names,
+                                                target, args.resamples, args.seed)
         sig = significance_table(ref.label, results, key, args.resamples, args.seed)
     if args.ci:
         placement.notes.append(f"[lo, hi]: 95% percentile bootstrap interval, {args.resamples} "
@@ -117,13 +122,13 @@ def main(args: argparse.Namespace) -> int:
     tables: list[Table] = []
     if args.sensitivity:
         column = "avg" if args.rank_by.lower() in ("avg", "avg.") else \
-            canonical_task_name(args.rank_by)
+            get_task(args.rank_by).name
         tables.append(sensitivity(rows, column))
     else:
         transfer = transfer_table(rows)
         sig = None
-        if any(r.scores or r.sts for r in rows):
-            target = parse_target(args.protocol) if args.protocol else None
+        if any(r.has_sts for r in rows):
+            target = parse_one(args.protocol) if args.protocol else None
             placement = place(rows, target, args.allow_mixed)
             cis, sig = _with_uncertainty(args, placement)
             tables.append(sts_table(placement, cis))

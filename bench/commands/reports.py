@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=["index"])
     p.add_argument("--dir", type=Path, default=Path("reports"),
                    help="reports folder (default ./reports)")
-    p.add_argument("--exclude", nargs="*", default=["runs"],
+    p.add_argument("--exclude", nargs="*", default=["runs", "analysis"],
                    help="top-level sub-folders to leave out (default: runs, the git-ignored "
                    "scratch folder of bench run)")
     p.add_argument("--check", action="store_true",

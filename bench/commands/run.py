@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.api import evaluate
 from bench.commands.common import add_data_options, add_model_options, split_list
 from bench.errors import BenchError
 from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols
-from bench.render import print_table, sts_table, transfer_table
-from bench.reports import default_report_path, write_report
-from bench.runner import RunConfig, run
+from bench.render import print_table, report_tables
+from bench.reports import default_report_path, save
 from bench.tasks.classifier import CLASSIFIERS, CONFIGS
 
 
@@ -21,10 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_options(p)
     p.add_argument("--protocol", default="simcse",
                    help="preset (bench list protocols), spelled form such as all-spearman or "
-                   "wmean-pearson, 'all' (12 combinations), 'all-cosine' (the 6 without regressor), or a comma-separated list (default simcse)")
+                   "wmean-pearson, 'every' (all 12 combinations), 'every-cosine' (the 6 without "
+                   "a regressor), or a comma-separated list (default simcse)")
     p.add_argument("--tasks", nargs="+", default=["sts"],
                    help="task sets (sts = STS12-16, STS-B, SICK-R; transfer = MR, CR, SUBJ, "
-                   "MPQA, SST2, TREC, MRPC; all) or task names (default: sts)")
+                   "MPQA, SST2, TREC, MRPC; every = both) or task names (default: sts)")
     p.add_argument("--transfer-config", choices=sorted(CONFIGS), default="test",
                    help="SentEval classifier setting for transfer tasks: test (kfold 10, adam, "
                    "batch 64, tenacity 5, epoch_size 4; the literature's) or fasttest (kfold 5, "
@@ -56,27 +57,17 @@ def main(args: argparse.Namespace) -> int:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
-    config = RunConfig(
-        model=args.model, protocols=parse_protocols(args.protocol), tasks=split_list(args.tasks),
-        data_dir=args.data_dir, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-        batch_size=args.batch_size, device=args.device, precision=args.precision,
-        pooler=args.pooler, seed=args.seed, verify_data=not args.skip_verify,
+    report = evaluate(
+        args.model, tasks=split_list(args.tasks), protocols=parse_protocols(args.protocol),
+        pooler=args.pooler, data_dir=args.data_dir, cache_dir=args.cache_dir,
+        use_cache=not args.no_cache, batch_size=args.batch_size, device=args.device,
+        precision=args.precision, seed=args.seed, verify_data=not args.skip_verify,
         show_progress=not args.quiet, transfer_config=args.transfer_config,
         classifier=args.classifier, regressor_selection=args.regressor_selection,
         regressor_label_fix=args.regressor_label_fix, jobs=args.jobs)
-    report = run(config)
-    t = report["timings"]
-    title = (f"{args.model}  (encoded {t['sentences_encoded']}, cached {t['sentences_cached']}, "
-             f"{t['total_s']:.1f} s)")
-    if report["scores"]:
-        print_table(sts_table(title, report["scores"]))
-    if report.get("transfer"):
-        run_info = report["run"]
-        tasks = {k: v for k, v in report["transfer"].items() if k != "avg"}
-        print_table(transfer_table(
-            f"{args.model} transfer ({run_info['transfer_config']}, {run_info['classifier']}, "
-            f"{t.get('transfer_s', 0):.1f} s)", tasks))
+    for table in report_tables(report, args.model):
+        print_table(table)
     if not args.no_report:
-        path = write_report(report, args.out or default_report_path(args.model))
+        path = save(report, args.out or default_report_path(args.model))
         print(f"report: {path}")
     return 0

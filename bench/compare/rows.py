@@ -1,48 +1,23 @@
-"""Turn reports into comparable rows: one per (model, protocol-set) with what it can offer.
+"""Turn typed reports into comparable rows: one per run, one per line of a published table.
 
-A run report gives one row that holds its stored scores and, usually, the per-pair data
-(``sts[task]["parts"]``) from which any no-regressor protocol and a bootstrap can be
-recomputed. A literature report (``kind: "literature"``) gives one row per table line with
-aggregates only.
+A run row holds its report, so it can show every protocol it stored and, from its per-pair
+data, any other no-regressor protocol (through ``bench.scoring``). A literature row has only
+the aggregates its paper printed.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from bench.data.sts import STS_TASKS
-from bench.reports import ReportError, read_report
+from bench.protocols import Protocol
+from bench.reports import ReportError, load
+from bench.results import LiteratureReport, ProtocolScores, RunReport
+from bench.scoring import Average
+from bench.tasks.registry import ordered
 
-KINDS = ("run", "literature")
-TRANSFER_TASKS = ("MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC")
-TRANSFER_DISPLAY = {"SST2": "SST"}
-_KEY = re.compile(r"^(all|mean|wmean)-(spearman|pearson)(-reg)?$")
-
-
-@dataclass(frozen=True)
-class ProtocolTag:
-    """A protocol as a report names it; lenient so regressor protocols need no registry."""
-
-    key: str
-    metric: str
-    aggregation: str
-    regressor: str = "none"
-    source: str = ""
-
-    @classmethod
-    def from_key(cls, key: str, source: str = "") -> ProtocolTag:
-        m = _KEY.match(key)
-        if not m:
-            raise ValueError(key)
-        return cls(key, m.group(2), m.group(1), "senteval" if m.group(3) else "none", source)
-
-
-NO_REGRESSOR_KEYS = tuple(f"{a}-{m}" for m in ("spearman", "pearson")
-                          for a in ("all", "mean", "wmean"))
+STORED, REAGGREGATED = "stored", "re-aggregated"
 
 
 @dataclass
@@ -51,129 +26,91 @@ class Row:
 
     label: str
     path: Path
-    kind: str
-    protocols: list[ProtocolTag]
-    scores: dict[str, dict[str, float]]
-    sts: dict[str, Any] | None = None
+    kind: str  # "run" | "literature"
+    stored: list[ProtocolScores]
+    report: RunReport | None = None
     transfer: dict[str, float] = field(default_factory=dict)
-    transfer_avg: float | None = None
+    transfer_average: Average | None = None
     source: str = ""
     note: str = ""
     group: str = ""
 
     @property
-    def has_parts(self) -> bool:
-        """True when every STS task of the row stores per-pair sims and gold scores."""
-        if not self.sts:
-            return False
-        return all(all("sim" in p and "gold" in p for p in res.get("parts", {}).values())
-                   and res.get("parts") for res in self.sts.values())
+    def protocols(self) -> list[Protocol]:
+        return [s.protocol for s in self.stored]
+
+    @property
+    def has_sts(self) -> bool:
+        return bool(self.stored) or bool(self.report and self.report.sts_tasks())
+
+    @property
+    def has_pairs(self) -> bool:
+        return self.report is not None and self.report.has_pairs
 
     @property
     def sts_tasks(self) -> list[str]:
-        present = set(self.sts or {})
-        for row in self.scores.values():
-            present |= set(row)
-        return [t for t in STS_TASKS if t in present]
+        present: set[str] = set(self.report.sts_tasks()) if self.report else set()
+        for s in self.stored:
+            present |= set(s.values)
+        return ordered(sorted(present))
 
-    def obtainable(self) -> list[str]:
-        """Protocol keys this row can show: stored ones, plus every no-regressor one from parts."""
-        keys = [p.key for p in self.protocols if p.key in self.scores]
-        if self.has_parts:
-            keys += [k for k in NO_REGRESSOR_KEYS if k not in keys]
-        return keys
+    def scores_under(self, protocol: Protocol) -> tuple[ProtocolScores, str] | None:
+        """The row's numbers under ``protocol`` and how they were obtained, or None."""
+        for s in self.stored:
+            if s.protocol.key == protocol.key:
+                return s, STORED
+        if self.report is not None and protocol.regressor == "none":
+            got = self.report.score(protocol)
+            if got is not None:
+                return got, REAGGREGATED
+        return None
 
+    def obtainable(self) -> list[Protocol]:
+        """Protocols this row can show: stored ones, then every one its parts allow."""
+        from bench.protocols import every_combination
 
-def _tags(items: Any, where: str) -> list[ProtocolTag]:
-    if not isinstance(items, list):
-        raise ReportError(f"{where}: 'protocols' must be a list")
-    tags = []
-    for item in items:
-        key = item.get("key") if isinstance(item, dict) else item
-        try:
-            tag = ProtocolTag.from_key(str(key), item.get("source", "") if isinstance(item, dict)
-                                       else "")
-        except ValueError:
-            raise ReportError(f"{where}: unknown protocol key {key!r}") from None
-        tags.append(tag)
-    return tags
+        out = list(self.protocols)
+        if self.report is not None:
+            out += [p for p in every_combination() if p.regressor == "none"
+                    and all(p.key != q.key for q in out) and self.report.score(p) is not None]
+        return out
 
-
-def _scores(data: Any, where: str) -> dict[str, dict[str, float]]:
-    if not isinstance(data, dict):
-        raise ReportError(f"{where}: 'scores' must map protocol keys to task scores")
-    out: dict[str, dict[str, float]] = {}
-    for key, row in data.items():
-        if not isinstance(row, dict):
-            raise ReportError(f"{where}: scores[{key!r}] must map tasks to numbers")
-        out[key] = {t: float(v) for t, v in row.items() if isinstance(v, (int, float))}
-    return out
+    def data_digests(self) -> dict[str, dict[str, str]]:
+        """Per task, the sha256 of each data file it was measured on (runs only)."""
+        if self.report is None:
+            return {}
+        return {name: dict(t.files) for name, t in self.report.tasks.items() if t.files}
 
 
-def _transfer(section: Any) -> tuple[dict[str, float], float | None]:
-    """Accuracy per transfer task (points) and a stored average when the report has one."""
-    if not isinstance(section, dict):
-        return {}, None
-    accs: dict[str, float] = {}
-    avg = None
-    for task, value in section.items():
-        acc = value.get("acc") if isinstance(value, dict) else value
-        if not isinstance(acc, (int, float)):
-            continue
-        if task.lower() in ("avg", "average"):
-            avg = float(acc)
-        else:
-            accs[task] = float(acc)
-    return accs, avg
+def _run_rows(report: RunReport, path: Path) -> list[Row]:
+    transfer = {k: t.transfer.acc for k, t in report.transfer_tasks().items()}
+    return [Row(label=report.model.name or report.model.requested or path.stem, path=path,
+                kind="run", stored=list(report.scores), report=report, transfer=transfer,
+                transfer_average=report.transfer_average, source=path.name,
+                note=report.created)]
 
 
-def _run_rows(report: dict[str, Any], path: Path) -> list[Row]:
-    model = report.get("model") or {}
-    label = str(model.get("name") or model.get("requested") or path.stem)
-    where = str(path)
-    if "scores" not in report and "transfer" not in report:
-        raise ReportError(f"{where}: run report has neither 'scores' nor 'transfer'")
-    transfer, tavg = _transfer(report.get("transfer"))
-    return [Row(label=label, path=path, kind="run",
-                protocols=_tags(report.get("protocols", []), where),
-                scores=_scores(report.get("scores", {}), where),
-                sts=report.get("sts") or None, transfer=transfer, transfer_avg=tavg,
-                source=path.name, note=str(report.get("created", "")))]
+def _literature_rows(report: LiteratureReport, path: Path) -> list[Row]:
+    return [Row(label=str(r.model.get("name", f"row {i}")), path=path, kind="literature",
+                stored=list(r.scores), transfer=dict(r.transfer),
+                transfer_average=r.transfer_average, source=r.source, note=r.note,
+                group=str(r.model.get("group", "")))
+            for i, r in enumerate(report.rows)]
 
 
-def _literature_rows(report: dict[str, Any], path: Path) -> list[Row]:
-    rows_data = report.get("rows")
-    if not isinstance(rows_data, list) or not rows_data:
-        raise ReportError(f"{path}: literature report has no 'rows' list")
-    rows = []
-    for i, item in enumerate(rows_data):
-        where = f"{path}: rows[{i}]"
-        if not isinstance(item, dict) or "model" not in item:
-            raise ReportError(f"{where}: a literature row needs a 'model'")
-        transfer, tavg = _transfer(item.get("transfer"))
-        rows.append(Row(label=str(item["model"].get("name", f"row {i}")), path=path,
-                        kind="literature", protocols=_tags(item.get("protocols", []), where),
-                        scores=_scores(item.get("scores", {}), where), transfer=transfer,
-                        transfer_avg=item.get("transfer_avg", tavg),
-                        source=str(item.get("source", "")), note=str(item.get("note", "")),
-                        group=str(item["model"].get("group", ""))))
-    return rows
-
-
-def rows_from_report(report: dict[str, Any], path: Path) -> list[Row]:
-    kind = report.get("kind", "run")
-    if kind == "run":
-        return _run_rows(report, path)
-    if kind == "literature":
+def rows_from_report(report: RunReport | LiteratureReport, path: Path) -> list[Row]:
+    if isinstance(report, LiteratureReport):
         return _literature_rows(report, path)
-    raise ReportError(f"{path}: unknown report kind {kind!r} (known: {', '.join(KINDS)})")
+    if not report.tasks:
+        raise ReportError(f"{path}: run report has no task results")
+    return _run_rows(report, path)
 
 
 def load_rows(paths: Sequence[Path]) -> list[Row]:
     """Read every report (one-line ReportError for a bad one) and disambiguate run labels."""
     if not paths:
         raise ReportError("no reports given: name at least one report JSON file")
-    rows = [row for p in paths for row in rows_from_report(read_report(Path(p)), Path(p))]
+    rows = [row for p in paths for row in rows_from_report(load(Path(p)), Path(p))]
     seen: dict[str, int] = {}
     for row in rows:
         seen[row.label] = seen.get(row.label, 0) + 1

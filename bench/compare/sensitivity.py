@@ -3,46 +3,52 @@
 One model: every protocol it can show, side by side (STS12 ... Avg.). Several models: each
 model's number under each protocol with its rank there, and the pairs of models whose order
 flips between protocols (what the SimCSE paper's Table B.2 shows for BERT-whitening NLI vs
-target under "all" and "wmean").
+target under "all" and "wmean"). Averages over different task sets are never ranked together.
 """
 
 from __future__ import annotations
 
 import itertools
 
-from bench.compare.guard import values_under
-from bench.compare.rows import NO_REGRESSOR_KEYS, Row
-from bench.compare.tables import Cell, Table
-from bench.data.sts import DISPLAY_NAMES, STS_TASKS
+from bench.compare.rows import Row
+from bench.compare.tables import Cell, Table, label, same_task_set
 from bench.errors import ProtocolError
+from bench.protocols import every_combination
+from bench.results import ProtocolScores
+from bench.tasks.registry import ordered
+
+Entry = dict[str, tuple[ProtocolScores, str]]  # protocol key -> (scores, how)
 
 
-def by_model(rows: list[Row]) -> dict[str, dict[str, tuple[dict[str, float], str]]]:
-    """label -> protocol key -> (values, how); literature rows of one model merge."""
-    models: dict[str, dict[str, tuple[dict[str, float], str]]] = {}
+def by_model(rows: list[Row]) -> dict[str, Entry]:
+    """label -> protocol key -> (scores, how); literature rows of one model merge."""
+    models: dict[str, Entry] = {}
     for row in rows:
-        if not (row.scores or row.sts):
+        if not row.has_sts:
             continue
         entry = models.setdefault(row.label, {})
-        keys = row.obtainable()
-        for key in keys:
-            got = values_under(row, key)
-            if got is not None and key not in entry:
-                entry[key] = got
+        for proto in row.obtainable():
+            got = row.scores_under(proto)
+            if got is not None and proto.key not in entry:
+                entry[proto.key] = got
     return models
 
 
 def _key_order(keys: set[str]) -> list[str]:
-    known = [*NO_REGRESSOR_KEYS, *(f"{k}-reg" for k in NO_REGRESSOR_KEYS)]
+    known = [p.key for p in every_combination()]
     return [k for k in known if k in keys] + sorted(keys - set(known))
 
 
-def one_model(label: str, entry: dict[str, tuple[dict[str, float], str]]) -> Table:
-    tasks = [t for t in STS_TASKS if any(t in v for v, _ in entry.values())]
-    columns = ["Protocol", "How"] + [DISPLAY_NAMES[t] for t in tasks] + ["Avg."]
-    rows = [[Cell(k), Cell(entry[k][1])] + [Cell(entry[k][0].get(t)) for t in tasks + ["avg"]]
-            for k in _key_order(set(entry))]
-    return Table(f"{label}: every protocol it can show", columns, rows,
+def one_model(name: str, entry: Entry) -> Table:
+    tasks = ordered(sorted({t for s, _ in entry.values() for t in s.values}))
+    columns = ["Protocol", "How"] + [label(t) for t in tasks] + ["Avg."]
+    rows = []
+    for k in _key_order(set(entry)):
+        scores, how = entry[k]
+        avg = scores.average.value if scores.average else None
+        rows.append([Cell(k), Cell(how)] + [Cell(scores.values.get(t)) for t in tasks]
+                    + [Cell(avg)])
+    return Table(f"{name}: every protocol it can show", columns, rows,
                  ["the same embeddings and pairs; only the protocol differs"], label_columns=2)
 
 
@@ -58,28 +64,51 @@ def rank_flips(values: dict[str, dict[str, float]]) -> list[tuple[str, str, str,
     return flips
 
 
-def many_models(models: dict[str, dict[str, tuple[dict[str, float], str]]],
-                column: str = "avg") -> Table:
+def _column_value(scores: ProtocolScores, column: str) -> tuple[float | None, tuple | None]:
+    if column == "avg":
+        avg = scores.average
+        return (avg.value, tuple(sorted(avg.tasks))) if avg else (None, None)
+    return scores.values.get(column), None
+
+
+def many_models(models: dict[str, Entry], column: str = "avg") -> Table:
     keys = _key_order({k for e in models.values() for k in e})
-    values = {m: {k: e[k][0][column] for k in keys if k in e and column in e[k][0]}
-              for m, e in models.items()}
-    ranks: dict[str, dict[str, int]] = {k: {} for k in keys}
+    values: dict[str, dict[str, float]] = {}
+    sets: dict[str, tuple | None] = {}
+    for m, e in models.items():
+        values[m] = {}
+        for k in keys:
+            if k in e:
+                v, task_set = _column_value(e[k][0], column)
+                if v is not None:
+                    values[m][k] = v
+                    sets.setdefault(m, task_set)
+    excluded: list[str] = []
+    if column == "avg":
+        main = same_task_set(list(sets.values()))
+        excluded = [m for m in values if sets.get(m) != main]
+    ranked = {m: v for m, v in values.items() if m not in excluded}
+    ranks: dict[str, dict[str, int]] = {}
     for k in keys:
-        ordered = sorted((m for m in values if k in values[m]), key=lambda m: -values[m][k])
-        ranks[k] = {m: i + 1 for i, m in enumerate(ordered)}
-    flips = rank_flips(values)
+        order = sorted((m for m in ranked if k in ranked[m]), key=lambda m: -ranked[m][k])
+        ranks[k] = {m: i + 1 for i, m in enumerate(order)}
+    flips = rank_flips(ranked)
     flipped = {m for f in flips for m in f[:2]}
     rows = []
     for m, own in values.items():
         cells = [Cell(m)]
         for k in keys:
             v = own.get(k)
-            cells.append(Cell(None if v is None else f"{v:.2f} (#{ranks[k][m]})"))
+            rank = ranks[k].get(m)
+            text = None if v is None else (f"{v:.2f} (#{rank})" if rank else f"{v:.2f} (-)")
+            cells.append(Cell(text))
         cells.append(Cell("yes" if m in flipped else ""))
         rows.append(cells)
-    name = DISPLAY_NAMES.get(column, "Avg." if column == "avg" else column)
+    name = "Avg." if column == "avg" else label(column)
     notes = [(f"{name} under each protocol, with the rank among the models that have it; "
               "each column is ranked on its own, never across protocols")]
+    if excluded:
+        notes.append("not ranked, their Avg. covers other tasks: " + ", ".join(excluded))
     notes += [f"rank flip: {a} ahead of {b} under {ka}, behind under {kb}"
               for a, b, ka, kb in flips[:12]]
     if len(flips) > 12:
@@ -95,6 +124,6 @@ def sensitivity(rows: list[Row], column: str = "avg") -> Table:
     if not models:
         raise ProtocolError("none of the reports has STS scores")
     if len(models) == 1:
-        label, entry = next(iter(models.items()))
-        return one_model(label, entry)
+        name, entry = next(iter(models.items()))
+        return one_model(name, entry)
     return many_models(models, column)

@@ -17,25 +17,7 @@ import math
 import numpy as np
 from scipy import stats
 
-
-def rowwise_correlation(x: np.ndarray, y: np.ndarray, metric: str) -> np.ndarray:
-    """Correlation of each row of ``x`` with the same row of ``y`` (shape (B, n) -> (B,)).
-
-    Spearman is Pearson on average ranks (ties share their mean rank, as SciPy's spearmanr).
-    A row without variance gives NaN.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if metric == "spearman":
-        x = stats.rankdata(x, axis=-1)
-        y = stats.rankdata(y, axis=-1)
-    elif metric != "pearson":
-        raise ValueError(f"unknown metric {metric!r}")
-    xc = x - x.mean(axis=-1, keepdims=True)
-    yc = y - y.mean(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (xc * yc).sum(-1) / np.sqrt((xc * xc).sum(-1) * (yc * yc).sum(-1))
-    return np.clip(r, -1.0, 1.0)
+from bench.correlation import rowwise_correlation
 
 
 def bootstrap_indices(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:

@@ -9,10 +9,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.compare.guard import MIXED, REAGGREGATED, Placement
-from bench.compare.rows import TRANSFER_DISPLAY, TRANSFER_TASKS, Row
+from bench.compare.guard import MIXED, Placement
+from bench.compare.rows import REAGGREGATED, Row
 from bench.compare.uncertainty import PairedResult
-from bench.data.sts import DISPLAY_NAMES, STS_TASKS
+from bench.tasks.registry import find, ordered
+
+
+def label(task: str) -> str:
+    """A task's column heading (STS-B, SICK-R, SST), from its registry record."""
+    meta = find(task)
+    return meta.label if meta else task
 
 
 @dataclass
@@ -51,32 +57,62 @@ def protocol_label(how: str, key: str) -> str:
     return key
 
 
+def same_task_set(averages: list[tuple[str, ...] | None]) -> tuple[str, ...] | None:
+    """The task set that most rows average over (the first such, on a tie)."""
+    counts: dict[tuple[str, ...], int] = {}
+    for tasks in averages:
+        if tasks is not None:
+            counts[tuple(sorted(tasks))] = counts.get(tuple(sorted(tasks)), 0) + 1
+    return max(counts, key=counts.get) if counts else None
+
+
 def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]]] | None = None
               ) -> Table:
-    """Rows in input order; the best number of each column among comparable rows is bold."""
-    tasks = [t for t in STS_TASKS if any(t in p.values for p in placement.placed)]
-    columns = ["Model", "Protocol", "Source"] + [DISPLAY_NAMES[t] for t in tasks] + ["Avg."]
-    keys = tasks + ["avg"]
+    """Rows in input order; the best number of each column among comparable rows is bold.
+
+    Avg. is bold only among rows that average over the same task set: an average over
+    other tasks is another quantity, shown with its task count and never ranked."""
+    tasks = ordered(sorted({t for p in placement.placed for t in p.values}))
+    columns = ["Model", "Protocol", "Source"] + [label(t) for t in tasks] + ["Avg."]
     comparable = [i for i, p in enumerate(placement.placed) if p.how != MIXED]
+    avg_sets = [tuple(sorted(p.scores.average.tasks)) if p.scores.average else None
+                for p in placement.placed]
+    main_set = same_task_set([avg_sets[i] for i in comparable])
+    avg_ok = [i for i in comparable if avg_sets[i] == main_set]
     best = {k: max((placement.placed[i].values.get(k, -np.inf) for i in comparable),
-                   default=None) for k in keys}
+                   default=None) for k in tasks}
+    best_avg = max((placement.placed[i].scores.average.value for i in avg_ok), default=None)
     rows = []
+    odd_avg = []
     for i, p in enumerate(placement.placed):
-        cells = [Cell(p.row.label), Cell(protocol_label(p.how, p.protocol)), Cell(p.row.source)]
-        for k in keys:
+        cells = [Cell(p.row.label), Cell(protocol_label(p.how, p.protocol.key)),
+                 Cell(p.row.source)]
+        ci_row = (cis or {}).get(i, {})
+        for k in tasks:
             v = p.values.get(k)
-            ci = (cis or {}).get(i, {}).get(k)
             bold = (v is not None and i in comparable and len(comparable) > 1
                     and round(v, 2) == round(best[k], 2))
-            cells.append(Cell(v, ci, bold))
+            cells.append(Cell(v, ci_row.get(k), bold))
+        avg = p.scores.average
+        if avg is None:
+            cells.append(Cell(None))
+        elif i in avg_ok or i not in comparable:
+            bold = i in avg_ok and len(avg_ok) > 1 and round(avg.value, 2) == round(best_avg, 2)
+            cells.append(Cell(avg.value, ci_row.get("avg"), bold))
+        else:
+            odd_avg.append(p.row.label)
+            cells.append(Cell(f"{avg.value:.2f} ({len(avg.tasks)} tasks)"))
         rows.append(cells)
-    metric = placement.target.split("-")[1].capitalize()
-    title = (f"STS ({metric} x 100; protocol {placement.target}: aggregation "
-             f"{placement.target.split('-')[0]}, "
-             f"{'SentEval regressor' if placement.target.endswith('-reg') else 'no regressor'})")
+    target = placement.target
+    title = (f"STS ({target.metric.capitalize()} x 100; protocol {target.key}: aggregation "
+             f"{target.aggregation}, "
+             f"{'SentEval regressor' if target.regressor != 'none' else 'no regressor'})")
     notes = list(placement.notes)
-    notes.append("Avg. is the unweighted mean of the task columns; bold: best among rows "
-                 "under the same protocol")
+    notes.append("Avg. is the unweighted mean of the row's task columns; bold: best among rows "
+                 "under the same protocol (Avg.: and over the same tasks)")
+    if odd_avg:
+        notes.append("Avg. over other tasks than the other rows, not ranked: "
+                     + ", ".join(odd_avg))
     for lit in sorted({p.row.path.name for p in placement.placed if p.row.kind == "literature"}):
         notes.append(f"{lit}: published numbers (no per-pair data, so no intervals)")
     return Table(title, columns, rows, notes)
@@ -87,14 +123,12 @@ def transfer_table(rows: list[Row]) -> Table | None:
     rows = [r for r in rows if r.transfer]
     if not rows:
         return None
-    present = {t for r in rows for t in r.transfer}
-    tasks = [t for t in TRANSFER_TASKS if t in present] + sorted(present - set(TRANSFER_TASKS))
-    columns = ["Model", "Protocol", "Source"] + [TRANSFER_DISPLAY.get(t, t) for t in tasks]
-    columns.append("Avg.")
+    tasks = ordered(sorted({t for r in rows for t in r.transfer}))
+    columns = ["Model", "Protocol", "Source"] + [label(t) for t in tasks] + ["Avg."]
     out = []
     notes = ["accuracy (%) of a classifier on frozen embeddings (SentEval default, test mode)"]
     for r in rows:
-        avg = r.transfer_avg
+        avg = r.transfer_average.value if r.transfer_average else None
         if avg is None and all(t in r.transfer for t in tasks):
             avg = float(np.mean([r.transfer[t] for t in tasks]))
         cells = [Cell(r.label), Cell("senteval-transfer"), Cell(r.source)]
@@ -114,7 +148,7 @@ def significance_table(reference: str, results: dict[str, list[PairedResult]], k
     for label, res in results.items():
         for r in res:
             rows.append([Cell(label), Cell(reference),
-                         Cell(DISPLAY_NAMES.get(r.task, "Avg." if r.task == "avg" else r.task)),
+                         Cell("Avg." if r.task == "avg" else label(r.task)),
                          Cell(r.delta, r.delta_ci), Cell(r.p_bootstrap), Cell(r.p_williams),
                          Cell(r.p_steiger), Cell(r.n or None)])
     notes = [(f"Delta = model minus reference in points under {key}, with its 95% paired "

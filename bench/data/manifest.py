@@ -14,7 +14,7 @@ MANIFEST = Path(__file__).with_name("manifest.tsv")
 
 @dataclass(frozen=True)
 class Entry:
-    path: str  # relative to the folder that holds downstream/
+    path: str  # relative to the data folder (SentEval's downstream/)
     size: int
     sha256: str
     lines: int
@@ -27,7 +27,8 @@ def load_manifest() -> dict[str, Entry]:
         cols = line.split("\t")
         if len(cols) != 4:
             raise DataError(f"{MANIFEST}:{lineno}: expected 4 columns")
-        entries[cols[0]] = Entry(cols[0], int(cols[1]), cols[2], int(cols[3]))
+        key = cols[0].removeprefix("downstream/")  # keys never depend on the folder's name
+        entries[key] = Entry(key, int(cols[1]), cols[2], int(cols[3]))
     return entries
 
 
@@ -44,7 +45,8 @@ def relative_key(root: Path, path: Path) -> str:
 
 
 def checksums(root: Path, files: list[Path], verify: bool = True) -> dict[str, str]:
-    """sha256 of each file (keyed relative to ``root``); with ``verify``, fail on a mismatch."""
+    """sha256 of each file, keyed relative to the data folder ``root``; with ``verify``, fail
+    on a mismatch with the manifest."""
     manifest = load_manifest()
     out: dict[str, str] = {}
     for path in files:

@@ -1,6 +1,7 @@
-"""STS readers that reproduce SentEval's loaders (and SimCSE's fork) exactly.
+"""STS readers that reproduce SentEval's loaders (``senteval/sts.py``, ``senteval/sick.py``)
+and SimCSE's fork of them exactly.
 
-What matters for comparability (see protocols.md section 1):
+What matters for comparability:
 - STS12-16: ``STS.input.<subset>.txt`` (two tab-separated sentences) and
   ``STS.gs.<subset>.txt``; a pair whose gold line is the empty string is dropped.
 - STS-B: ``sts-{train,dev,test}.csv``, score in column 5, sentences in columns 6-7.
@@ -15,26 +16,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bench.errors import DataError
-
-STS_YEARS: dict[str, tuple[str, ...]] = {
-    "STS12": ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews"),
-    "STS13": ("FNWN", "headlines", "OnWN"),
-    "STS14": ("deft-forum", "deft-news", "headlines", "images", "OnWN", "tweet-news"),
-    "STS15": ("answers-forums", "answers-students", "belief", "headlines", "images"),
-    "STS16": ("answer-answer", "headlines", "plagiarism", "postediting", "question-question"),
-}
-SPLIT_TASKS = ("STSBenchmark", "SICKRelatedness")
-STS_TASKS: tuple[str, ...] = (*STS_YEARS, *SPLIT_TASKS)
-DISPLAY_NAMES = {
-    "STS12": "STS12", "STS13": "STS13", "STS14": "STS14", "STS15": "STS15", "STS16": "STS16",
-    "STSBenchmark": "STS-B", "SICKRelatedness": "SICK-R",
-}
-ALIASES = {"sts-b": "STSBenchmark", "stsb": "STSBenchmark", "sick-r": "SICKRelatedness",
-           "sickr": "SICKRelatedness", "sick": "SICKRelatedness"}
 
 
 @dataclass(frozen=True)
@@ -53,15 +39,12 @@ class PairSet:
 
 @dataclass(frozen=True)
 class StsTask:
-    """One STS task: per-subset pair sets (STS12-16) or train/dev/test splits (STS-B, SICK-R)."""
+    """One STS task: its parts (subsets of a year, or train/dev/test splits) and its record."""
 
     name: str
     parts: dict[str, PairSet]
     files: tuple[Path, ...] = field(default=())
-
-    @property
-    def has_splits(self) -> bool:
-        return self.name in SPLIT_TASKS
+    meta: Any = None  # the registry's TaskMetadata
 
     def sentences(self) -> list[str]:
         out: list[str] = []
@@ -69,16 +52,6 @@ class StsTask:
             out.extend(part.sent1)
             out.extend(part.sent2)
         return out
-
-
-def canonical_task_name(name: str) -> str:
-    """Map user spellings (sts12, STS-B, sick-r) to SentEval's task names."""
-    for task in STS_TASKS:
-        if task.lower() == name.lower():
-            return task
-    if name.lower() in ALIASES:
-        return ALIASES[name.lower()]
-    raise DataError(f"unknown STS task {name!r}; valid: {', '.join(STS_TASKS)}")
 
 
 def _read_text(path: Path) -> str:
@@ -134,8 +107,9 @@ def read_sts_subset(folder: Path, subset: str) -> PairSet:
     return PairSet(subset, tuple(s1), tuple(s2), np.asarray(gold, dtype=np.float64), inp)
 
 
-def _read_columns(path: Path, skip_header: bool, s1_col: int, s2_col: int, y_col: int,
-                  name: str) -> PairSet:
+def read_columns(path: Path, skip_header: bool, s1_col: int, s2_col: int, y_col: int,
+                 name: str) -> PairSet:
+    """One split in a tab-separated file; ``*_col`` are 0-based column indices."""
     need = max(s1_col, s2_col, y_col) + 1
     s1: list[str] = []
     s2: list[str] = []
@@ -157,25 +131,51 @@ def _read_columns(path: Path, skip_header: bool, s1_col: int, s2_col: int, y_col
     return PairSet(name, tuple(s1), tuple(s2), np.asarray(gold, dtype=np.float64), path)
 
 
-def load_sts_task(downstream: Path, name: str) -> StsTask:
-    """Load one STS task from a SentEval ``downstream`` folder."""
-    name = canonical_task_name(name)
-    if name in STS_YEARS:
-        folder = downstream / "STS" / f"{name}-en-test"
+@dataclass(frozen=True)
+class StsYearReader:
+    """STS12-16 as SentEval lays them out: ``STS.input.<subset>.txt`` (two tab-separated
+    sentences) and ``STS.gs.<subset>.txt`` (gold) per subset, in one folder."""
+
+    folder: str  # relative to the data folder
+    subsets: tuple[str, ...]
+
+    def files(self) -> tuple[str, ...]:
+        return tuple(f"{self.folder}/STS.{kind}.{s}.txt" for s in self.subsets
+                     for kind in ("input", "gs"))
+
+    def load(self, data_dir: Path, meta: Any) -> StsTask:
+        folder = data_dir / self.folder
         if not folder.is_dir():
-            raise DataError(f"missing data folder for {name}: {folder}")
-        parts = {s: read_sts_subset(folder, s) for s in STS_YEARS[name]}
-        files = tuple(p for s in STS_YEARS[name]
-                      for p in (folder / f"STS.input.{s}.txt", folder / f"STS.gs.{s}.txt"))
-        return StsTask(name, parts, files)
-    if name == "STSBenchmark":
-        folder = downstream / "STS" / "STSBenchmark"
-        parts = {split: _read_columns(folder / f"sts-{split}.csv", False, 5, 6, 4, split)
-                 for split in ("train", "dev", "test")}
-    else:
-        folder = downstream / "SICK"
-        files = {"train": "SICK_train.txt", "dev": "SICK_trial.txt",
-                 "test": "SICK_test_annotated.txt"}
-        parts = {split: _read_columns(folder / fn, True, 1, 2, 3, split)
-                 for split, fn in files.items()}
-    return StsTask(name, parts, tuple(p.source for p in parts.values()))
+            raise DataError(f"missing data folder for {meta.name}: {folder}")
+        parts = {s: read_sts_subset(folder, s) for s in self.subsets}
+        return StsTask(meta.name, parts, tuple(data_dir / f for f in self.files()), meta)
+
+
+@dataclass(frozen=True)
+class ColumnsReader:
+    """One tab-separated file per split, sentences and score in fixed columns (0-based)."""
+
+    split_files: tuple[tuple[str, str], ...]  # (split, path relative to the data folder)
+    s1: int
+    s2: int
+    score: int
+    header: bool = False
+
+    def files(self) -> tuple[str, ...]:
+        return tuple(path for _, path in self.split_files)
+
+    def load(self, data_dir: Path, meta: Any) -> StsTask:
+        parts = {split: read_columns(data_dir / path, self.header, self.s1, self.s2,
+                                     self.score, split)
+                 for split, path in self.split_files}
+        return StsTask(meta.name, parts, tuple(data_dir / f for f in self.files()), meta)
+
+
+def load_sts_task(data_dir: Path, name: str) -> StsTask:
+    """Load one registered STS task (by name or alias) from a SentEval ``downstream`` folder."""
+    from bench.tasks.registry import get
+
+    meta = get(name)
+    if meta.family != "sts":
+        raise DataError(f"task {meta.name!r} is a {meta.family} task, not an STS task")
+    return meta.load(data_dir)

@@ -23,6 +23,7 @@ class Encoder(ABC):
     """
 
     name: str = "encoder"
+    cacheable: bool = True  # False: its fingerprint cannot stand for its vectors (a callable)
 
     @abstractmethod
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -60,6 +61,12 @@ class Encoder(ABC):
         set ("nli") return a transformed ``EmbeddingTable`` here.
         """
         return table
+
+    def model_meta(self) -> dict[str, Any]:
+        """What is known of the model beyond its spec, for the report's model record (the
+        fields of MTEB's ``ModelMeta``): ``revision``, ``embedding_dim``, ``n_parameters``,
+        ``max_tokens``, ``similarity``, ``training_data``. Unknown fields are left out."""
+        return {}
 
     def describe(self) -> dict[str, Any]:
         """What a report records about the encoder."""

@@ -82,6 +82,11 @@ class GloveAverageEncoder(Encoder):
         files = sorted(path.iterdir()) if path.is_dir() else [path]
         return "-".join(file_digest(f) for f in files if f.is_file())
 
+    def model_meta(self) -> dict[str, Any]:
+        vocab, matrix = self._table
+        return {"embedding_dim": int(matrix.shape[1]), "n_parameters": int(matrix.size),
+                "training_data": ["GloVe pre-training corpus (no task data)"]}
+
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
         vocab, matrix = self._table
         out = np.zeros((len(sentences), matrix.shape[1]), dtype=np.float64)

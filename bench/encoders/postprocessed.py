@@ -123,11 +123,19 @@ class PostProcessedEncoder(Encoder):
                 "base_fingerprint": self.base.fingerprint,
                 "postprocessor": self._template.spec(), "fit": self.fit, "fit_data": fit_data}
 
+    def model_meta(self) -> dict[str, Any]:
+        meta = self.base.model_meta()
+        meta.pop("embedding_dim", None)  # the post-processor may change it (top-k whitening)
+        fit = (f"NLI sentences ({self.nli_path.name}), unlabelled" if self.fit == "nli"
+               else "each evaluated task's own sentences, unlabelled (all splits)")
+        meta["postprocessor_fit_data"] = fit
+        return meta
+
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out["postprocessor"] = repr(self._template)
         if self.fit == "nli":
-            out["fit_file"] = str(self.nli_path)
+            out["fit_file"] = self.nli_path.name
         out["fits"] = self.fit_log
         return out
 
@@ -180,7 +188,7 @@ class PostProcessedEncoder(Encoder):
         pp = make_postprocessor(self._template.spec(), device=self.device)
         path = self.state_path(fit_digest)
         t0 = time.perf_counter()
-        entry: dict[str, Any] = {"fit": label, "state": str(path) if self.use_cache else None}
+        entry: dict[str, Any] = {"fit": label, "state": path.name if self.use_cache else None}
         state = _load_state(path) if self.use_cache else None
         if state is not None:
             pp.set_state(state)

@@ -53,6 +53,14 @@ class SentenceTransformerEncoder(Encoder):
         folder = local_snapshot(self.location)
         return folder_digest(folder) if folder else None
 
+    def model_meta(self) -> dict[str, Any]:
+        model = self._model
+        return {"n_parameters": int(sum(p.numel() for p in model.parameters())),
+                "embedding_dim": (getattr(model, "get_embedding_dimension", None)
+                                  or model.get_sentence_embedding_dimension)(),
+                "max_tokens": getattr(model, "max_seq_length", None),
+                "similarity": str(getattr(model, "similarity_fn_name", None) or "cosine")}
+
     def length_keys(self, sentences: Sequence[str]) -> list[int]:
         model = self._model
         tokenizer = getattr(model, "tokenizer", None)

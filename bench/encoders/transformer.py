@@ -76,6 +76,15 @@ def load_hf(location: str, display: str):
     return tokenizer, model
 
 
+def hf_model_meta(tokenizer: Any, model: Any, max_length: int | None) -> dict[str, Any]:
+    """Parameter count, hidden size and the longest input of a loaded Hugging Face model."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if max_length is not None:
+        limit = min(limit, max_length) if limit else max_length
+    return {"n_parameters": int(sum(p.numel() for p in model.parameters())),
+            "embedding_dim": getattr(model.config, "hidden_size", None), "max_tokens": limit}
+
+
 def token_counts(tokenizer: Any, sentences: Sequence[str], max_length: int | None,
                  chunk: int = 4096) -> list[int]:
     """Tokens per sentence (special tokens included, capped at ``max_length``)."""
@@ -126,6 +135,9 @@ class TransformerEncoder(Encoder):
     def weights_digest(self) -> str | None:
         folder = local_snapshot(self.location)
         return folder_digest(folder) if folder else None
+
+    def model_meta(self) -> dict[str, Any]:
+        return hf_model_meta(*self._loaded, self.max_length)
 
     def length_keys(self, sentences: Sequence[str]) -> list[int]:
         return token_counts(self._loaded[0], sentences, self.max_length)

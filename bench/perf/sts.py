@@ -16,12 +16,12 @@ from pathlib import Path
 
 from bench.commands.common import add_data_options
 from bench.data.locate import locate
-from bench.data.sts import STS_TASKS, load_sts_task
 from bench.encoders.packaged import packaged_path
 from bench.environment import describe_environment
 from bench.protocols import parse_protocols
 from bench.runner import RunConfig
 from bench.runner import run as bench_run
+from bench.tasks.registry import select
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> dict:
     import transformers  # noqa: F401
 
     downstream = locate(args.data_dir).downstream
-    unique = list(dict.fromkeys(s for t in STS_TASKS for s in load_sts_task(downstream, t).sentences()))
+    unique = list(dict.fromkeys(s for m in select(["sts"])
+                                for s in m.load(downstream).sentences()))
     peer_s = _peer(unique, args.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "xdg")  # cold: weights hashed afresh too

@@ -26,12 +26,8 @@ from bench.data.locate import locate
 from bench.embed import encode_tasks
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.tasks.classifier import CONFIGS, TORCH_L2, ClassifierConfig, single_thread
-from bench.tasks.transfer import (
-    TRANSFER_TASKS,
-    evaluate_transfer_task,
-    expand_names,
-    load_transfer_task,
-)
+from bench.tasks.registry import select
+from bench.tasks.transfer import evaluate_transfer_task
 from bench.tasks.transfer_suite import default_jobs, evaluate_transfer_suite
 
 
@@ -133,9 +129,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    names = TRANSFER_TASKS if "transfer" in args.tasks else expand_names(split_list(args.tasks))
+    metas = [m for m in select(split_list(args.tasks)) if m.family == "transfer"]
     location = locate(args.data_dir)
-    tasks = [load_transfer_task(location.downstream, n) for n in names]
+    tasks = [m.load(location.downstream) for m in metas]
     encoder = resolve(args.model, EncoderOptions(args.device, args.precision, args.pooler,
                                                  args.data_dir, args.cache_dir,
                                                  not args.no_cache))
@@ -174,7 +170,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        "same_results": all(suite[n]["acc"] == result["tasks"][n]["acc"] and
                                            suite[n]["devacc"] == result["tasks"][n]["devacc"]
                                            for n in result["tasks"])}
-    refs = [n for n in expand_names(args.reference_tasks or []) if n in names]
+    names = [m.name for m in metas]
+    refs = [m.name for m in select(args.reference_tasks or []) if m.name in names] \
+        if args.reference_tasks else []
     for name in refs:
         task = next(t for t in tasks if t.name == name)
         t0 = time.perf_counter()

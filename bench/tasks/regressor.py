@@ -1,4 +1,5 @@
-"""SentEval's supervised relatedness regressor for STS-B and SICK-R (protocols.md section 3b).
+"""SentEval's supervised relatedness regressor for STS-B and SICK-R (``senteval/sick.py`` and
+``senteval/tools/relatedness.py``).
 
 SentEval's default for these two tasks (``sick.py`` + ``tools/relatedness.py``), which many
 papers report without saying so:
@@ -29,11 +30,11 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from bench.aggregate import correlation
+from bench.correlation import correlation
+from bench.results import RegressionResult
 from bench.tasks.classifier import EarlyStopping, initial_linear, single_thread
 
 SELECTIONS = ("pearson", "spearman")
@@ -154,27 +155,26 @@ def _adam(p, g, m1, m2, step: int, lr: float = 1e-3, b1: float = 0.9, b2: float 
     p.addcdiv_(m1, denom, value=-lr / (1 - b1 ** step))
 
 
-# STS-B is scored 0..5, SICK-R 1..5 (used by label_fix only)
-SCORE_RANGES = {"STSBenchmark": (0.0, 5.0), "SICKRelatedness": (1.0, 5.0)}
-
-
 def evaluate_regressor(task, table, *, selection: str = "pearson", label_fix: bool = False,
-                       seed: int = 1111, device: str = "cpu") -> dict[str, Any]:
-    """Train on ``task.parts['train']``, select on dev, score test; a report-ready dict.
+                       seed: int = 1111, device: str = "cpu") -> RegressionResult:
+    """Train on the task's train split, select on dev, score the scored (test) split.
 
-    ``task`` is a ``bench.data.sts.StsTask`` with train/dev/test parts and ``table`` the
-    embedding table that already holds its sentences (no extra encoding).
+    ``task`` is a ``bench.data.sts.StsTask`` whose registry record names its train and dev
+    splits and score range, and ``table`` the embedding table that already holds its
+    sentences (no extra encoding). Correlations are returned in points.
     """
     t0 = time.perf_counter()
-    low, high = SCORE_RANGES.get(task.name, (1.0, 5.0))
+    meta = task.meta
+    low, high = meta.score_range or (1.0, 5.0)
+    roles = {"train": meta.train_split, "dev": meta.dev_split, "test": meta.eval_parts[0]}
     split = {}
-    for name in ("train", "dev", "test"):
+    for role, name in roles.items():
         part = task.parts[name]
         order = sort_pairs(part.sent1, part.sent2, part.gold)
         s1 = [part.sent1[i] for i in order]
         s2 = [part.sent2[i] for i in order]
         gold = np.asarray(part.gold, dtype=np.float64)[order]
-        split[name] = (pair_features(table.lookup(s1), table.lookup(s2)), gold)
+        split[role] = (pair_features(table.lookup(s1), table.lookup(s2)), gold)
     train_gold = split["train"][1]
     targets = encode_labels(rescale(train_gold, low, high) if label_fix else train_gold)
     dev_scores = split["dev"][1]
@@ -187,15 +187,11 @@ def evaluate_regressor(task, table, *, selection: str = "pearson", label_fix: bo
     gold = split["test"][1]
     pr = correlation(yhat, gold, "pearson")
     sr = correlation(yhat, gold, "spearman")
-    return {
-        "selection": selection, "label_fix": label_fix, "seed": seed,
-        "below_one_train": int(np.sum(train_gold < 1)),
-        "dev": {selection: result.dev, "n": int(len(dev_scores))},
-        "test": {"n": int(len(gold)), "pearson": 0.0 if pr != pr else pr,
-                 "spearman": 0.0 if sr != sr else sr,
-                 "mse": float(np.mean((yhat - gold) ** 2))},
-        "epochs": result.epochs, "best_epoch": result.best_epoch,
-        "dev_curve": [round(float(c), 6) for c in result.chunks],
-        "yhat": [round(float(v), 6) for v in yhat], "gold": [float(v) for v in gold],
-        "wall_s": round(time.perf_counter() - t0, 3),
-    }
+    return RegressionResult(
+        selection=selection, label_fix=label_fix, seed=seed,
+        pearson=0.0 if pr != pr else 100 * pr, spearman=0.0 if sr != sr else 100 * sr,
+        mse=float(np.mean((yhat - gold) ** 2)), n=int(len(gold)), dev=100 * result.dev,
+        dev_n=int(len(dev_scores)), epochs=result.epochs, best_epoch=result.best_epoch,
+        dev_curve=[round(100 * float(c), 4) for c in result.chunks],
+        below_one_train=int(np.sum(train_gold < 1)), wall_s=round(time.perf_counter() - t0, 3),
+        yhat=np.asarray(yhat, dtype=np.float64), gold=gold)

@@ -1,20 +1,22 @@
-"""Score STS pair sets by cosine similarity, per subset / split, with every aggregation.
+"""The STS family: cosine similarity of each pair, correlated with gold per subset / split,
+and (for regressor protocols) SentEval's regressor on the supervised splits.
 
-The result of one task keeps, for every subset or split: pair count, Pearson, Spearman and
-the per-pair similarities and gold scores, so any protocol (and a bootstrap) can be
-computed later from the report alone.
+A task result keeps, for every part, pair count, Pearson and Spearman; for the scored parts
+also the per-pair similarities and gold scores, so any protocol (and a bootstrap) can be
+computed later from the report alone (``bench.scoring``).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
-from bench.aggregate import aggregate_subsets, correlation
+from bench.correlation import correlation
 from bench.data.sts import StsTask
 from bench.embed import EmbeddingTable
-from bench.protocols import AGGREGATIONS, METRICS, Protocol
+from bench.results import PartResult, TaskResult
 
 
 def cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -26,27 +28,26 @@ def cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.nan_to_num(sim)
 
 
-def score_part(sim: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
-    return {"n": int(len(gold)), "pearson": correlation(sim, gold, "pearson"),
-            "spearman": correlation(sim, gold, "spearman"),
-            "sim": [float(x) for x in sim], "gold": [float(x) for x in gold]}
+def score_part(sim: np.ndarray, gold: np.ndarray, keep_pairs: bool) -> PartResult:
+    gold = np.asarray(gold, dtype=np.float64)
+    return PartResult(int(len(gold)), 100 * correlation(sim, gold, "pearson"),
+                      100 * correlation(sim, gold, "spearman"),
+                      sim if keep_pairs else None, gold if keep_pairs else None)
 
 
-def evaluate_sts_task(task: StsTask, table: EmbeddingTable) -> dict[str, Any]:
-    """Per-part scores; for STS12-16 also every (metric, aggregation)."""
-    parts = {}
+def evaluate_sts_task(task: StsTask, table: EmbeddingTable, *, regressor: dict[str, Any] | None
+                      = None) -> TaskResult:
+    """Per-part scores; with ``regressor`` (options of ``evaluate_regressor``) and a supervised
+    task, also the regressor trained on its train split and selected on dev."""
+    t0 = time.perf_counter()
+    meta = task.meta
+    result = TaskResult(task.name, "sts", meta.version, tuple(meta.eval_parts), meta.supervised)
     for name, pairs in task.parts.items():
         sim = cosine(table.lookup(pairs.sent1), table.lookup(pairs.sent2))
-        parts[name] = score_part(sim, pairs.gold)
-    result: dict[str, Any] = {"kind": "splits" if task.has_splits else "subsets", "parts": parts}
-    if not task.has_splits:
-        result["aggregates"] = {m: {a: aggregate_subsets(parts, m, a) for a in AGGREGATIONS}
-                                for m in METRICS}
+        result.parts[name] = score_part(sim, pairs.gold, keep_pairs=name in meta.eval_parts)
+    if regressor is not None and meta.supervised:
+        from bench.tasks.regressor import evaluate_regressor
+
+        result.regression = evaluate_regressor(task, table, **regressor)
+    result.eval_s = round(time.perf_counter() - t0, 4)
     return result
-
-
-def protocol_value(task_name: str, task_result: dict[str, Any], protocol: Protocol) -> float:
-    """The one number a protocol reports for a task (no-regressor protocols)."""
-    if task_result["kind"] == "splits":
-        return task_result["parts"]["test"][protocol.metric]
-    return aggregate_subsets(task_result["parts"], protocol.metric, protocol.aggregation)

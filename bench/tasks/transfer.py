@@ -1,4 +1,5 @@
-"""The seven SentEval transfer tasks: readers and evaluation protocols (protocols.md section 5).
+"""The seven SentEval transfer tasks: readers and evaluation protocols (SentEval's
+``binary.py``, ``sst.py``, ``trec.py``, ``mrpc.py`` and ``tools/validation.py``).
 
 Readers reproduce SentEval's loaders, including what affects results:
 - MR, CR, SUBJ, MPQA, TREC are decoded as Latin-1; SST-2 and MRPC as UTF-8.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,17 +29,7 @@ import numpy as np
 from bench.errors import DataError
 from bench.tasks.classifier import CONFIGS, ClassifierConfig, grid_choice, make_classifier, points
 
-TRANSFER_TASKS: tuple[str, ...] = ("MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC")
-DISPLAY_NAMES = {"MR": "MR", "CR": "CR", "SUBJ": "SUBJ", "MPQA": "MPQA", "SST2": "SST",
-                 "TREC": "TREC", "MRPC": "MRPC"}
-ALIASES = {"sst": "SST2", "sst-2": "SST2", "sst2": "SST2"}
 TREC_CLASSES = {"ABBR": 0, "DESC": 1, "ENTY": 2, "HUM": 3, "LOC": 4, "NUM": 5}
-BINARY_FILES = {  # label 1 file, label 0 file
-    "MR": ("MR/rt-polarity.pos", "MR/rt-polarity.neg"),
-    "CR": ("CR/custrev.pos", "CR/custrev.neg"),
-    "SUBJ": ("SUBJ/subj.objective", "SUBJ/subj.subjective"),
-    "MPQA": ("MPQA/mpqa.pos", "MPQA/mpqa.neg"),
-}
 
 
 @dataclass(frozen=True)
@@ -63,16 +54,10 @@ class TransferTask:
     nclasses: int
     splits: dict[str, Samples]
     files: tuple[Path, ...] = field(default=())
+    meta: Any = None  # the registry's TaskMetadata
 
     def sentences(self) -> list[str]:
         return [s for part in self.splits.values() for s in part.sentences()]
-
-
-def canonical_transfer_name(name: str) -> str | None:
-    for task in TRANSFER_TASKS:
-        if task.lower() == name.lower():
-            return task
-    return ALIASES.get(name.lower())
 
 
 def _read(path: Path, encoding: str) -> str:
@@ -103,12 +88,23 @@ def _sorted(first: list[list[str]], labels: list[int],
     return Samples(text, np.asarray([labels[i] for i in order], dtype=np.int64), other)
 
 
-def read_binary(downstream: Path, name: str) -> TransferTask:
-    pos_file, neg_file = (downstream / f for f in BINARY_FILES[name])
-    pos = [line.split() for line in _read(pos_file, "latin-1").splitlines()]
-    neg = [line.split() for line in _read(neg_file, "latin-1").splitlines()]
-    samples = _sorted(pos + neg, [1] * len(pos) + [0] * len(neg))
-    return TransferTask(name, "innerkfold", 2, {"all": samples}, (pos_file, neg_file))
+@dataclass(frozen=True)
+class BinaryReader:
+    """MR, CR, SUBJ, MPQA: one file of label-1 sentences, one of label-0 (Latin-1)."""
+
+    positive: str
+    negative: str
+
+    def files(self) -> tuple[str, ...]:
+        return (self.positive, self.negative)
+
+    def load(self, data_dir: Path, meta: Any) -> TransferTask:
+        pos_file, neg_file = data_dir / self.positive, data_dir / self.negative
+        pos = [line.split() for line in _read(pos_file, "latin-1").splitlines()]
+        neg = [line.split() for line in _read(neg_file, "latin-1").splitlines()]
+        samples = _sorted(pos + neg, [1] * len(pos) + [0] * len(neg))
+        return TransferTask(meta.name, "innerkfold", 2, {"all": samples},
+                            (pos_file, neg_file), meta)
 
 
 def read_sst2_file(path: Path) -> Samples:
@@ -129,11 +125,26 @@ def read_sst2_file(path: Path) -> Samples:
     return _sorted(tokens, labels)
 
 
-def read_sst2(downstream: Path) -> TransferTask:
-    folder = downstream / "SST" / "binary"
-    files = {s: folder / f"sentiment-{s}" for s in ("train", "dev", "test")}
-    return TransferTask("SST2", "split", 2, {s: read_sst2_file(p) for s, p in files.items()},
-                        tuple(files.values()))
+@dataclass(frozen=True)
+class SplitFilesReader:
+    """A task given as train/dev/test (or train/test) files read by one line reader.
+
+    ``protocol``: ``split`` (SST-2: fit on train, select on dev, score test) or ``kfold``
+    (TREC, MRPC: k-fold on train selects L2, then refit and score test).
+    """
+
+    split_files: tuple[tuple[str, str], ...]
+    read_file: Callable[[Path], Samples]
+    protocol: str
+    nclasses: int
+
+    def files(self) -> tuple[str, ...]:
+        return tuple(path for _, path in self.split_files)
+
+    def load(self, data_dir: Path, meta: Any) -> TransferTask:
+        splits = {split: self.read_file(data_dir / path) for split, path in self.split_files}
+        return TransferTask(meta.name, self.protocol, self.nclasses, splits,
+                            tuple(data_dir / f for f in self.files()), meta)
 
 
 def read_trec_file(path: Path) -> Samples:
@@ -154,11 +165,6 @@ def read_trec_file(path: Path) -> Samples:
     return _sorted(tokens, labels)
 
 
-def read_trec(downstream: Path) -> TransferTask:
-    train, test = downstream / "TREC" / "train_5500.label", downstream / "TREC" / "TREC_10.label"
-    return TransferTask("TREC", "kfold", 6,
-                        {"train": read_trec_file(train), "test": read_trec_file(test)},
-                        (train, test))
 
 
 def read_mrpc_file(path: Path) -> Samples:
@@ -178,27 +184,6 @@ def read_mrpc_file(path: Path) -> Samples:
         second.append(cols[4].split())
         labels.append(int(cols[0]))
     return _sorted(first, labels, second)
-
-
-def read_mrpc(downstream: Path) -> TransferTask:
-    train = downstream / "MRPC" / "msr_paraphrase_train.txt"
-    test = downstream / "MRPC" / "msr_paraphrase_test.txt"
-    return TransferTask("MRPC", "kfold", 2,
-                        {"train": read_mrpc_file(train), "test": read_mrpc_file(test)},
-                        (train, test))
-
-
-def load_transfer_task(downstream: Path, name: str) -> TransferTask:
-    task = canonical_transfer_name(name)
-    if task is None:
-        raise DataError(f"unknown transfer task {name!r}; valid: {', '.join(TRANSFER_TASKS)}")
-    if task in BINARY_FILES:
-        return read_binary(downstream, task)
-    if task == "SST2":
-        return read_sst2(downstream)
-    if task == "TREC":
-        return read_trec(downstream)
-    return read_mrpc(downstream)
 
 
 # ---------------------------------------------------------------------------- features
@@ -312,22 +297,8 @@ def evaluate_transfer_task(task: TransferTask, table, *, config: ClassifierConfi
         tr, te = task.splits["train"], task.splits["test"]
         result, yhat = kfold_then_test(features(tr, table), tr.labels, features(te, table),
                                        te.labels, clf, cfg.kfold, seed)
-        if task.name == "MRPC":
+        if "f1" in getattr(task.meta, "metrics", ()):
             result["f1"] = round(100 * float(f1_score(te.labels, yhat)), 2)
     result.update({"classifier": clf.name, "config": cfg.to_dict(), "seed": seed,
                    "fits": clf.fits, "wall_s": round(time.perf_counter() - t0, 3)})
     return result
-
-
-def transfer_average(results: dict[str, dict[str, Any]], key: str = "acc") -> float:
-    """The paper's Avg. column: unweighted mean of test accuracies."""
-    return float(np.mean([r[key] for r in results.values()]))
-
-
-def expand_names(names: Sequence[str]) -> list[str]:
-    out = []
-    for n in names:
-        task = canonical_transfer_name(n)
-        if task and task not in out:
-            out.append(task)
-    return out

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from bench.aggregate import correlation
+from bench.correlation import correlation
 from bench.data.locate import locate
 from bench.data.sts import load_sts_task
 from bench.tasks.sts import cosine

@@ -1,0 +1,102 @@
+"""The Python API: evaluate a model you hold, in three lines, and get the typed report.
+
+    import bench
+    result = bench.evaluate(model, tasks="sts", protocols="every")
+    print(result.table())
+
+``model`` is a recipe name or path (what ``bench run --model`` takes), a ``SentenceTransformer``,
+a Hugging Face model with ``tokenizer=`` and ``pooler=``, a ``(model, tokenizer)`` pair, an
+``Encoder``, or any callable ``encode(list[str]) -> array``. Nothing is written unless ``out``
+is given. ``bench run`` is this function plus printing and saving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.devices import check_device
+from bench.encoders.base import Encoder
+from bench.protocols import Protocol, parse_protocols
+from bench.results import RunReport
+from bench.runner import RunConfig, run
+
+
+def _protocols(protocols: str | Protocol | Sequence[str | Protocol]) -> list[Protocol]:
+    if isinstance(protocols, Protocol):
+        return [protocols]
+    if isinstance(protocols, str):
+        return parse_protocols(protocols)
+    out: list[Protocol] = []
+    for item in protocols:
+        for p in ([item] if isinstance(item, Protocol) else parse_protocols(item)):
+            if all(q.key != p.key for q in out):
+                out.append(p)
+    return out
+
+
+def _names(tasks: str | Sequence[str]) -> list[str]:
+    if isinstance(tasks, str):
+        return [t for t in tasks.replace(",", " ").split() if t]
+    return list(tasks)
+
+
+def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
+             protocols: str | Protocol | Sequence[str | Protocol] = "simcse", *,
+             tokenizer: Any = None, pooler: str | None = None, name: str | None = None,
+             data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
+             use_cache: bool = True, batch_size: int = 64, device: str | None = None,
+             precision: str = "fp32", seed: int = 1111, verify_data: bool = True,
+             show_progress: bool = False, transfer_config: str = "test",
+             classifier: str = "torch", regressor_selection: str = "pearson",
+             regressor_label_fix: bool = False, jobs: int | None = None,
+             out: str | Path | None = None) -> RunReport:
+    """Evaluate ``model`` on ``tasks`` under ``protocols``; return the typed run report.
+
+    ``tasks``: task names, aliases or sets (``sts``, ``transfer``, ``every``), as a list or a
+    comma/space-separated string. ``protocols``: presets, spelled forms, ``every``,
+    ``every-cosine``. The remaining options are those of ``bench run``. With ``out``, the
+    report (and its per-pair sidecar) is written there. ``device`` defaults to the model
+    object's own device, and to the CPU for names and paths.
+    """
+    if device is None and not isinstance(model, str | Path):
+        device = _object_device(model)
+    device = check_device(device or "cpu")
+    config = RunConfig(
+        model=name or (str(model) if isinstance(model, str | Path) else ""),
+        protocols=_protocols(protocols), tasks=_names(tasks),
+        data_dir=str(data_dir) if data_dir else None,
+        cache_dir=str(cache_dir) if cache_dir else None, use_cache=use_cache,
+        batch_size=batch_size, device=device, precision=precision, pooler=pooler, seed=seed,
+        verify_data=verify_data, show_progress=show_progress, transfer_config=transfer_config,
+        classifier=classifier, regressor_selection=regressor_selection,
+        regressor_label_fix=regressor_label_fix, jobs=jobs)
+    encoder: Encoder | None = None
+    if not isinstance(model, str | Path):
+        from bench.encoders.objects import wrap
+
+        encoder = wrap(model, tokenizer=tokenizer, pooler=pooler, precision=precision,
+                       device=device, name=name)
+        config.model = encoder.name
+    else:
+        config.model = str(model)
+    report = run(config, encoder=encoder)
+    if out is not None:
+        from bench.reports import save
+
+        save(report, Path(out))
+    return report
+
+
+def _object_device(model: Any) -> str | None:
+    target = model[0] if isinstance(model, tuple) else model
+    if hasattr(target, "device") and not callable(target.device):
+        return str(target.device).replace("cuda:0", "cuda") if "cuda" in str(target.device) \
+            else str(target.device)
+    params = getattr(target, "parameters", None)
+    if callable(params):
+        first = next(iter(params()), None)
+        if first is not None:
+            return str(first.device)
+    return None

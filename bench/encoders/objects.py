@@ -1,0 +1,146 @@
+"""Encoders around objects a user already holds: a loaded Hugging Face model and tokenizer, a
+``SentenceTransformer``, or any callable ``encode(list[str]) -> array``.
+
+Loaded models are fingerprinted by their weights in memory (a sha256 over the state dict), so
+the embedding cache is shared with nothing else and reused when the same weights come back.
+A plain callable cannot be fingerprinted: it is never cached unless the caller names a
+``fingerprint`` that stands for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from bench.encoders.base import Encoder
+from bench.encoders.sbert import SentenceTransformerEncoder
+from bench.encoders.transformer import TransformerEncoder
+from bench.errors import ModelError
+
+
+def state_dict_digest(module: Any) -> str:
+    """sha256 over a torch module's parameters and buffers, in name order, dtype included."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _model_name(model: Any, fallback: str) -> str:
+    """The hub id a model was loaded from, or its folder's name (never an absolute path)."""
+    from pathlib import Path
+
+    config = getattr(model, "config", None)
+    name = str(getattr(config, "_name_or_path", "") or fallback)
+    return Path(name).name if Path(name).expanduser().exists() else name
+
+
+class LoadedTransformerEncoder(TransformerEncoder):
+    """A Hugging Face model object plus its tokenizer, pooled as ``bench run --pooler`` pools."""
+
+    def __init__(self, model: Any, tokenizer: Any, pooler: str = "cls", *,
+                 first_layer: str = "first", max_length: int | None = None,
+                 device: str | None = None, precision: str = "fp32",
+                 name: str | None = None) -> None:
+        device = device or str(next(model.parameters()).device)
+        label = _model_name(model, type(model).__name__)
+        super().__init__(label, pooler, first_layer=first_layer, max_length=max_length,
+                         device=device, precision=precision, name=name or f"{label}[{pooler}]")
+        model.eval().to(self.device)
+        self.__dict__["_loaded"] = (tokenizer, model)  # the cached_property, filled
+        self._digest = state_dict_digest(model)
+
+    def spec(self) -> dict[str, Any]:
+        return {**super().spec(), "type": "transformer-object"}
+
+    def weights_digest(self) -> str | None:
+        return self._digest
+
+
+class LoadedSentenceTransformerEncoder(SentenceTransformerEncoder):
+    """A ``SentenceTransformer`` object, encoded through its own ``encode``."""
+
+    def __init__(self, model: Any, *, precision: str = "fp32", name: str | None = None) -> None:
+        label = str(getattr(getattr(model, "model_card_data", None), "base_model", None)
+                    or name or type(model).__name__)
+        super().__init__(label, device=str(model.device), precision=precision,
+                         name=name or label)
+        self.__dict__["_model"] = model
+        self._digest = state_dict_digest(model)
+
+    def spec(self) -> dict[str, Any]:
+        return {**super().spec(), "type": "sentence-transformers-object"}
+
+    def weights_digest(self) -> str | None:
+        return self._digest
+
+
+class CallableEncoder(Encoder):
+    """Any function from a list of sentences to an (n, d) array."""
+
+    def __init__(self, function: Callable[[list[str]], Any], *, name: str | None = None,
+                 fingerprint: str | None = None) -> None:
+        if not callable(function):
+            raise ModelError(f"model {function!r} is not callable")
+        self.function = function
+        self.name = name or getattr(function, "__qualname__", type(function).__name__)
+        self._fixed = fingerprint
+        self.cacheable = fingerprint is not None
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": "callable", "name": self.name, "fingerprint": self._fixed}
+
+    def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        out = []
+        for start in range(0, len(sentences), batch_size):
+            batch = list(sentences[start:start + batch_size])
+            vectors = self.function(batch)
+            if hasattr(vectors, "detach"):  # a torch tensor
+                vectors = vectors.detach().float().cpu().numpy()
+            vectors = np.asarray(vectors)
+            if vectors.ndim != 2 or vectors.shape[0] != len(batch):
+                raise ModelError(f"model {self.name!r} returned an array of shape "
+                                 f"{vectors.shape} for {len(batch)} sentences; expected "
+                                 f"({len(batch)}, dim)")
+            out.append(vectors)
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def _is_sentence_transformer(model: Any) -> bool:
+    return any(c.__module__.startswith("sentence_transformers") and c.__name__ ==
+               "SentenceTransformer" for c in type(model).__mro__)
+
+
+def _is_hf_model(model: Any) -> bool:
+    return any(c.__name__ == "PreTrainedModel" and c.__module__.startswith("transformers")
+               for c in type(model).__mro__)
+
+
+def wrap(model: Any, *, tokenizer: Any = None, pooler: str | None = None,
+         precision: str = "fp32", device: str | None = None, max_length: int | None = None,
+         name: str | None = None) -> Encoder:
+    """An Encoder for a model object (see module doc); ModelError for anything else."""
+    if isinstance(model, Encoder):
+        return model
+    if isinstance(model, tuple) and len(model) == 2 and tokenizer is None:
+        model, tokenizer = model
+    if _is_sentence_transformer(model):
+        return LoadedSentenceTransformerEncoder(model, precision=precision, name=name)
+    if _is_hf_model(model):
+        if tokenizer is None:
+            raise ModelError(f"model {_model_name(model, type(model).__name__)!r}: a Hugging "
+                             f"Face model needs its tokenizer (tokenizer=...) and a pooler")
+        return LoadedTransformerEncoder(model, tokenizer, pooler or "cls", device=device,
+                                        precision=precision, max_length=max_length, name=name)
+    if callable(model):
+        return CallableEncoder(model, name=name)
+    raise ModelError(f"cannot evaluate a {type(model).__name__}: pass a recipe name or path, "
+                     f"a SentenceTransformer, a Hugging Face model with tokenizer=, or a "
+                     f"callable encode(list[str]) -> array")

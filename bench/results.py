@@ -1,0 +1,424 @@
+"""The typed run report (schema 2) and the literature report: dataclasses, JSON and sidecar.
+
+One unit throughout: **points** (correlations x 100, accuracies in %), as the paper prints
+them; the regressor's ``mse`` is in gold-score units. Paths are relative to the data folder
+or omitted. Per-pair similarities (and the regressor's test predictions) live in a sidecar
+``<report>.pairs.npz`` that the JSON references by file name and sha256, so a report stays
+small and readable while ``compare`` and the bootstrap can still recompute any aggregation.
+Only the scored parts' pairs are kept (STS12-16 subsets, STS-B / SICK-R test).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.protocols import Protocol
+from bench.scoring import Average, average, row
+
+RUN_SCHEMA = 2
+LITERATURE_SCHEMA = 1
+UNITS = "points (correlation x 100, accuracy in %); regression mse in gold-score units"
+
+
+class ReportError(BenchError):
+    """A report file that cannot be read: one line naming the file and the field."""
+
+
+def _need(data: Any, key: str, where: str, kind: type | tuple[type, ...] = object) -> Any:
+    if not isinstance(data, dict) or key not in data:
+        raise ReportError(f"{where}: missing field {key!r}")
+    value = data[key]
+    if not isinstance(value, kind):
+        raise ReportError(f"{where}: field {key!r} has the wrong type "
+                          f"({type(value).__name__})")
+    return value
+
+
+# ------------------------------------------------------------------------------- task results
+
+@dataclass
+class PartResult:
+    """One STS subset or split: pair count and correlations of cosine with gold (points)."""
+
+    n: int
+    pearson: float
+    spearman: float
+    sim: np.ndarray | None = None  # per-pair cosine (sidecar)
+    gold: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "pearson": self.pearson, "spearman": self.spearman}
+
+
+@dataclass
+class RegressionResult:
+    """SentEval's relatedness regressor on a supervised STS task (see bench.tasks.regressor)."""
+
+    selection: str
+    label_fix: bool
+    seed: int
+    pearson: float  # points, test predictions against gold
+    spearman: float
+    mse: float
+    n: int
+    dev: float  # points, best dev correlation under ``selection``
+    dev_n: int
+    epochs: int
+    best_epoch: int
+    dev_curve: list[float]  # points, per chunk of 50 epochs
+    below_one_train: int
+    wall_s: float
+    yhat: np.ndarray | None = None  # test predictions, in SentEval's sorted order (sidecar)
+    gold: np.ndarray | None = None
+
+    _ARRAYS = ("yhat", "gold")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._ARRAYS}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RegressionResult:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__
+                      if k not in cls._ARRAYS and k in data})
+
+
+@dataclass
+class TransferResult:
+    """One SentEval transfer task: test and dev accuracy (points), MRPC's F1, and details."""
+
+    acc: float
+    devacc: float
+    ndev: int
+    ntest: int
+    f1: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # l2, folds, classifier, config ...
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"acc": self.acc, "devacc": self.devacc, "ndev": self.ndev, "ntest": self.ntest}
+        if self.f1 is not None:
+            out["f1"] = self.f1
+        return {**out, **self.details}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TransferResult:
+        core = ("acc", "devacc", "ndev", "ntest", "f1")
+        return cls(float(data["acc"]), float(data["devacc"]), int(data["ndev"]),
+                   int(data["ntest"]), data.get("f1"),
+                   {k: v for k, v in data.items() if k not in core})
+
+
+@dataclass
+class TaskResult:
+    """Everything a run measured on one task, with the task definition it used."""
+
+    name: str
+    family: str
+    version: int = 1
+    eval_parts: tuple[str, ...] = ("test",)
+    supervised: bool = False
+    main_score: float | None = None  # points: the run's first protocol (STS), accuracy
+    eval_s: float = 0.0
+    files: dict[str, str] = field(default_factory=dict)  # path in the data folder -> sha256
+    parts: dict[str, PartResult] = field(default_factory=dict)
+    regression: RegressionResult | None = None
+    transfer: TransferResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"family": self.family, "version": self.version,
+                               "main_score": self.main_score, "eval_s": self.eval_s,
+                               "files": self.files}
+        if self.family == "sts":
+            out.update(eval_parts=list(self.eval_parts), supervised=self.supervised,
+                       parts={k: p.to_dict() for k, p in self.parts.items()})
+            if self.regression is not None:
+                out["regression"] = self.regression.to_dict()
+        if self.transfer is not None:
+            out["transfer"] = self.transfer.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any], where: str) -> TaskResult:
+        family = _need(data, "family", where, str)
+        task = cls(name, family, int(data.get("version", 1)),
+                   tuple(data.get("eval_parts", ("test",))), bool(data.get("supervised")),
+                   data.get("main_score"), float(data.get("eval_s", 0.0)),
+                   dict(data.get("files", {})))
+        for part, values in (data.get("parts") or {}).items():
+            try:
+                task.parts[part] = PartResult(int(values["n"]), float(values["pearson"]),
+                                              float(values["spearman"]))
+            except (KeyError, TypeError, ValueError):
+                raise ReportError(f"{where}: parts[{part!r}] needs n, pearson, spearman") from None
+        if data.get("regression"):
+            task.regression = RegressionResult.from_dict(data["regression"])
+        if data.get("transfer"):
+            task.transfer = TransferResult.from_dict(data["transfer"])
+        return task
+
+
+# ---------------------------------------------------------------------------------- the model
+
+@dataclass
+class ModelRecord:
+    """What the report says about the encoder; the fields MTEB's ModelMeta has where known."""
+
+    name: str
+    requested: str
+    spec: dict[str, Any]
+    fingerprint: str
+    revision: str | None = None
+    embedding_dim: int | None = None
+    n_parameters: int | None = None
+    max_tokens: int | None = None
+    similarity: str = "cosine"
+    training_data: list[str] | None = None  # None: unknown; [] : none (untrained or frozen)
+    extra: dict[str, Any] = field(default_factory=dict)  # post-processor fits, ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> ModelRecord:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known.setdefault("requested", data.get("name", "?"))
+        for key in ("name", "spec", "fingerprint"):
+            _need(data, key, f"{where}: model", object)
+        return cls(**known)
+
+
+# ----------------------------------------------------------------------------------- the run
+
+@dataclass
+class ProtocolScores:
+    protocol: Protocol
+    values: dict[str, float]
+    average: Average | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"protocol": self.protocol.to_dict(), "values": self.values,
+                "average": self.average.to_dict() if self.average else None}
+
+
+def score_protocols(tasks: dict[str, TaskResult], protocols: list[Protocol]
+                    ) -> list[ProtocolScores]:
+    """Every protocol the results can give, through the one scorer."""
+    out = []
+    for proto in protocols:
+        values = row(tasks, proto)
+        if values:
+            out.append(ProtocolScores(proto, values, average(values)))
+    return out
+
+
+@dataclass
+class RunReport:
+    model: ModelRecord
+    protocols: list[Protocol]
+    tasks: dict[str, TaskResult]
+    scores: list[ProtocolScores]
+    data: dict[str, Any]
+    run: dict[str, Any]
+    environment: dict[str, Any]
+    timings: dict[str, Any]
+    created: str
+    bench_version: str
+    transfer_average: Average | None = None
+    notes: list[str] = field(default_factory=list)
+    pairs_file: dict[str, str] | None = None  # {"file": ..., "sha256": ...} once written
+    schema_version: int = RUN_SCHEMA
+    kind: str = "run"
+
+    # -- views --------------------------------------------------------------------------
+    def sts_tasks(self) -> dict[str, TaskResult]:
+        return {k: t for k, t in self.tasks.items() if t.family == "sts"}
+
+    def transfer_tasks(self) -> dict[str, TaskResult]:
+        return {k: t for k, t in self.tasks.items() if t.transfer is not None}
+
+    def score(self, protocol: Protocol) -> ProtocolScores | None:
+        """Stored scores under ``protocol``, else recomputed from the stored parts."""
+        for s in self.scores:
+            if s.protocol.key == protocol.key:
+                return s
+        values = row(self.sts_tasks(), protocol)
+        return ProtocolScores(protocol, values, average(values)) if values else None
+
+    @property
+    def has_pairs(self) -> bool:
+        return bool(self.sts_tasks()) and all(
+            p.sim is not None for t in self.sts_tasks().values()
+            for name, p in t.parts.items() if name in t.eval_parts)
+
+    def table(self) -> str:
+        """The paper-style tables as text (what ``bench run`` prints)."""
+        from bench.render import report_tables, tables_text
+
+        return tables_text(report_tables(self))
+
+    # -- JSON ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version, "kind": self.kind,
+            "bench_version": self.bench_version, "created": self.created, "units": UNITS,
+            "model": self.model.to_dict(),
+            "protocols": [p.to_dict() for p in self.protocols],
+            "scores": [s.to_dict() for s in self.scores],
+            "transfer_average": (self.transfer_average.to_dict()
+                                 if self.transfer_average else None),
+            "tasks": {k: t.to_dict() for k, t in self.tasks.items()},
+            "data": self.data, "run": self.run, "environment": self.environment,
+            "timings": self.timings, "notes": self.notes, "pairs": self.pairs_file,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> RunReport:
+        tasks_data = _need(data, "tasks", where, dict)
+        tasks = {name: TaskResult.from_dict(name, t, f"{where}: tasks[{name!r}]")
+                 for name, t in tasks_data.items()}
+        try:
+            protocols = [Protocol.from_dict(p) for p in _need(data, "protocols", where, list)]
+            scores = [ProtocolScores(Protocol.from_dict(s["protocol"]),
+                                     {k: float(v) for k, v in s["values"].items()},
+                                     Average.from_dict(s["average"]) if s.get("average")
+                                     else None)
+                      for s in _need(data, "scores", where, list)]
+        except (KeyError, TypeError, ValueError, BenchError) as exc:
+            raise ReportError(f"{where}: unreadable protocols or scores ({exc})") from None
+        tavg = data.get("transfer_average")
+        return cls(ModelRecord.from_dict(_need(data, "model", where, dict), where), protocols,
+                   tasks, scores, dict(data.get("data") or {}), dict(data.get("run") or {}),
+                   dict(data.get("environment") or {}), dict(data.get("timings") or {}),
+                   str(data.get("created", "")), str(data.get("bench_version", "?")),
+                   Average.from_dict(tavg) if tavg else None, list(data.get("notes") or []),
+                   data.get("pairs"))
+
+    # -- sidecar ------------------------------------------------------------------------
+    def pair_arrays(self) -> dict[str, np.ndarray]:
+        arrays: dict[str, np.ndarray] = {}
+        for name, task in self.tasks.items():
+            for part_name, part in task.parts.items():
+                if part.sim is not None and part_name in task.eval_parts:
+                    arrays[f"{name}/{part_name}/sim"] = np.asarray(part.sim, dtype=np.float64)
+                    arrays[f"{name}/{part_name}/gold"] = np.asarray(part.gold, dtype=np.float64)
+            reg = task.regression
+            if reg is not None and reg.yhat is not None:
+                arrays[f"{name}/regression/yhat"] = np.asarray(reg.yhat, dtype=np.float64)
+                arrays[f"{name}/regression/gold"] = np.asarray(reg.gold, dtype=np.float64)
+        return arrays
+
+    def attach_pairs(self, arrays: dict[str, np.ndarray], where: str) -> None:
+        for key, value in arrays.items():
+            task_name, part_name, what = key.split("/")
+            task = self.tasks.get(task_name)
+            if task is None:
+                raise ReportError(f"{where}: pairs for unknown task {task_name!r}")
+            if part_name == "regression":
+                if task.regression is not None:
+                    setattr(task.regression, what, value)
+                continue
+            part = task.parts.get(part_name)
+            if part is None or len(value) != part.n:
+                raise ReportError(f"{where}: pairs {key!r} do not match the report's parts")
+            setattr(part, what, value)
+
+
+def sidecar_path(report_path: Path) -> Path:
+    return report_path.with_name(report_path.name.removesuffix(".json") + ".pairs.npz")
+
+
+def pairs_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def read_pairs(path: Path, sha256: str | None, where: str) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise ReportError(f"{where}: its per-pair file {path.name} is missing (keep it next to "
+                          f"the report; intervals and re-aggregation need it)")
+    raw = path.read_bytes()
+    if sha256 and hashlib.sha256(raw).hexdigest() != sha256:
+        raise ReportError(f"{path}: sha256 differs from what {where} records; the per-pair "
+                          f"file belongs to another report")
+    try:
+        with np.load(io.BytesIO(raw)) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: not a readable per-pair file ({exc})") from None
+
+
+# ----------------------------------------------------------------------------- literature
+
+@dataclass
+class LiteratureRow:
+    """One line of a published table: aggregates only, as printed."""
+
+    model: dict[str, Any]
+    protocols: list[Protocol]
+    scores: list[ProtocolScores]
+    transfer: dict[str, float] = field(default_factory=dict)
+    transfer_average: Average | None = None
+    source: str = ""
+    note: str = ""
+
+
+@dataclass
+class LiteratureReport:
+    source: dict[str, Any]
+    rows: list[LiteratureRow]
+    units: str = ""
+    bench_version: str = ""
+    schema_version: int = LITERATURE_SCHEMA
+    kind: str = "literature"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> LiteratureReport:
+        rows_data = data.get("rows")
+        if not isinstance(rows_data, list) or not rows_data:
+            raise ReportError(f"{where}: literature report has no 'rows' list")
+        rows = []
+        for i, item in enumerate(rows_data):
+            at = f"{where}: rows[{i}]"
+            model = _need(item, "model", at, dict)
+            try:
+                protocols = [Protocol.parse(p["key"], p.get("source", ""))
+                             for p in item.get("protocols", [])]
+            except (KeyError, TypeError, BenchError):
+                raise ReportError(f"{at}: unreadable 'protocols'") from None
+            scores = []
+            for key, values in (item.get("scores") or {}).items():
+                if not isinstance(values, dict):
+                    raise ReportError(f"{at}: scores[{key!r}] must map tasks to numbers")
+                try:
+                    proto = Protocol.parse(key)
+                except BenchError:
+                    raise ReportError(f"{at}: unknown protocol key {key!r}") from None
+                tasks = {t: float(v) for t, v in values.items()
+                         if isinstance(v, (int, float)) and t != "avg"}
+                printed = values.get("avg")
+                avg = (Average(float(printed), tuple(tasks)) if isinstance(printed, (int, float))
+                       else average(tasks))
+                scores.append(ProtocolScores(proto, tasks, avg))
+            transfer: dict[str, float] = {}
+            printed_tavg = item.get("transfer_avg")
+            for task, value in (item.get("transfer") or {}).items():
+                acc = value.get("acc") if isinstance(value, dict) else value
+                if not isinstance(acc, (int, float)):
+                    continue
+                if task.lower() in ("avg", "average"):
+                    printed_tavg = acc
+                else:
+                    transfer[task] = float(acc)
+            tavg = (Average(float(printed_tavg), tuple(transfer)) if printed_tavg is not None
+                    else None)
+            rows.append(LiteratureRow(model, protocols, scores, transfer, tavg,
+                                      str(item.get("source", "")), str(item.get("note", ""))))
+        return cls(dict(data.get("source") or {}), rows, str(data.get("units", "")),
+                   str(data.get("bench_version", "")))
