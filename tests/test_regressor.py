@@ -9,8 +9,7 @@ import pytest
 import torch
 from scipy.stats import pearsonr
 
-from bench.protocols import Protocol, load_presets, parse_protocols
-from bench.runner import sts_scores
+from bench.protocols import load_presets, parse_protocols
 from bench.tasks.classifier import EarlyStopping
 from bench.tasks.regressor import Regressor, encode_labels, pair_features, rescale, sort_pairs
 
@@ -134,8 +133,8 @@ def test_regressor_spearman_selection_records_spearman():
     assert len(res.chunks) >= 1 and -1 <= res.dev <= 1
 
 
-def test_protocol_all_has_twelve_and_reg_parses():
-    keys = [p.key for p in parse_protocols("all")]
+def test_protocol_every_has_twelve_and_reg_parses():
+    keys = [p.key for p in parse_protocols("every")]
     assert len(keys) == 12 and len(set(keys)) == 12
     assert "mean-pearson-reg" in keys and "all-spearman" in keys
     (proto,) = parse_protocols("mean-pearson-reg")
@@ -144,21 +143,3 @@ def test_protocol_all_has_twelve_and_reg_parses():
     for name in ("senteval2018", "infersent2017"):
         (p,) = presets[name].protocols
         assert p.key == "mean-pearson-reg" and "Table B.1" in p.source
-
-
-def test_sts_scores_take_regressor_numbers_for_stsb_and_sick():
-    sts = {
-        "STS12": {"kind": "subsets", "parts": {
-            "a": {"n": 2, "pearson": 0.5, "spearman": 0.4},
-            "b": {"n": 6, "pearson": 0.7, "spearman": 0.6}}},
-        "STSBenchmark": {"kind": "splits", "parts": {"test": {"pearson": 0.6, "spearman": 0.55}}},
-    }
-    regression = {"STSBenchmark": {"test": {"pearson": 0.8, "spearman": 0.75}}}
-    plain = Protocol("pearson", "mean")
-    reg = Protocol("pearson", "mean", "senteval")
-    scores = sts_scores(sts, [plain, reg], regression)
-    assert scores["mean-pearson"]["STSBenchmark"] == pytest.approx(60.0)
-    assert scores["mean-pearson-reg"]["STSBenchmark"] == pytest.approx(80.0)
-    assert scores["mean-pearson-reg"]["STS12"] == pytest.approx(60.0)   # (0.5 + 0.7) / 2
-    assert scores["mean-pearson-reg"]["avg"] == pytest.approx(70.0)
-    assert "mean-pearson-reg" not in sts_scores(sts, [plain, reg], None)

@@ -11,7 +11,8 @@ import torch
 
 from bench.embed import EmbeddingTable
 from bench.errors import DataError
-from bench.runner import expand_tasks
+from bench.tasks.registry import get as get_task
+from bench.tasks.registry import select
 from bench.tasks.classifier import (
     CONFIGS,
     EarlyStopping,
@@ -24,7 +25,6 @@ from bench.tasks.transfer import (
     Samples,
     TransferTask,
     evaluate_transfer_task,
-    load_transfer_task,
     stratified_folds,
 )
 
@@ -49,10 +49,24 @@ def test_binary_labels_and_empty_lines_kept(data_dir):
     assert cr.first[0] == ""                                    # sorted first (0 tokens)
 
 
+def load_transfer_task(data_dir, name):
+    return get_task(name).load(data_dir)
+
+
+def _names(items):
+    return [m.name for m in select(items)]
+
+
 def test_task_sets_expand():
-    assert expand_tasks(["transfer"]) == ["MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC"]
-    assert len(expand_tasks(["all"])) == 14
-    assert expand_tasks(["sst", "sts-b"]) == ["SST2", "STSBenchmark"]
+    assert _names(["transfer"]) == ["MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC"]
+    assert len(_names(["every"])) == 14
+    assert _names(["sst", "sts-b"]) == ["SST2", "STSBenchmark"]
+
+
+def test_registry_sizes_are_what_the_readers_keep(data_dir):
+    for meta in select(["transfer"]):
+        task = meta.load(data_dir)
+        assert {k: len(v) for k, v in task.splits.items()} == meta.sizes == COUNTS[meta.name]
 
 
 def _write(root: Path, rel: str, data: bytes) -> None:
@@ -191,7 +205,8 @@ def test_mrpc_style_task_reports_acc_and_f1():
         vecs[f"a{i}"], vecs[f"b{i}"] = a, b
     def part(lo, hi):
         return Samples(tuple(first[lo:hi]), np.array(labels[lo:hi]), tuple(second[lo:hi]))
-    task = TransferTask("MRPC", "kfold", 2, {"train": part(0, 80), "test": part(80, 120)})
+    task = TransferTask("MRPC", "kfold", 2, {"train": part(0, 80), "test": part(80, 120)},
+                        meta=get_task("MRPC"))
     res = evaluate_transfer_task(task, _table(vecs), config="fasttest", classifier="sklearn")
     assert res["acc"] >= 90 and "f1" in res and res["ndev"] == 80 and res["ntest"] == 40
     assert res["config"]["kfold"] == 5 and res["classifier"] == "sklearn"
@@ -211,14 +226,16 @@ def test_run_reports_transfer_section(data_dir):
     report = run(RunConfig(model="glove-avg", protocols=parse_protocols("simcse"),
                            tasks=["TREC"], data_dir=str(data_dir), transfer_config="fasttest",
                            show_progress=False))
-    trec = report["transfer"]["TREC"]
-    assert trec["ndev"] == 5452 and trec["ntest"] == 500 and 0 < trec["acc"] <= 100
-    assert trec["config"]["name"] == "fasttest" and trec["seed"] == 1111
-    assert report["run"]["transfer_config"] == "fasttest"
-    assert report["run"]["classifier"] == "torch"
-    assert report["transfer"]["avg"]["acc"] == trec["acc"]
-    assert report["scores"] == {} and "transfer_s" in report["timings"]
-    assert "downstream/TREC/train_5500.label" in report["data"]["sha256"]
+    trec = report.tasks["TREC"].transfer
+    assert trec.ndev == 5452 and trec.ntest == 500 and 0 < trec.acc <= 100
+    assert trec.details["config"]["name"] == "fasttest" and trec.details["seed"] == 1111
+    assert report.run["transfer_config"] == "fasttest"
+    assert report.run["classifier"] == "torch"
+    assert report.transfer_average.value == trec.acc
+    assert report.transfer_average.tasks == ("TREC",)
+    assert report.tasks["TREC"].main_score == trec.acc
+    assert report.scores == [] and "transfer_s" in report.timings
+    assert "TREC/train_5500.label" in report.tasks["TREC"].files
 
 
 def test_results_do_not_depend_on_the_number_of_jobs(data_dir):
@@ -229,12 +246,12 @@ def test_results_do_not_depend_on_the_number_of_jobs(data_dir):
         report = run(RunConfig(model="glove-avg", protocols=parse_protocols("simcse"),
                                tasks=["TREC", "MRPC", "CR"], data_dir=str(data_dir),
                                transfer_config="fasttest", show_progress=False, jobs=jobs))
-        assert report["run"]["transfer_jobs"] == jobs
-        return {task: {k: v for k, v in res.items() if k != "wall_s"}
-                for task, res in report["transfer"].items()}
+        assert report.run["transfer_jobs"] == jobs
+        return {task: {k: v for k, v in res.transfer.to_dict().items() if k != "wall_s"}
+                for task, res in report.tasks.items()}
 
     one, three = transfer(1), transfer(3)
-    assert list(three) == ["TREC", "MRPC", "CR", "avg"]  # as asked, though CR is started first
+    assert list(three) == ["TREC", "MRPC", "CR"]  # as asked, though CR is started first
     assert one == three
 
 
