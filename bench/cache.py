@@ -26,6 +26,7 @@ ENV_VAR = "BENCH_CACHE_DIR"
 # 1: before weights under a ``.cache`` parent were hashed (keys could ignore the weights);
 # 2: every key of an encoder with weights covers at least one weight file.
 KEY_SCHEME = 2
+STATE_FOLDER = "_postprocessors"  # fitted post-processor states, beside the vector folders
 
 
 def default_cache_root() -> Path:

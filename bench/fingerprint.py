@@ -24,7 +24,7 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".npy", ".parquet", ".
 SKIPPED_FOLDERS = (".cache",)
 
 
-def _memo_path() -> Path:
+def digest_memo_path() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "bench" / "file-digests.json"
 
@@ -47,7 +47,7 @@ def file_digest(path: Path) -> str:
     path = Path(path).resolve()
     st = path.stat()
     key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
-    memo_file = _memo_path()
+    memo_file = digest_memo_path()
     try:
         memo = json.loads(memo_file.read_text())
     except (OSError, ValueError):
