@@ -55,6 +55,8 @@ def file_digest(path: Path) -> str:
     if key in memo:
         return memo[key]
     digest = sha256_file(path)
+    prefix = f"{path}|"  # one entry per file: drop those of its earlier versions
+    memo = {k: v for k, v in memo.items() if not k.startswith(prefix)}
     memo[key] = digest
     try:
         memo_file.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,14 @@ from bench.encoders.packaged import packaged_path
 from bench.encoders.sbert import SentenceTransformerEncoder
 from bench.encoders.transformer import TransformerEncoder, local_snapshot
 from bench.errors import ModelError
-from bench.fingerprint import fingerprint, folder_digest, sha256_file, weight_files
+from bench.fingerprint import (
+    digest_memo_path,
+    file_digest,
+    fingerprint,
+    folder_digest,
+    sha256_file,
+    weight_files,
+)
 
 MINILM = "packaged:all-MiniLM-L6-v2"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -236,3 +245,19 @@ def test_one_sha256_of_a_file_for_data_and_weights(tmp_path):
     path.write_bytes(b"x" * ((1 << 20) + 3))  # more than one read block
     assert manifest.sha256_file is sha256_file
     assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_digest_memo_follows_an_in_place_rewrite_and_keeps_one_entry_per_file(tmp_path):
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"version 1")
+    assert file_digest(path) == hashlib.sha256(b"version 1").hexdigest()
+    st = path.stat()
+    path.write_bytes(b"version 2")  # same size; mtime restored as cp -p or rsync -t would
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    while path.stat().st_ctime_ns == st.st_ctime_ns:  # a coarse clock: wait for its next tick
+        time.sleep(0.005)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns
+    assert file_digest(path) == hashlib.sha256(b"version 2").hexdigest()
+    memo = json.loads(digest_memo_path().read_text())
+    assert len([k for k in memo if k.startswith(f"{path.resolve()}|")]) == 1
