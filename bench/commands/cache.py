@@ -110,7 +110,7 @@ def _prune(args: argparse.Namespace) -> int:
     entries, _ = scan(root)
     chosen = select(entries, unused_days=args.unused_days, everything=args.everything)
     if not chosen:
-        console.print(f"nothing to prune in {root} (from {source}; {len(entries)} entries kept)")
+        console.print(f"nothing to prune in {root} (from {source}; {len(entries)} kept)")
         return 0
     total = human_size(sum(e.size for e in chosen))
     verb = "removing" if args.yes else "would remove"
