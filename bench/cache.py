@@ -1,12 +1,12 @@
 """On-disk embedding cache: (encoder fingerprint, sentence) -> vector.
 
 Layout: ``<root>/<fingerprint>/meta.json`` and chunk files ``chunk-*.npz``, each holding
-sentence keys (sha1 of the UTF-8 text) and their vectors. ``meta.json`` records the encoder's
-description and the key scheme that produced the folder name (``KEY_SCHEME``); its mtime is
-refreshed whenever the folder is used, which is what ``bench cache prune`` reads as "last used". Chunks are written atomically
+sentence keys (sha1 of the UTF-8 text) and their vectors. Chunks are written atomically
 (temporary file, then rename) while encoding goes on, so a run killed half-way keeps every
 finished chunk and the rerun encodes only what is missing; a half-written chunk never
-becomes visible.
+becomes visible. ``meta.json`` records the encoder's description and the key scheme that
+named the folder (``KEY_SCHEME``); its mtime is refreshed whenever the folder is used, which
+is what ``bench cache prune --unused-days`` reads as "last used".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`bench cache where | info | prune` on a cache built in tmp_path, and use-tracking in the cache."""
+"""`bench cache where | info | prune` on a cache built in tmp_path; the cache tracks its use."""
 
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def test_prune_options_are_checked(cache, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert main(["cache", "prune", "--cache-dir", str(tmp_path / "file")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"bench: error: cache root {tmp_path / 'file'} (from --cache-dir) is not a folder"]
+    assert err == [f"bench: error: cache root {tmp_path / 'file'} (from --cache-dir) is not a "
+                   f"folder"]
     assert main(["cache", "prune", "--cache-dir", str(tmp_path / "none")]) == 0
     assert "nothing to prune" in capsys.readouterr().out
 
