@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +39,40 @@ def local_snapshot(location: str) -> Path | None:
         return Path(snapshot_download(location, local_files_only=True))
     except Exception:
         return None
+
+
+def hub_revision(folder: Path) -> str | None:
+    """The commit hash a hub-cache snapshot holds, or None for a plain folder.
+
+    huggingface_hub's cache layout: ``<hub cache>/models--ORG--NAME/snapshots/<commit>/``,
+    with ``refs/<branch>`` naming the commit a branch pointed to when it was downloaded.
+    """
+    folder = Path(folder)
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        return folder.name
+    return None
+
+
+def weights_folder(location: str, display: str, load: Callable[[], object]) -> Path:
+    """The local folder of the files a model's vectors come from.
+
+    A hub id is loaded first: before a download there is no snapshot (a fingerprint taken
+    then would rest on the spec alone), and a load with the hub reachable may fetch a newer
+    revision than the snapshot found before it. The vectors need the loaded model anyway.
+    """
+    if not Path(location).is_dir():
+        load()  # downloads a hub model, or raises a ModelError naming it
+    folder = local_snapshot(location)
+    if folder is None:
+        raise ModelError(f"model {display!r} loaded, but its files are in no local folder or "
+                         f"Hugging Face cache snapshot, so its weights cannot be fingerprinted")
+    return folder
+
+
+def describe_weights(folder: Path) -> dict[str, Any]:
+    """What a report records to name the exact weights: the hub commit, when there is one."""
+    revision = hub_revision(folder)
+    return {"revision": revision} if revision else {}
 
 
 def autocast_context(device: str, precision: str):
@@ -103,7 +137,9 @@ class TransformerEncoder(Encoder):
 
     def __init__(self, model: str, pooler: str = "cls", *, first_layer: str = "first",
                  max_length: int | None = None, device: str = "cpu", precision: str = "fp32",
-                 name: str | None = None) -> None:
+                 name: str | None = None, ignore_files: Sequence[str] = ()) -> None:
+        """``ignore_files``: files of the model folder that do not change the vectors (a
+        training checkpoint's optimizer state), left out of the weights digest."""
         if pooler not in POOLERS:
             raise ModelError(f"unknown pooler {pooler!r} for {model!r}; valid: {', '.join(POOLERS)}")
         if first_layer not in FIRST_LAYERS:
@@ -117,6 +153,7 @@ class TransformerEncoder(Encoder):
         self.precision = precision
         self.name = name or f"{model}[{pooler}]"
         self.location = resolve_model_location(model)
+        self.ignore_files = tuple(ignore_files)
 
     @cached_property
     def _loaded(self):
@@ -132,9 +169,15 @@ class TransformerEncoder(Encoder):
             spec["first_layer"] = self.first_layer
         return spec
 
-    def weights_digest(self) -> str | None:
-        folder = local_snapshot(self.location)
-        return folder_digest(folder) if folder else None
+    @cached_property
+    def weights_folder(self) -> Path:
+        return weights_folder(self.location, self.model_id, lambda: self._loaded)
+
+    def weights_digest(self) -> str:
+        return folder_digest(self.weights_folder, ignore=self.ignore_files, owner=self.model_id)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **describe_weights(self.weights_folder)}
 
     def model_meta(self) -> dict[str, Any]:
         return hf_model_meta(*self._loaded, self.max_length)
