@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from bench.analysis.sets import relative_file
@@ -57,7 +57,7 @@ class AnalysisReport:
             raise ReportError(f"{where}: not an analysis report (kind is "
                               f"{data.get('kind')!r}, expected {KIND!r})")
         version = data.get("schema_version")
-        if version not in READABLE_VERSIONS:
+        if type(version) is not int or version not in READABLE_VERSIONS:
             raise ReportError(f"{where}: analysis report schema_version {version!r} is not "
                               f"readable by this bench (reads "
                               f"{', '.join(map(str, READABLE_VERSIONS))})")
@@ -79,10 +79,10 @@ _JSON_NAMES = {str: "string", dict: "object", list: "array"}
 
 def _data_from_schema1(data: dict[str, Any]) -> dict[str, Any]:
     """Schema 1 ``data``: drop the absolute ``dir``, make ``files`` relative to it."""
-    folder = data.get("dir") or "/"
+    folder = data.get("dir")
     out = {k: v for k, v in data.items() if k != "dir"}
     if isinstance(out.get("files"), list):
-        out["files"] = [relative_file(f, folder) for f in out["files"]]
+        out["files"] = [relative_file(f, folder or PurePath(f).parent) for f in out["files"]]
     return out
 
 

@@ -63,7 +63,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     kinds = discover()
-    p = sub.add_parser("analyze", help=f"analyses of embedding spaces on STS-B ({', '.join(kinds)})",
+    p = sub.add_parser("analyze",
+                       help=f"analyses of embedding spaces on STS-B ({', '.join(kinds)})",
                        description="Analyses of embedding spaces on STS-B, with a table, a JSON "
                        "report and a PNG.")
     which = p.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
@@ -129,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
         entry: dict[str, Any] = {**target.describe(), "name": described["name"],
                                  "spec": described["spec"],
                                  "fingerprint": described["fingerprint"]}
-        entry.update(kind.compute(table, sets, options, args, entry))
+        entry.update(kind.compute(table, sets, options, args, dict(entry)))
         entry["timings"] = {k: v for k, v in stats.items() if k != "cache"}
         entries.append(entry)
 
