@@ -1,20 +1,26 @@
-"""bench analyze: metrics against independent numpy/scipy computations, sets, commands, PNGs."""
+"""bench analyze: metrics against independent numpy/scipy computations, sets, commands, PNGs,
+the analysis modules' discovery and the typed analysis report."""
 
 from __future__ import annotations
 
 import csv
 import json
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.spatial.distance import pdist
 
-from bench.analysis import metrics
+from bench.analysis import kinds, metrics
+from bench.analysis.report import AnalysisReport, load
 from bench.analysis.sets import build_sets, parse_splits
 from bench.analysis.targets import checkpoint_targets, find_sts_average
 from bench.cli import main as cli
 from bench.errors import BenchError
+from bench.reports import ReportError
+from tests.helpers import HashEncoder
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -126,7 +132,8 @@ def test_checkpoints_sorted_by_step_and_runs_found(tmp_path):
 
 
 def test_plot_groups_checkpoints_by_run_in_step_order(tmp_path):
-    from bench.analysis.plots import align_uniform_plot, split_runs
+    from bench.analysis.kinds.align_uniform import plot
+    from bench.analysis.plots import split_runs
 
     models = [{"label": "m", "align": 0.2, "uniform": -2.0, "avg_sts": 70.0}]
     for run, step, u in (("r", 20, -2.5), ("r", 3, -1.0), ("q", 5, -1.5), ("r", 10, -2.0)):
@@ -136,7 +143,7 @@ def test_plot_groups_checkpoints_by_run_in_step_order(tmp_path):
     assert [m["label"] for m in singles] == ["m"]
     assert {k: [m["checkpoint"]["step"] for m in v] for k, v in runs.items()} == \
         {"r": [3, 10, 20], "q": [5]}
-    png = align_uniform_plot(models, tmp_path / "f.png", "t")
+    png = plot(models, None, {}, tmp_path / "f.png", "t")  # this plot does not read the sets
     assert png.read_bytes()[:8] == PNG_MAGIC
 
 
@@ -167,7 +174,10 @@ def _check_outputs(out: Path, analysis: str) -> dict:
     data = png.read_bytes()
     assert data[:8] == PNG_MAGIC and 10_000 < len(data) < 3_000_000
     assert report["kind"] == "analysis" and report["analysis"] == analysis
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
+    assert "dir" not in report["data"]  # no machine path: files relative to the data folder
+    assert all(f.startswith("STS/STSBenchmark/sts-") for f in report["data"]["files"])
+    assert load(reports[0]).to_dict() == report
     assert not list(out.glob(".*.tmp"))  # atomic writes leave nothing behind
     return report
 
@@ -266,3 +276,164 @@ def test_align_uniform_over_fake_checkpoints(tmp_path):
     assert models[0]["fingerprint"] != models[1]["fingerprint"]
     assert models[0]["uniform"] != models[1]["uniform"]
     assert models[0]["positive_pairs"] == sum(((i * 0.9) % 5.0) > 4 for i in range(6)) * 3
+
+
+# --- analysis modules ----------------------------------------------------------------------
+
+def test_command_names_no_analysis():
+    """Analyses are discovered; the command's source names none of them."""
+    import bench.commands.analyze as command
+
+    source = Path(command.__file__).read_text()
+    names = list(kinds.discover())
+    assert names == ["align-uniform", "cosine-dist", "spectrum"]
+    assert not [n for n in names if n in source]
+
+
+_MEAN_NORM = '''
+    """Mean vector length of the STS-B sentences (an analysis added by one module)."""
+    import numpy as np
+
+    from bench.analysis.kinds import Rows
+    from bench.analysis.plots import save_png
+
+    NAME = "mean-norm"
+    HELP = "mean L2 norm of the sentence vectors"
+
+
+    def add_arguments(p):
+        p.add_argument("--power", type=float, default=1.0)
+
+
+    def options(args):
+        return {"power": args.power}
+
+
+    def compute(table, sets, options, args, model):
+        x = table.lookup(sets.sentences)
+        return {"mean_norm": float(np.mean(np.linalg.norm(x, axis=1) ** options["power"])),
+                "seen": model["fingerprint"]}
+
+
+    def rows(entries, options):
+        return Rows(["mean norm"], [[f"{e['mean_norm']:.5f}"] for e in entries], "norms")
+
+
+    def title(options, sets):
+        return f"mean norm, power {options['power']:g}, {len(sets.sentences)} sentences"
+
+
+    def plot(entries, sets, options, path, title):
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots()
+        ax.bar([e["label"] for e in entries], [e["mean_norm"] for e in entries])
+        ax.set_title(title)
+        return save_png(fig, path)
+'''
+
+
+@pytest.fixture
+def extra_analysis(tmp_path, monkeypatch):
+    """A folder added to ``bench.analysis.kinds``: a module put there is an analysis."""
+    folder = tmp_path / "extra_kinds"
+    folder.mkdir()
+    monkeypatch.setattr(kinds, "__path__", [*kinds.__path__, str(folder)])
+    before = set(sys.modules)
+    yield folder
+    for name in set(sys.modules) - before:
+        if name.startswith("bench.analysis.kinds."):
+            del sys.modules[name]
+
+
+def _fake_models(monkeypatch, encoder):
+    from bench.analysis import compute
+
+    monkeypatch.setattr(compute, "resolve", lambda name, options: encoder)
+
+
+def test_new_analysis_is_one_module(extra_analysis, tmp_path, monkeypatch, capsys):
+    (extra_analysis / "mean_norm.py").write_text(textwrap.dedent(_MEAN_NORM))
+    encoder = HashEncoder(dim=6)
+    _fake_models(monkeypatch, encoder)
+    data = _tiny_stsb(tmp_path / "data")
+    out = tmp_path / "out"
+    assert cli(["analyze", "mean-norm", "--model", "fake", "--data-dir", str(data),
+                "--out-dir", str(out), "--power", "2", "--quiet", "--no-cache"]) == 0
+    rep = _check_outputs(out, "mean-norm")
+    (m,) = rep["models"]
+    sets = build_sets(data)
+    vectors = HashEncoder(dim=6).encode(list(sets.sentences)).astype(np.float64)
+    assert m["mean_norm"] == pytest.approx(np.mean((vectors ** 2).sum(axis=1)), rel=1e-6)
+    assert m["seen"] == m["fingerprint"] == encoder.fingerprint and m["label"] == "fake"
+    assert rep["options"]["power"] == 2.0 and rep["options"]["splits"] == ["train", "dev", "test"]
+    printed = capsys.readouterr().out
+    assert "mean norm" in printed and "norms" in printed and "power=2.0" in printed
+
+
+def test_analysis_module_lacking_a_member_is_named(extra_analysis):
+    (extra_analysis / "broken.py").write_text('NAME = "broken"\nHELP = "x"\n')
+    with pytest.raises(TypeError, match="broken lacks add_arguments, options, compute"):
+        kinds.discover()
+
+
+def test_threshold_without_positives_fails_before_encoding(tmp_path, monkeypatch, capsys):
+    encoder = HashEncoder()
+    _fake_models(monkeypatch, encoder)
+    data = _tiny_stsb(tmp_path / "data")
+    assert cli(["analyze", "align-uniform", "--model", "fake", "--data-dir", str(data),
+                "--out-dir", str(tmp_path / "out"), "--threshold", "5", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has gold > 5; lower --threshold" in err
+    assert encoder.encoded == 0 and not (tmp_path / "out").exists()
+
+
+# --- analysis report -----------------------------------------------------------------------
+
+def _schema1(tmp: str) -> dict:
+    """An analysis report as bench wrote it before schema 2 (absolute data paths)."""
+    return {"schema_version": 1, "kind": "analysis", "analysis": "spectrum",
+            "bench_version": "0.1.0", "created": "2026-01-01T00:00:00+00:00",
+            "options": {"splits": ["test"], "normalize": "l2"},
+            "data": {"dir": f"{tmp}/downstream", "found_via": "--data-dir",
+                     "task": "STSBenchmark", "splits": ["test"], "pairs": 2,
+                     "files": [f"{tmp}/downstream/STS/STSBenchmark/sts-test.csv"]},
+            "models": [{"label": "m", "fingerprint": "f", "singular_values": [1.0, 0.25]}],
+            "plot": "sp.png"}
+
+
+def test_schema1_analysis_report_is_converted(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(_schema1("/somewhere")))
+    report = load(path)
+    assert report.schema_version == 2 and report.kind == "analysis"
+    assert report.data == {"found_via": "--data-dir", "task": "STSBenchmark",
+                           "splits": ["test"], "pairs": 2,
+                           "files": ["STS/STSBenchmark/sts-test.csv"]}
+    assert report.models == _schema1("/somewhere")["models"]  # values as they were stored
+    again = AnalysisReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert again == report and list(report.to_dict())[:2] == ["schema_version", "kind"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: [], "a JSON object is expected"),
+    (lambda d: {**d, "kind": "run"}, "kind is 'run', expected 'analysis'"),
+    (lambda d: {**d, "schema_version": 7}, "schema_version 7 is not readable"),
+    (lambda d: {k: v for k, v in d.items() if k != "options"}, "field 'options' must be"),
+    (lambda d: {**d, "models": {"m": 1}}, "field 'models' must be a JSON array"),
+    (lambda d: {**d, "models": [{"fingerprint": "f"}]}, r"models\[0\] must be an object"),
+])
+def test_bad_analysis_report_is_one_line(tmp_path, change, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(change(_schema1("/x"))))
+    with pytest.raises(ReportError, match=message) as info:
+        load(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_unreadable_analysis_report_file(tmp_path):
+    with pytest.raises(ReportError, match="no such report file"):
+        load(tmp_path / "missing.json")
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ReportError, match="not a bench report"):
+        load(tmp_path / "broken.json")

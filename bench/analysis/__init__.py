@@ -1,5 +1,7 @@
 """The SimCSE paper's analysis tools: alignment/uniformity, singular spectrum, cosine distributions.
 
-``metrics`` holds the arithmetic, ``sets`` the STS-B sentence and pair sets, ``targets`` the
-models and checkpoints to analyse, ``plots`` the figures; ``bench analyze`` ties them together.
+``kinds`` holds one module per analysis (discovered by ``bench analyze``); they share
+``metrics`` (the arithmetic), ``sets`` (the STS-B sentence and pair sets), ``targets`` (the
+models and checkpoints to analyse), ``compute`` (one encoding pass per model), ``plots`` (the
+PNG writer) and ``report`` (the typed analysis report).
 """

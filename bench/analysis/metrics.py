@@ -1,4 +1,4 @@
-"""Alignment, uniformity, singular spectrum and grouped cosines (protocols.md section 8).
+"""Alignment, uniformity, singular spectrum and grouped cosines (SimCSE section 5, App. F, G).
 
 Definitions follow Wang & Isola (2020) as SimCSE uses them: both losses are computed on
 L2-normalised vectors (unnormalised inputs give meaningless magnitudes), uniformity over the

@@ -1,15 +1,15 @@
 """The STS-B sets the analyses use: p_data (sentences), p_pos (pairs above a gold threshold), pairs.
 
 SimCSE footnote 3: p_pos = STS-B pairs with gold > 4 (strictly), p_data = all STS-B sentences.
-The splits and whether duplicates are removed are not specified (protocols.md section 8), so
-both are options; the defaults are train+dev+test and every sentence occurrence.
+The paper does not say which splits, nor whether duplicate sentences are removed, so both are
+options; the defaults are train+dev+test and every sentence occurrence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from bench.data.sts import load_sts_task
 from bench.errors import BenchError
 
+TASK = "STSBenchmark"
 STSB_SPLITS = ("train", "dev", "test")
 DEFAULT_THRESHOLD = 4.0
 
@@ -32,7 +33,7 @@ class StsbSets:
     sentences: tuple[str, ...]  # p_data: sent1 and sent2 of every pair (deduplicated if asked)
     encode: tuple[str, ...]  # what is handed to encode_tasks: the STS-B sentences of the splits
     unique: bool
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # relative to the data folder (no machine paths in reports)
     sampled_from: int | None = None  # pairs before --max-pairs sampling; None when not sampled
 
     def positives(self, threshold: float = DEFAULT_THRESHOLD) -> tuple[list[str], list[str]]:
@@ -41,7 +42,7 @@ class StsbSets:
         return [self.sent1[i] for i in keep], [self.sent2[i] for i in keep]
 
     def describe(self) -> dict[str, Any]:
-        return {"task": "STSBenchmark", "splits": list(self.splits), "pairs": len(self.gold),
+        return {"task": TASK, "splits": list(self.splits), "pairs": len(self.gold),
                 "sentences": len(self.sentences), "unique_sentences": self.unique,
                 "sampled_from_pairs": self.sampled_from, "files": list(self.files)}
 
@@ -66,7 +67,7 @@ def build_sets(downstream: Path, splits: Sequence[str] = STSB_SPLITS,
     ``max_pairs`` keeps a seeded random subset of the pairs (in file order): a cheap look at
     many checkpoints, at the price of noisier values.
     """
-    task = load_sts_task(downstream, "STSBenchmark")
+    task = load_sts_task(downstream, TASK)
     parts = [task.parts[s] for s in splits]
     s1 = tuple(x for p in parts for x in p.sent1)
     s2 = tuple(x for p in parts for x in p.sent2)
@@ -85,4 +86,22 @@ def build_sets(downstream: Path, splits: Sequence[str] = STSB_SPLITS,
         encode = tuple(x for p in parts for x in (*p.sent1, *p.sent2))
     sentences = tuple(dict.fromkeys(encode)) if unique else encode
     return StsbSets(tuple(splits), s1, s2, gold, sentences, encode, unique,
-                    tuple(str(p.source) for p in parts), total if sampled else None)
+                    tuple(relative_file(p.source, downstream) for p in parts),
+                    total if sampled else None)
+
+
+def relative_file(path: Path | str, folder: Path | str) -> str:
+    """``path`` relative to ``folder`` (POSIX form), or its bare name when it lies elsewhere."""
+    path = PurePath(path)
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return path.name
+
+
+def describe_where(sets: StsbSets) -> str:
+    """"STS-B train+dev+test" (with the sampling, if any), for the analyses' titles."""
+    where = f"STS-B {'+'.join(sets.splits)}"
+    if sets.sampled_from is not None:
+        where += f", {len(sets.gold)} of {sets.sampled_from} pairs sampled"
+    return where

@@ -1,7 +1,8 @@
-"""``bench analyze align-uniform | spectrum | cosine-dist``: the SimCSE paper's analyses.
+"""``bench analyze NAME``: the SimCSE paper's analyses, one module each in ``bench.analysis.kinds``.
 
-Each sub-command encodes STS-B once per model (through the embedding cache), prints a table,
-and writes a JSON report and a PNG side by side (default ``reports/analysis/``).
+Every analysis follows the same flow: it encodes STS-B once per model (through the embedding
+cache), computes its values, prints a table, and writes a JSON report and a PNG side by side
+(default ``reports/analysis/``). This module knows no analysis by name.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import __version__
-from bench.analysis import compute, metrics, plots
-from bench.analysis.sets import DEFAULT_THRESHOLD, build_sets, parse_splits
-from bench.analysis.targets import collect_targets, find_sts_average
+from bench.analysis import compute
+from bench.analysis.kinds import AnalysisKind, Rows, discover
+from bench.analysis.report import AnalysisReport, save
+from bench.analysis.sets import build_sets, parse_splits
+from bench.analysis.targets import collect_targets
 from bench.data.locate import locate
 from bench.encoders.base import PRECISIONS
 from bench.encoders.pooling import POOLERS
 from bench.encoders.registry import EncoderOptions
 from bench.errors import BenchError
-from bench.protocols import parse_protocols
-from bench.reports import SCHEMA_VERSION, now_iso, slug, write_report
+from bench.reports import now_iso, slug
 
-ANALYSES = ("align-uniform", "spectrum", "cosine-dist")
+SHOWN_LIST_LENGTH = 10  # longer list options (histogram bin edges) are in the JSON only
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -60,39 +62,17 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="alignment/uniformity, singular spectrum, cosine "
-                       "distributions (SimCSE paper Figures 2, 3, F.1, G.1)",
+    kinds = discover()
+    p = sub.add_parser("analyze",
+                       help=f"analyses of embedding spaces on STS-B ({', '.join(kinds)})",
                        description="Analyses of embedding spaces on STS-B, with a table, a JSON "
                        "report and a PNG.")
     which = p.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
-
-    a = which.add_parser("align-uniform", help="l_align over STS-B pairs with gold > threshold, "
-                         "l_uniform over STS-B sentences (Figures 2 and 3)")
-    _common(a)
-    a.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help="positive pairs have gold strictly above this (default 4)")
-    a.add_argument("--alpha", type=float, default=2.0, help="alignment exponent (default 2)")
-    a.add_argument("--t", type=float, default=2.0, help="uniformity temperature (default 2)")
-    a.add_argument("--reports-dir", type=Path, default=Path("reports"),
-                   help="where to look for 'bench run' reports of the same encoder fingerprint "
-                   "to colour points by average STS (default reports)")
-    a.add_argument("--protocol", default="simcse",
-                   help="protocol whose average STS colours the points (default simcse)")
-
-    s = which.add_parser("spectrum", help="normalised singular values of the STS-B embedding "
-                         "matrix (Figure F.1)")
-    _common(s)
-    s.add_argument("--normalize", choices=metrics.NORMALIZE_CHOICES, default="l2",
-                   help="row normalisation before the SVD (default l2)")
-    s.add_argument("--center", action="store_true",
-                   help="subtract the column mean (after normalisation); default off")
-
-    c = which.add_parser("cosine-dist", help="pair cosines per gold-score group (Figure G.1)")
-    _common(c)
-    c.add_argument("--style", choices=("density", "box"), default="density",
-                   help="density (ridge) or box plots (default density)")
-    for q in (a, s, c):
-        q.set_defaults(func=main)
+    for name, kind in kinds.items():
+        q = which.add_parser(name, help=kind.help)
+        _common(q)
+        kind.add_arguments(q)
+        q.set_defaults(func=main, analysis_kind=kind)
 
 
 def _options(args: argparse.Namespace, splits: tuple[str, ...]) -> dict[str, Any]:
@@ -100,59 +80,22 @@ def _options(args: argparse.Namespace, splits: tuple[str, ...]) -> dict[str, Any
                             "max_pairs": args.max_pairs, "seed": args.seed,
                             "pooler": args.pooler, "device": args.device,
                             "precision": args.precision, "batch_size": args.batch_size}
-    if args.analysis == "align-uniform":
-        opts.update(threshold=args.threshold, threshold_rule="gold > threshold", alpha=args.alpha,
-                    t=args.t, normalized="l2", uniform_pairs="distinct i<j",
-                    protocol=parse_protocols(args.protocol)[0].key)
-    elif args.analysis == "spectrum":
-        opts.update(normalize=args.normalize, center=args.center,
-                    order="normalise rows, then centre columns", scale="largest = 1")
-    else:
-        opts.update(style=args.style, groups=metrics.group_labels(),
-                    histogram_bins=[float(b) for b in compute.COSINE_BINS])
+    opts.update(args.analysis_kind.options(args))
     return opts
 
 
-def _values(args: argparse.Namespace, table, sets) -> dict[str, Any]:
-    if args.analysis == "align-uniform":
-        return compute.align_uniform(table, sets, args.threshold, args.alpha, args.t)
-    if args.analysis == "spectrum":
-        return compute.spectrum(table, sets, args.normalize, args.center)
-    return compute.cosine_distribution(table, sets)
-
-
-def _print(args: argparse.Namespace, entries: list[dict[str, Any]], options: dict[str, Any]
-           ) -> None:
+def _print(args: argparse.Namespace, entries: list[dict[str, Any]], options: dict[str, Any],
+           rows: Rows) -> None:
     console = Console()
-    shown = ", ".join(f"{k}={v}" for k, v in options.items() if k != "histogram_bins")
+    shown = ", ".join(f"{k}={v}" for k, v in options.items()
+                      if not (isinstance(v, list) and len(v) > SHOWN_LIST_LENGTH))
     console.print(f"[bold]bench analyze {args.analysis}[/bold]  options: {shown}")
-    table = Table(title_justify="left")
+    table = Table(title_justify="left", caption=rows.caption)
     table.add_column("model", style="bold")
-    if args.analysis == "align-uniform":
-        for col in ("l_align", "l_uniform", "pos. pairs", "sentences", "avg STS"):
-            table.add_column(col, justify="right")
-        for e in entries:
-            avg = e.get("avg_sts")
-            table.add_row(e["label"], f"{e['align']:.4f}", f"{e['uniform']:.4f}",
-                          str(e["positive_pairs"]), str(e["sentences"]),
-                          "-" if avg is None else f"{avg:.2f}")
-    elif args.analysis == "spectrum":
-        for col in ("dim", "sentences", "s_2", "s_10", "sum s_i", "# > 0.1"):
-            table.add_column(col, justify="right")
-        for e in entries:
-            sv = e["singular_values"]
-            pick = [f"{sv[i]:.3f}" if len(sv) > i else "-" for i in (1, 9)]
-            table.add_row(e["label"], str(e["dim"]), str(e["sentences"]), *pick,
-                          f"{e['sum']:.2f}", str(e["above_0.1"]))
-    else:
-        first = entries[0]["groups"]  # every model sees the same pairs, so the same counts
-        for label in metrics.group_labels():
-            table.add_column(f"gold {label}\nn={first[label]['n']}", justify="right")
-        for e in entries:
-            cells = [f"{g['mean']:.2f}±{g['std']:.2f}" if g["n"] else "-"
-                     for g in e["groups"].values()]
-            table.add_row(e["label"], *cells)
-        table.caption = "cosine mean±std per gold-score group"
+    for col in rows.columns:
+        table.add_column(col, justify="right")
+    for e, cells in zip(entries, rows.rows, strict=True):
+        table.add_row(e["label"], *cells)
     console.print(table)
 
 
@@ -167,6 +110,7 @@ def _stem(args: argparse.Namespace, entries: list[dict[str, Any]]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    kind: AnalysisKind = args.analysis_kind
     if args.batch_size < 1:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
     splits = parse_splits(args.splits)
@@ -175,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
     location = locate(args.data_dir)
     sets = build_sets(location.downstream, splits, args.unique_sentences, args.max_pairs,
                       args.seed)
+    kind.check(sets, options)
     settings = compute.EncodeSettings(
         EncoderOptions(args.device, args.precision, args.pooler, args.data_dir, args.cache_dir,
                        not args.no_cache),
@@ -185,48 +130,19 @@ def main(args: argparse.Namespace) -> int:
         entry: dict[str, Any] = {**target.describe(), "name": described["name"],
                                  "spec": described["spec"],
                                  "fingerprint": described["fingerprint"]}
-        entry.update(_values(args, table, sets))
-        if args.analysis == "align-uniform":
-            found = find_sts_average(described["fingerprint"], options["protocol"],
-                                     args.reports_dir)
-            entry["avg_sts"] = found["avg"] if found else None
-            entry["avg_sts_report"] = found["report"] if found else None
+        entry.update(kind.compute(table, sets, options, args, dict(entry)))
         entry["timings"] = {k: v for k, v in stats.items() if k != "cache"}
         entries.append(entry)
 
-    _print(args, entries, options)
+    _print(args, entries, options, kind.rows(entries, options))
     stem = _stem(args, entries)
     png = args.out_dir / f"{stem}.png"
-    title = _title(args, options, sets)
-    if args.analysis == "align-uniform":
-        plots.align_uniform_plot(entries, png, title)
-    elif args.analysis == "spectrum":
-        plots.spectrum_plot(entries, png, title)
-    else:
-        for e in entries:
-            e["_groups"] = metrics.group_index(sets.gold)
-        plots.cosine_dist_plot(entries, metrics.group_labels(), png, title, args.style)
-    report = {
-        "schema_version": SCHEMA_VERSION, "kind": "analysis", "analysis": args.analysis,
-        "bench_version": __version__, "created": now_iso(), "options": options,
-        "data": {"dir": str(location.downstream), "found_via": location.source,
-                 **sets.describe()},
-        "models": [{k: v for k, v in e.items() if not k.startswith("_")} for e in entries],
-        "plot": png.name,
-    }
-    path = write_report(report, args.out_dir / f"{stem}.json")
+    kind.plot(entries, sets, options, png, kind.title(options, sets))
+    report = AnalysisReport(
+        analysis=args.analysis, bench_version=__version__, created=now_iso(), options=options,
+        data={"found_via": location.source, **sets.describe()},
+        models=[{k: v for k, v in e.items() if not k.startswith("_")} for e in entries],
+        plot=png.name)
+    path = save(report, args.out_dir / f"{stem}.json")
     print(f"report: {path}\nplot:   {png}")
     return 0
-
-
-def _title(args: argparse.Namespace, options: dict[str, Any], sets) -> str:
-    where = f"STS-B {'+'.join(sets.splits)}"
-    if sets.sampled_from is not None:
-        where += f", {len(sets.gold)} of {sets.sampled_from} pairs sampled"
-    if args.analysis == "align-uniform":
-        return (f"alignment vs uniformity ({where}; positives: gold > {args.threshold:g}, "
-                f"alpha={args.alpha:g}, t={args.t:g})")
-    if args.analysis == "spectrum":
-        return (f"singular spectrum of {where} sentence embeddings\n(normalize={args.normalize}, "
-                f"center={args.center}; largest = 1)")
-    return f"cosine similarity of {where} pairs by gold score"

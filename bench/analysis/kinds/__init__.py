@@ -1,0 +1,88 @@
+"""The analyses of ``bench analyze``: one module each, discovered here (as ``bench/perf/`` is).
+
+A module in this package is one analysis. It defines:
+
+- ``NAME``: the sub-command (``bench analyze NAME``); ``HELP``: its one-line help;
+- ``add_arguments(parser)``: its own options (the common ones are added by the command);
+- ``options(args) -> dict``: what the report records of those options, validated here, before
+  any data is read or model encoded;
+- ``compute(table, sets, options, args, model) -> dict``: the values of one model, from its
+  STS-B ``EmbeddingTable``, the ``StsbSets``, the recorded options, the parsed arguments (for
+  what is not recorded) and the model's description so far (``label``, ``fingerprint``, ...).
+  Keys starting with ``_`` are handed to ``plot`` but not stored in the report;
+- ``rows(entries, options) -> Rows``: the terminal table (a "model" column comes first);
+- ``plot(entries, sets, options, path, title)``: the PNG;
+- ``title(options, sets) -> str``: the plot's title;
+- optionally ``check(sets, options)``: raise ``BenchError`` for options these sets cannot
+  satisfy, so that the error comes before the first model is encoded.
+
+``plot``, ``rows`` and ``title`` read the recorded ``options``, not ``args``, so that a figure
+can be redrawn from a report alone. Adding an analysis is adding one module; nothing else
+names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
+
+from bench.analysis.sets import StsbSets
+from bench.embed import EmbeddingTable
+
+Entry = dict[str, Any]  # one model's description and values, as stored in the report
+
+
+class Rows(NamedTuple):
+    """The terminal table of an analysis: column headers and one row of cells per entry."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    caption: str | None = None
+
+
+def _no_check(sets: StsbSets, options: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class AnalysisKind:
+    """One analysis module's interface, checked once when the module is discovered."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    options: Callable[[argparse.Namespace], dict[str, Any]]
+    compute: Callable[[EmbeddingTable, StsbSets, dict[str, Any], argparse.Namespace, Entry],
+                      dict[str, Any]]
+    rows: Callable[[Sequence[Entry], dict[str, Any]], Rows]
+    plot: Callable[[Sequence[Entry], StsbSets, dict[str, Any], Path, str], Any]
+    title: Callable[[dict[str, Any], StsbSets], str]
+    check: Callable[[StsbSets, dict[str, Any]], None] = _no_check
+
+    @classmethod
+    def from_module(cls, module: ModuleType) -> AnalysisKind:
+        required = ("NAME", "HELP", "add_arguments", "options", "compute", "rows", "plot",
+                    "title")
+        missing = [attr for attr in required if not hasattr(module, attr)]
+        if missing:
+            raise TypeError(f"analysis module {module.__name__} lacks {', '.join(missing)}")
+        return cls(module.NAME, module.HELP, module.add_arguments, module.options,
+                   module.compute, module.rows, module.plot, module.title,
+                   getattr(module, "check", _no_check))
+
+
+def discover() -> dict[str, AnalysisKind]:
+    """Every analysis module of this package, by ``NAME``, sorted by name."""
+    found: dict[str, AnalysisKind] = {}
+    for info in pkgutil.iter_modules(__path__):
+        kind = AnalysisKind.from_module(importlib.import_module(f"{__name__}.{info.name}"))
+        if kind.name in found:
+            raise TypeError(f"two analysis modules are named {kind.name!r}")
+        found[kind.name] = kind
+    return dict(sorted(found.items()))
