@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench.atomic import atomic_write_bytes, atomic_write_text
+from bench.errors import BenchError
 from bench.results import (
     LITERATURE_SCHEMA,
     RUN_SCHEMA,
@@ -89,20 +89,25 @@ def read_report(path: Path) -> dict[str, Any]:
     return data
 
 
-def load(path: str | Path) -> RunReport | LiteratureReport:
-    """The typed report in ``path``: a run (schema 1 or 2, with its per-pair data when its
-    sidecar is there) or a literature report."""
+def load(path: str | Path) -> Any:
+    """The typed report in ``path``: a ``RunReport`` (schema 1 or 2, with its per-pair data
+    when its sidecar is there), a ``LiteratureReport`` or an ``AnalysisReport``."""
     path = Path(path)
     data = read_report(path)
     kind = data.get("kind", "run")
     where = str(path)
+    if kind == "analysis":
+        from bench.analysis.report import AnalysisReport
+
+        return AnalysisReport.from_dict(data, where)
     if kind == "literature":
         if data["schema_version"] != LITERATURE_SCHEMA:
             raise ReportError(f"{path}: literature schema_version {data['schema_version']!r} "
                               f"is not readable (reads {LITERATURE_SCHEMA})")
         return LiteratureReport.from_dict(data, where)
     if kind != "run":
-        raise ReportError(f"{path}: unknown report kind {kind!r} (known: run, literature)")
+        raise ReportError(f"{path}: unknown report kind {kind!r} (known: run, literature, "
+                          f"analysis)")
     if data["schema_version"] == 1:
         return upgrade_run_v1(data, where)
     report = RunReport.from_dict(data, where)
@@ -159,20 +164,29 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
     for name, task in tasks.items():
         task.files = {k.removeprefix("downstream/"): v for k, v in sums.items()
                       if _belongs(k, name)}
-    protocols = [Protocol.from_dict(p) for p in data.get("protocols", [])]
+    try:
+        protocols = [Protocol.from_dict(p) for p in data.get("protocols", [])]
+        for key in data.get("scores") or {}:
+            if all(p.key != key for p in protocols):
+                protocols.append(Protocol.parse(key))
+    except (KeyError, TypeError, BenchError) as exc:
+        raise ReportError(f"{where}: unreadable protocols ({exc})") from None
     scores = []
     for proto in protocols:
         stored = (data.get("scores") or {}).get(proto.key)
-        if stored:
+        if isinstance(stored, dict) and stored:
             values = {t: float(v) for t, v in stored.items() if t != "avg"}
-            scores.append(ProtocolScores(proto, values,
-                                         Average(float(stored["avg"]), tuple(values))))
+            avg = stored.get("avg")
+            scores.append(ProtocolScores(proto, values, Average(float(avg), tuple(values))
+                                         if isinstance(avg, int | float) else None))
     first = scores[0] if scores else None
     for name, task in tasks.items():
         if task.family == "sts" and first is not None:
             task.main_score = first.values.get(name)
     model = dict(data.get("model") or {})
     model.setdefault("name", model.get("requested", "?"))
+    model.setdefault("spec", {})
+    model.setdefault("fingerprint", "")
     extra = {k: v for k, v in model.items() if k not in ModelRecord.__dataclass_fields__}
     record = ModelRecord.from_dict({k: v for k, v in model.items() if k not in extra}, where)
     record.extra = extra
@@ -198,8 +212,3 @@ def _belongs(key: str, task: str) -> bool:
 
     meta = find(task)
     return meta is not None and key.removeprefix("downstream/") in meta.files()
-
-
-def finite_or_none(value: float) -> float | None:
-    """JSON has no NaN: a non-finite number is written as null."""
-    return value if math.isfinite(value) else None

@@ -109,9 +109,12 @@ class TransferResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TransferResult:
         core = ("acc", "devacc", "ndev", "ntest", "f1")
-        return cls(float(data["acc"]), float(data["devacc"]), int(data["ndev"]),
-                   int(data["ntest"]), data.get("f1"),
-                   {k: v for k, v in data.items() if k not in core})
+        try:
+            return cls(float(data["acc"]), float(data.get("devacc", "nan")),
+                       int(data.get("ndev", 0)), int(data.get("ntest", 0)), data.get("f1"),
+                       {k: v for k, v in data.items() if k not in core})
+        except (KeyError, TypeError, ValueError):
+            raise ReportError(f"transfer result {data!r:.80}: needs a numeric 'acc'") from None
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -128,17 +129,19 @@ def glove_run(tmp_path_factory, data_dir) -> Path:
 
 
 def test_real_run_reaggregated_equals_its_own_wmean_pearson(glove_run, tmp_path):
+    """Stored by the run vs recomputed by compare from the per-pair sidecar: a round trip."""
     full = json.loads(glove_run.read_text())
     stripped = copy.deepcopy(full)
     stripped["protocols"] = [p for p in full["protocols"] if p["key"] == "all-spearman"]
-    stripped["scores"] = {"all-spearman": full["scores"]["all-spearman"]}
+    stripped["scores"] = [s for s in full["scores"] if s["protocol"]["key"] == "all-spearman"]
     path = tmp_path / "stripped.json"
     path.write_text(json.dumps(stripped))
+    shutil.copy(glove_run.with_name(full["pairs"]["file"]), tmp_path / full["pairs"]["file"])
     frame = _csv(tmp_path, path, "--protocol", "wmean-pearson")
-    own = full["scores"]["wmean-pearson"]
+    own = next(s for s in full["scores"] if s["protocol"]["key"] == "wmean-pearson")
     for col, task in zip(STS_COLUMNS, TASK_KEYS):
-        assert frame.loc[0, col] == pytest.approx(own[task], abs=1e-9)
-    assert frame.loc[0, "Avg."] == pytest.approx(own["avg"], abs=1e-9)
+        assert frame.loc[0, col] == pytest.approx(own["values"][task], abs=1e-9)
+    assert frame.loc[0, "Avg."] == pytest.approx(own["average"]["value"], abs=1e-9)
     assert "re-aggregated" in frame.loc[0, "Protocol"]
 
 

@@ -117,7 +117,7 @@ def test_minilm_sts16_all_spearman_matches_published_mteb_number(data_dir, tmp_p
     report = run(RunConfig(model="minilm-avg", protocols=parse_protocols("simcse"),
                            tasks=["STS16"], data_dir=str(data_dir), cache_dir=str(tmp_path),
                            show_progress=False))
-    assert report["scores"]["all-spearman"]["STS16"] == pytest.approx(78.99, abs=0.006)
+    assert report.scores[0].values["STS16"] == pytest.approx(78.99, abs=0.006)
 
 
 def test_batches_are_formed_by_token_count_longest_first():

@@ -14,8 +14,8 @@ def test_spelled_forms():
     assert p.key == "wmean-pearson"
 
 
-def test_all_contains_the_six_no_regressor_combinations():
-    keys = {p.key for p in parse_protocols("all")}
+def test_every_contains_the_six_no_regressor_combinations():
+    keys = {p.key for p in parse_protocols("every")}
     assert {f"{a}-{m}" for a in ("all", "mean", "wmean")
             for m in ("spearman", "pearson")} <= keys
 
@@ -48,7 +48,29 @@ def test_round_trip_through_dict():
     assert Protocol.from_dict(p.to_dict()) == p
 
 
-def test_all_cosine_is_every_no_regressor_combination():
-    keys = [p.key for p in parse_protocols("all-cosine")]
+def test_every_cosine_is_every_no_regressor_combination():
+    keys = [p.key for p in parse_protocols("every-cosine")]
     assert sorted(keys) == sorted(f"{a}-{m}" for a in ("all", "mean", "wmean")
                                   for m in ("spearman", "pearson"))
+
+
+def test_all_is_a_deprecated_alias_of_every(capsys):
+    assert [p.key for p in parse_protocols("all")] == [p.key for p in parse_protocols("every")]
+    assert "deprecated" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("all-spearman", ("spearman", "all", "none")),
+    ("WMEAN-pearson-reg", ("pearson", "wmean", "senteval")),
+    ("mean-spearman-reg", ("spearman", "mean", "senteval")),
+])
+def test_parse_is_the_one_spelled_form_parser(text, expected):
+    p = Protocol.parse(text)
+    assert (p.metric, p.aggregation, p.regressor) == expected
+    assert Protocol.parse(p.key) == p
+
+
+@pytest.mark.parametrize("text", ["all", "spearman-all", "all-kendall", "all-spearman-rag", ""])
+def test_parse_refuses_anything_else(text):
+    with pytest.raises(ProtocolError):
+        Protocol.parse(text)

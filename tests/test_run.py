@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -13,16 +14,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from bench.cli import main
+from bench.data.sts import load_sts_task
 from bench.protocols import parse_protocols
+from bench.reports import load
 from bench.runner import RunConfig, run
 from tests.helpers import HashEncoder
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _config(data_dir, cache, protocol="all-cosine", tasks=("STS12", "STSBenchmark")) -> RunConfig:
+def _config(data_dir, cache, protocol="every-cosine", tasks=("STS12", "STSBenchmark")) -> RunConfig:
     return RunConfig(model="hash", protocols=parse_protocols(protocol), tasks=list(tasks),
                      data_dir=str(data_dir), cache_dir=str(cache), show_progress=False)
 
@@ -31,28 +35,32 @@ def test_second_run_with_another_protocol_encodes_nothing(data_dir, tmp_path):
     first_enc, second_enc = HashEncoder(), HashEncoder()
     first = run(_config(data_dir, tmp_path, "all-spearman"), encoder=first_enc)
     second = run(_config(data_dir, tmp_path, "wmean-pearson"), encoder=second_enc)
-    unique = first["timings"]["sentences_unique"]
-    assert first_enc.encoded == unique == first["timings"]["sentences_encoded"] > 0
-    assert second_enc.encoded == 0 and second["timings"]["sentences_encoded"] == 0
-    assert second["timings"]["sentences_cached"] == unique
+    unique = first.timings["sentences_unique"]
+    assert first_enc.encoded == unique == first.timings["sentences_encoded"] > 0
+    assert second_enc.encoded == 0 and second.timings["sentences_encoded"] == 0
+    assert second.timings["sentences_cached"] == unique
     # the cached vectors give the same per-subset numbers
-    a, b = first["sts"]["STS12"]["parts"], second["sts"]["STS12"]["parts"]
-    assert all(a[k]["spearman"] == b[k]["spearman"] for k in a)
+    a, b = first.tasks["STS12"].parts, second.tasks["STS12"].parts
+    assert all(a[k].spearman == b[k].spearman for k in a)
 
 
 def test_all_protocols_come_from_one_encoding_pass(data_dir, tmp_path):
     enc = HashEncoder()
-    report = run(_config(data_dir, tmp_path, "all-cosine"), encoder=enc)
-    assert enc.encoded == report["timings"]["sentences_unique"]
-    no_reg = {k for k in report["scores"] if not k.endswith("-reg")}
-    assert no_reg == {f"{a}-{m}" for a in ("all", "mean", "wmean") for m in ("spearman", "pearson")}
-    parts = report["sts"]["STS12"]["parts"]
-    n = np.array([p["n"] for p in parts.values()])
-    sp = np.array([p["spearman"] for p in parts.values()])
-    assert report["scores"]["wmean-spearman"]["STS12"] == pytest.approx(100 * (sp * n).sum() / n.sum())
-    assert report["scores"]["mean-spearman"]["STS12"] == pytest.approx(100 * sp.mean())
-    row = report["scores"]["all-spearman"]
-    assert row["avg"] == pytest.approx(np.mean([row["STS12"], row["STSBenchmark"]]))
+    report = run(_config(data_dir, tmp_path, "every-cosine"), encoder=enc)
+    assert enc.encoded == report.timings["sentences_unique"]
+    assert [s.protocol.key for s in report.scores] == [
+        f"{a}-{m}" for m in ("spearman", "pearson") for a in ("all", "mean", "wmean")]
+    # one number checked against scipy on vectors computed here, outside the run
+    task = load_sts_task(data_dir, "STS12")
+    sims, golds = [], []
+    for part in task.parts.values():
+        a, b = (np.asarray(HashEncoder().encode(list(x)), dtype=np.float64)
+                for x in (part.sent1, part.sent2))
+        sims.append((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)))
+        golds.append(part.gold)
+    expected = 100 * stats.spearmanr(np.concatenate(sims), np.concatenate(golds))[0]
+    assert report.scores[0].values["STS12"] == pytest.approx(expected, abs=1e-9)
+    assert report.scores[0].average.tasks == ("STS12", "STSBenchmark")
 
 
 def test_cli_run_writes_a_complete_report(data_dir, tmp_path, capsys):
@@ -62,21 +70,30 @@ def test_cli_run_writes_a_complete_report(data_dir, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "STS13" in printed and "all-spearman" in printed
-    report = json.loads(out.read_text())
-    assert report["schema_version"] == 1
+    text = out.read_text()
+    report = json.loads(text)
+    assert report["schema_version"] == 2 and report["kind"] == "run"
     assert report["protocols"][0]["key"] == "all-spearman"
-    assert len(report["model"]["fingerprint"]) == 24
-    assert report["data"]["sha256"]["downstream/STS/STS13-en-test/STS.gs.FNWN.txt"]
+    assert len(report["model"]["fingerprint"]) == 24 and report["model"]["embedding_dim"] == 50
+    task = report["tasks"]["STS13"]
+    assert task["files"]["STS/STS13-en-test/STS.gs.FNWN.txt"] and task["version"] == 1
+    assert task["main_score"] == report["scores"][0]["values"]["STS13"]
     assert report["environment"]["packages"]["numpy"] == np.__version__
     assert report["run"]["seed"] == 1111
     assert report["timings"]["total_s"] > 0
+    assert str(data_dir) not in text and str(Path.home()) not in text  # no machine paths
+    sidecar = tmp_path / report["pairs"]["file"]
+    assert sidecar.is_file()
+    assert report["pairs"]["sha256"] == hashlib.sha256(sidecar.read_bytes()).hexdigest()
+    loaded = load(out)
+    assert loaded.has_pairs and loaded.tasks["STS13"].parts["FNWN"].sim is not None
     assert not list(tmp_path.glob(".*.tmp"))
 
 
 @pytest.mark.parametrize("argv,message", [
     (["--model", "no-such-model"], "unknown model 'no-such-model'; valid recipes: .*glove-avg"),
     (["--model", "glove-avg", "--protocol", "wmean-kendall"], "unknown protocol 'wmean-kendall'"),
-    (["--model", "glove-avg", "--tasks", "STS99"], "unknown STS task 'STS99'"),
+    (["--model", "glove-avg", "--tasks", "STS99"], "unknown task 'STS99'; valid: sts, .*MRPC"),
 ])
 def test_bad_arguments_give_one_line(data_dir, tmp_path, capsys, argv, message):
     code = main(["run", *argv, "--data-dir", str(data_dir), "--out", str(tmp_path / "r.json")])
@@ -98,12 +115,12 @@ KILLABLE = textwrap.dedent("""
     import bench.embed
     bench.embed.FLUSH_EVERY = 64
     from bench.protocols import parse_protocols
-    from bench.reports import write_report
+    from bench.reports import save
     from bench.runner import RunConfig, run
     from tests.helpers import HashEncoder
-    config = RunConfig(model="hash", protocols=parse_protocols("all-cosine"), tasks=["STS12"],
+    config = RunConfig(model="hash", protocols=parse_protocols("every-cosine"), tasks=["STS12"],
                        data_dir={data!r}, cache_dir={cache!r}, show_progress=False, batch_size=32)
-    write_report(run(config, encoder=HashEncoder(delay=0.05)), {out!r})
+    save(run(config, encoder=HashEncoder(delay=0.05)), {out!r})
 """)
 
 
@@ -123,11 +140,12 @@ def test_run_killed_mid_encoding_resumes_cleanly(data_dir, tmp_path):
         with np.load(chunk) as data:
             assert len(data["keys"]) == len(data["vectors"]) > 0
     enc = HashEncoder()
-    resumed = run(_config(data_dir, cache, "all-cosine", ["STS12"]), encoder=enc)
-    cached = resumed["timings"]["sentences_cached"]
-    assert cached > 0 and enc.encoded == resumed["timings"]["sentences_unique"] - cached
-    fresh = run(_config(data_dir, tmp_path / "fresh-cache", "all-cosine", ["STS12"]), encoder=HashEncoder())
-    assert resumed["scores"] == fresh["scores"]
+    resumed = run(_config(data_dir, cache, "every-cosine", ["STS12"]), encoder=enc)
+    cached = resumed.timings["sentences_cached"]
+    assert cached > 0 and enc.encoded == resumed.timings["sentences_unique"] - cached
+    fresh = run(_config(data_dir, tmp_path / "fresh-cache", "every-cosine", ["STS12"]),
+                encoder=HashEncoder())
+    assert [s.values for s in resumed.scores] == [s.values for s in fresh.scores]
 
 
 def test_cache_removes_temporaries_a_killed_writer_left(tmp_path):

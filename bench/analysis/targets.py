@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.reports import READABLE_VERSIONS
 
 _STEP = re.compile(r"^step-(\d+)$")
 
@@ -77,31 +76,30 @@ def collect_targets(models: Iterable[str] | None, checkpoints: Iterable[str] | N
 
 def find_sts_average(fingerprint: str, protocol_key: str, reports_dir: Path
                      ) -> dict[str, Any] | None:
-    """Average STS of the newest ``kind: run`` report for this encoder fingerprint, if any.
+    """Average STS of the newest run report for this encoder fingerprint, if any.
 
     Files that are not readable run reports are skipped silently: the folder also holds
     analysis reports and whatever else users keep there.
     """
-    import json
+    from bench.protocols import Protocol
+    from bench.reports import ReportError, load
+    from bench.results import RunReport
 
     best: dict[str, Any] | None = None
     if not reports_dir.is_dir():
         return None
+    protocol = Protocol.parse(protocol_key)
     for path in reports_dir.rglob("*.json"):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
+            report = load(path)
+        except (ReportError, OSError):
             continue
-        if not isinstance(data, dict) or data.get("kind") != "run" \
-                or data.get("schema_version") not in READABLE_VERSIONS:
+        if not isinstance(report, RunReport) or report.model.fingerprint != fingerprint:
             continue
-        if (data.get("model") or {}).get("fingerprint") != fingerprint:
+        scores = report.score(protocol)
+        if scores is None or scores.average is None:
             continue
-        avg = ((data.get("scores") or {}).get(protocol_key) or {}).get("avg")
-        if not isinstance(avg, (int, float)):
-            continue
-        created = str(data.get("created", ""))
-        if best is None or created > best["created"]:
-            best = {"avg": float(avg), "protocol": protocol_key, "report": str(path),
-                    "created": created}
+        if best is None or report.created > best["created"]:
+            best = {"avg": scores.average.value, "protocol": protocol_key, "report": str(path),
+                    "created": report.created}
     return best

@@ -145,9 +145,9 @@ def significance_table(reference: str, results: dict[str, list[PairedResult]], k
     columns = ["Model", "vs", "Task", "Delta", "p (paired bootstrap)", "p (Williams)",
                "p (Steiger)", "n pairs"]
     rows = []
-    for label, res in results.items():
+    for model, res in results.items():
         for r in res:
-            rows.append([Cell(label), Cell(reference),
+            rows.append([Cell(model), Cell(reference),
                          Cell("Avg." if r.task == "avg" else label(r.task)),
                          Cell(r.delta, r.delta_ci), Cell(r.p_bootstrap), Cell(r.p_williams),
                          Cell(r.p_steiger), Cell(r.n or None)])
