@@ -66,6 +66,8 @@ def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelReco
         meta["training_data"] = list(recipe.training_data)
     meta.setdefault("embedding_dim", dim)
     fields = set(ModelRecord.__dataclass_fields__)
+    meta.update({k: v for k, v in described.items() if k in fields and k not in meta
+                 and k not in ("name", "spec", "fingerprint")})  # e.g. the hub revision
     extra = {k: v for k, v in {**described, **meta}.items()
              if k not in fields and k not in ("name", "spec", "fingerprint")}
     return ModelRecord(name=described["name"], requested=requested, spec=described["spec"],

@@ -11,8 +11,6 @@ import torch
 
 from bench.embed import EmbeddingTable
 from bench.errors import DataError
-from bench.tasks.registry import get as get_task
-from bench.tasks.registry import select
 from bench.tasks.classifier import (
     CONFIGS,
     EarlyStopping,
@@ -21,6 +19,8 @@ from bench.tasks.classifier import (
     grid_choice,
     points,
 )
+from bench.tasks.registry import get as get_task
+from bench.tasks.registry import select
 from bench.tasks.transfer import (
     Samples,
     TransferTask,

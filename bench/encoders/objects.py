@@ -55,13 +55,16 @@ class LoadedTransformerEncoder(TransformerEncoder):
                          device=device, precision=precision, name=name or f"{label}[{pooler}]")
         model.eval().to(self.device)
         self.__dict__["_loaded"] = (tokenizer, model)  # the cached_property, filled
-        self._digest = state_dict_digest(model)
 
     def spec(self) -> dict[str, Any]:
         return {**super().spec(), "type": "transformer-object"}
 
     def weights_digest(self) -> str | None:
-        return self._digest
+        # computed when the fingerprint is first needed (a cached run), not per construction
+        return state_dict_digest(self._loaded[1])
+
+    def describe(self) -> dict[str, Any]:
+        return Encoder.describe(self)  # weights in memory: no folder, no hub revision
 
 
 class LoadedSentenceTransformerEncoder(SentenceTransformerEncoder):
@@ -73,13 +76,15 @@ class LoadedSentenceTransformerEncoder(SentenceTransformerEncoder):
         super().__init__(label, device=str(model.device), precision=precision,
                          name=name or label)
         self.__dict__["_model"] = model
-        self._digest = state_dict_digest(model)
 
     def spec(self) -> dict[str, Any]:
         return {**super().spec(), "type": "sentence-transformers-object"}
 
     def weights_digest(self) -> str | None:
-        return self._digest
+        return state_dict_digest(self._model)
+
+    def describe(self) -> dict[str, Any]:
+        return Encoder.describe(self)
 
 
 class CallableEncoder(Encoder):

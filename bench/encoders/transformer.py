@@ -97,6 +97,7 @@ def load_hf(location: str, display: str):
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # "Loading weights" bars: noise in logs and tests
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
         model = AutoModel.from_pretrained(location)

@@ -1,0 +1,196 @@
+"""The Python API with every model kind, the training-loop evaluator, and a task added by one
+registry record: each gives the numbers `bench run` gives for the same model and data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+import bench
+from bench.cli import main
+from bench.data.manifest import Entry, load_manifest
+from bench.data.sts import ColumnsReader
+from bench.encoders.packaged import packaged_path
+from bench.encoders.registry import EncoderOptions, resolve
+from bench.fingerprint import sha256_file
+from bench.tasks.registry import TaskMetadata, register, unregister
+from tests.helpers import HashEncoder
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A random 2-layer BERT with the packaged MiniLM's tokenizer: real code paths, no weights
+    worth downloading."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(str(packaged_path("packaged:all-MiniLM-L6-v2")))
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32,
+                                 num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=37, max_position_embeddings=128))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _values(report) -> dict[str, dict[str, float]]:
+    return {s.protocol.key: s.values for s in report.scores}
+
+
+def _cli(tmp_path: Path, data_dir: Path, *argv: str) -> dict[str, dict[str, float]]:
+    out = tmp_path / "cli.json"
+    assert main(["run", *argv, "--data-dir", str(data_dir), "--out", str(out), "--quiet"]) == 0
+    return {s["protocol"]["key"]: s["values"] for s in json.loads(out.read_text())["scores"]}
+
+
+def test_evaluate_gives_bench_run_numbers_for_every_model_kind(tiny_bert, data_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoModel, AutoTokenizer
+
+    common = {"tasks": "STS16", "protocols": "every-cosine", "data_dir": data_dir,
+              "cache_dir": tmp_path / "cache"}
+    expected = _cli(tmp_path, data_dir, "--model", str(tiny_bert), "--pooler", "avg",
+                    "--tasks", "STS16", "--protocol", "every-cosine",
+                    "--cache-dir", str(tmp_path / "cli-cache"))
+    by_path = bench.evaluate(str(tiny_bert), pooler="avg", **common)
+    assert _values(by_path) == expected
+
+    hf_model, tokenizer = AutoModel.from_pretrained(tiny_bert), AutoTokenizer.from_pretrained(
+        tiny_bert)
+    by_object = bench.evaluate(hf_model, tokenizer=tokenizer, pooler="avg", **common)
+    assert _values(by_object) == expected
+    assert by_object.model.spec["type"] == "transformer-object"
+    assert by_object.model.n_parameters == sum(p.numel() for p in hf_model.parameters())
+
+    encoder = resolve(str(tiny_bert), EncoderOptions(pooler="avg"))  # what --model builds
+    by_callable = bench.evaluate(lambda sentences: encoder.encode(sentences), **common)
+    assert by_callable.timings["sentences_cached"] == 0  # a callable is never cached
+    # batches are formed by characters, not tokens, for a callable: other padding, float noise
+    _assert_close(_values(by_callable), expected, 1e-5)
+
+    st = SentenceTransformer(modules=[models.Transformer(str(tiny_bert)),
+                                      models.Pooling(32, "mean")], device="cpu")
+    by_st = bench.evaluate(st, **common)  # its own mean pooling: the same up to float noise
+    _assert_close(_values(by_st), expected, 1e-4)
+
+
+def _assert_close(got, expected, tolerance):
+    assert got.keys() == expected.keys()
+    for key, row in expected.items():
+        for task, value in row.items():
+            assert got[key][task] == pytest.approx(value, abs=tolerance)
+
+
+def test_evaluate_with_a_recipe_name_equals_bench_run(data_dir, tmp_path):
+    expected = _cli(tmp_path, data_dir, "--model", "glove-avg", "--tasks", "STS13",
+                    "--protocol", "simcse,wmean-pearson")
+    report = bench.evaluate("glove-avg", tasks=["STS13"], protocols=["simcse", "wmean-pearson"],
+                            data_dir=data_dir)
+    assert _values(report) == expected
+    assert "STS13" in report.table() and report.model.training_data
+
+
+def test_evaluate_writes_nothing_unless_asked(data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    report = bench.evaluate(HashEncoder(), tasks="STS13", data_dir=data_dir,
+                            cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "reports").exists()
+    out = tmp_path / "kept" / "hash.json"
+    bench.evaluate(HashEncoder(), tasks="STS13", data_dir=data_dir, cache_dir=tmp_path / "cache",
+                   out=out)
+    loaded = bench.load(out)
+    assert _values(loaded) == _values(report) and loaded.has_pairs
+
+
+def test_bad_model_objects_are_one_line_errors(data_dir):
+    from bench.errors import ModelError
+
+    with pytest.raises(ModelError, match="cannot evaluate a int"):
+        bench.evaluate(42, tasks="STS13", data_dir=data_dir)
+    with pytest.raises(ModelError, match=r"returned an array of shape \(3,\)"):
+        bench.evaluate(lambda s: np.zeros(3), tasks="STS13", data_dir=data_dir)
+
+
+# ------------------------------------------------------------------ training-loop evaluator
+
+def test_sts_evaluator_equals_an_independent_dev_spearman(data_dir):
+    from bench.callbacks import StsEvaluator
+    from bench.data.sts import load_sts_task
+
+    evaluator = StsEvaluator("sts-b", "dev", data_dir=data_dir)
+    encoder = HashEncoder(16)
+    got = evaluator(encoder.encode)
+    dev = load_sts_task(data_dir, "STSBenchmark").parts["dev"]
+    a = encoder.encode(list(dev.sent1)).astype(np.float64)
+    b = encoder.encode(list(dev.sent2)).astype(np.float64)
+    sim = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    assert got == pytest.approx(stats.spearmanr(sim, dev.gold)[0], abs=1e-12)
+    assert len(evaluator) == 1500 and evaluator.name == "STSBenchmark-dev-spearman"
+
+
+def test_sentence_transformers_evaluator_adapter(tiny_bert, data_dir):
+    from sentence_transformers import SentenceTransformer, models
+
+    from bench.callbacks import StsEvaluator, sentence_transformers_evaluator
+
+    st = SentenceTransformer(modules=[models.Transformer(str(tiny_bert)),
+                                      models.Pooling(32, "mean")], device="cpu")
+    evaluator = sentence_transformers_evaluator("STSBenchmark", "dev", data_dir=data_dir)
+    metrics = evaluator(st)
+    key = "bench_STSBenchmark-dev-spearman_spearman"
+    assert evaluator.primary_metric == key and set(metrics) == {key}
+    direct = StsEvaluator("STSBenchmark", "dev", data_dir=data_dir)(
+        lambda s: st.encode(list(s), convert_to_numpy=True))
+    assert metrics[key] == pytest.approx(direct, abs=1e-12)
+
+
+# ------------------------------------------------------------------ a task added by a record
+
+@pytest.fixture
+def my_sts(tmp_path, monkeypatch):
+    """A small STS-style task in a temporary data folder: one record plus its manifest line."""
+    rng = np.random.default_rng(5)
+    words = ["a", "cat", "dog", "sat", "on", "the", "mat", "ran", "far", "away", "big", "red"]
+    lines = []
+    for i in range(60):
+        s1 = " ".join(rng.choice(words, 5))
+        s2 = " ".join(rng.choice(words, 5))
+        lines.append(f"{s1}\t{s2}\t{rng.uniform(0, 5):.2f}")
+    data = tmp_path / "data"
+    (data / "MYSTS").mkdir(parents=True)
+    (data / "MYSTS" / "test.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    meta = register(TaskMetadata(
+        name="MySTS", family="sts", reader=ColumnsReader((("test", "MYSTS/test.tsv"),),
+                                                         s1=0, s2=1, score=2),
+        score_range=(0.0, 5.0), sizes={"test": 60}, citation="made in this test"))
+    manifest = dict(load_manifest())
+    path = data / "MYSTS" / "test.tsv"
+    manifest["MYSTS/test.tsv"] = Entry("MYSTS/test.tsv", path.stat().st_size,
+                                       sha256_file(path), 60)
+    monkeypatch.setattr("bench.data.manifest.load_manifest", lambda: manifest)
+    yield data, meta
+    unregister("MySTS")
+
+
+def test_a_registered_task_runs_through_run_compare_and_the_bootstrap(my_sts, tmp_path,
+                                                                       capsys):
+    data, meta = my_sts
+    glove = tmp_path / "glove.json"
+    assert main(["run", "--model", "glove-avg", "--tasks", "MySTS", "--protocol", "simcse",
+                 "--data-dir", str(data), "--out", str(glove), "--quiet"]) == 0
+    report = bench.load(glove)
+    assert list(report.tasks) == ["MySTS"]
+    assert report.tasks["MySTS"].files == {"MYSTS/test.tsv": sha256_file(data / "MYSTS/test.tsv")}
+    hashed = tmp_path / "hash.json"
+    bench.evaluate(HashEncoder(), tasks="MySTS", data_dir=data, out=hashed)
+    capsys.readouterr()
+    assert main(["compare", str(glove), str(hashed), "--ci", "--significance",
+                 "--resamples", "50", "--format", "md"]) == 0
+    text = capsys.readouterr().out
+    assert "MySTS" in text and "Paired significance" in text
