@@ -158,7 +158,7 @@ def my_sts(tmp_path, monkeypatch):
     rng = np.random.default_rng(5)
     words = ["a", "cat", "dog", "sat", "on", "the", "mat", "ran", "far", "away", "big", "red"]
     lines = []
-    for i in range(60):
+    for _ in range(60):
         s1 = " ".join(rng.choice(words, 5))
         s2 = " ".join(rng.choice(words, 5))
         lines.append(f"{s1}\t{s2}\t{rng.uniform(0, 5):.2f}")
