@@ -153,8 +153,8 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
                 _points(reg["dev"][sel]), int(reg["dev"]["n"]), int(reg["epochs"]),
                 int(reg["best_epoch"]), [round(_points(c), 4) for c in reg["dev_curve"]],
                 int(reg["below_one_train"]), float(reg["wall_s"]),
-                np.asarray(reg["yhat"], dtype=np.float64),
-                np.asarray(reg["gold"], dtype=np.float64))
+                np.asarray(reg["yhat"], dtype=np.float64) if "yhat" in reg else None,
+                np.asarray(reg["gold"], dtype=np.float64) if "gold" in reg else None)
         tasks[name] = task
     transfer = data.get("transfer") or {}
     for name, res in transfer.items():
