@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Console
@@ -58,3 +59,28 @@ def print_table(table: Table) -> None:
     if not console.is_terminal:
         console = Console(width=max(console.width, 120))
     console.print(table)
+
+
+def footer_lines(report: dict[str, Any]) -> list[str]:
+    """What the numbers above cannot show: unverified data, zero vectors, undefined values."""
+    lines = []
+    data = report.get("data", {})
+    status = data.get("status", {})
+    unverified = {k: v for k, v in status.items() if v != "verified"}
+    if unverified:
+        kinds = sorted(set(unverified.values()))
+        first = next(iter(unverified))
+        lines.append(f"data: UNVERIFIED, {len(unverified)} of {len(status)} files not checked "
+                     f"against the manifest or differing from it ({', '.join(kinds)}; first: "
+                     f"{first}); numbers may not be comparable with published ones")
+    zero = report.get("run", {}).get("zero_vectors", 0)
+    if zero:
+        unique = report.get("timings", {}).get("sentences_unique", "?")
+        lines.append(f"zero vectors: {zero} of {unique} distinct sentences (no known word); "
+                     "their cosine counts as 0, as in SentEval")
+    undefined = [f"{key}/{task}" for key, row in report.get("scores", {}).items()
+                 for task, v in row.items() if isinstance(v, float) and math.isnan(v)]
+    if undefined:
+        lines.append(f"nan: {len(undefined)} value(s) undefined (constant similarities), e.g. "
+                     f"{undefined[0]}; stored as null in the report")
+    return lines

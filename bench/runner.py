@@ -16,14 +16,17 @@ from typing import Any
 import numpy as np
 
 from bench import __version__
+from bench.cache import default_cache_root
 from bench.data.locate import locate
 from bench.data.manifest import checksums
 from bench.data.sts import STS_TASKS, canonical_task_name, load_sts_task
+from bench.devices import check_device
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
 from bench.errors import BenchError
+from bench.outputs import check_folder
 from bench.protocols import Protocol
 from bench.reports import SCHEMA_VERSION, now_iso
 from bench.tasks.regressor import evaluate_regressor
@@ -112,6 +115,10 @@ def sts_scores(sts: dict[str, Any], protocols: list[Protocol],
 def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     """Execute a run and return its report (not yet written)."""
     t_start = time.perf_counter()
+    check_device(config.device)
+    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_root()
+    if config.use_cache:
+        check_folder(cache_root, "cache folder")  # before encoding, not at the first chunk
     seed_everything(config.seed)
     timings: dict[str, float] = {}
 
@@ -122,7 +129,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     transfer_tasks = [load_transfer_task(location.downstream, n) for n in task_names
                       if n in TRANSFER_TASKS]
     files = [f for task in (*sts_tasks, *transfer_tasks) for f in task.files]
-    data_sums = checksums(location.root, files, verify=config.verify_data)
+    data_sums = checksums(location.downstream, files, verify=config.verify_data)
     timings["load_data_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -135,10 +142,11 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
 
     views, embed_stats = encode_tasks(
         encoder, {task.name: task.sentences() for task in (*sts_tasks, *transfer_tasks)},
-        cache_root=Path(config.cache_dir) if config.cache_dir else None,
+        cache_root=cache_root,
         use_cache=config.use_cache, batch_size=config.batch_size,
         show_progress=config.show_progress)
     cache_folder = embed_stats.pop("cache")
+    zero_vectors = embed_stats.pop("zero_vectors")
     timings.update(embed_stats)
 
     t = time.perf_counter()
@@ -176,9 +184,11 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
         "scores": scores,
         "sts": sts,
         "data": {"dir": str(location.downstream), "found_via": location.source,
-                 "verified": config.verify_data, "sha256": data_sums},
+                 "verified": data_sums.verified, "verify_requested": config.verify_data,
+                 "status": data_sums.status, "sha256": data_sums.sha256},
         "run": {"seed": config.seed, "device": config.device, "precision": config.precision,
-                "batch_size": config.batch_size, "cache": cache_folder},
+                "batch_size": config.batch_size, "cache": cache_folder,
+                "zero_vectors": zero_vectors},
         "environment": describe_environment(config.device),
         "timings": timings,
     }

@@ -66,7 +66,7 @@ def test_cli_run_writes_a_complete_report(data_dir, tmp_path, capsys):
     assert report["schema_version"] == 1
     assert report["protocols"][0]["key"] == "all-spearman"
     assert len(report["model"]["fingerprint"]) == 24
-    assert report["data"]["sha256"]["downstream/STS/STS13-en-test/STS.gs.FNWN.txt"]
+    assert report["data"]["sha256"]["STS/STS13-en-test/STS.gs.FNWN.txt"]
     assert report["environment"]["packages"]["numpy"] == np.__version__
     assert report["run"]["seed"] == 1111
     assert report["timings"]["total_s"] > 0

@@ -218,7 +218,7 @@ def test_run_reports_transfer_section(data_dir):
     assert report["run"]["classifier"] == "torch"
     assert report["transfer"]["avg"]["acc"] == trec["acc"]
     assert report["scores"] == {} and "transfer_s" in report["timings"]
-    assert "downstream/TREC/train_5500.label" in report["data"]["sha256"]
+    assert "TREC/train_5500.label" in report["data"]["sha256"]
 
 
 def test_results_do_not_depend_on_the_number_of_jobs(data_dir):

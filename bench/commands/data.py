@@ -43,13 +43,13 @@ def _where(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     loc = locate(args.data_dir)
-    result = verify_all(loc.root)
+    result = verify_all(loc.downstream)
     console = Console()
     total = len(load_manifest())
     for key in result.missing:
-        console.print(f"[red]missing[/red]   {loc.root / key}")
+        console.print(f"[red]missing[/red]   {loc.downstream / key}")
     for key in result.mismatched:
-        console.print(f"[red]mismatch[/red]  {loc.root / key}")
+        console.print(f"[red]mismatch[/red]  {loc.downstream / key}")
     console.print(f"{len(result.ok)}/{total} files verified in {loc.downstream}")
     if result.missing or result.mismatched:
         raise DataError(f"{len(result.missing)} missing and {len(result.mismatched)} corrupt "

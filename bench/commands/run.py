@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from bench.commands.common import add_data_options, add_model_options, split_list
 from bench.errors import BenchError
+from bench.outputs import check_file, check_folder
 from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols
-from bench.render import print_table, sts_table, transfer_table
-from bench.reports import default_report_path, write_report
+from bench.render import footer_lines, print_table, sts_table, transfer_table
+from bench.reports import DEFAULT_RUNS_FOLDER, save_report
 from bench.runner import RunConfig, run
 from bench.tasks.classifier import CLASSIFIERS, CONFIGS
 
@@ -56,6 +58,14 @@ def main(args: argparse.Namespace) -> int:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
+    if not args.no_report:  # before encoding: a result computed for nothing is worse
+        if args.out is not None:
+            check_file(args.out, "--out")
+        else:
+            check_folder(DEFAULT_RUNS_FOLDER, "reports folder")
+    if args.skip_verify:
+        print("warning: --skip-verify: a data file that differs from the manifest does not "
+              "stop the run (the report marks it)", file=sys.stderr)
     config = RunConfig(
         model=args.model, protocols=parse_protocols(args.protocol), tasks=split_list(args.tasks),
         data_dir=args.data_dir, cache_dir=args.cache_dir, use_cache=not args.no_cache,
@@ -76,7 +86,9 @@ def main(args: argparse.Namespace) -> int:
         print_table(transfer_table(
             f"{args.model} transfer ({run_info['transfer_config']}, {run_info['classifier']}, "
             f"{t.get('transfer_s', 0):.1f} s)", tasks))
+    for line in footer_lines(report):
+        print(line)
     if not args.no_report:
-        path = write_report(report, args.out or default_report_path(args.model))
+        path = save_report(report, args.out, args.model)
         print(f"report: {path}")
     return 0

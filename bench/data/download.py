@@ -67,7 +67,7 @@ def download(target_root: Path, url: str = SENTEVAL_ARCHIVE_URL, timeout: float 
         staged = tmp_path / "staged"
         staged.mkdir()
         shutil.move(str(downstream), staged / "downstream")
-        result = verify_all(staged)
+        result = verify_all(staged / "downstream")
         if result.mismatched and verify:
             raise DataError(f"downloaded data fails its checksum: {result.mismatched[0]} "
                             f"(and {len(result.mismatched) - 1} more)")

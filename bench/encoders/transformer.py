@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.devices import check_device
 from bench.encoders.base import PRECISIONS, Encoder
 from bench.encoders.cls_only import cls_only_last_layer
 from bench.encoders.packaged import is_packaged, packaged_path
@@ -48,12 +49,6 @@ def autocast_context(device: str, precision: str):
     if precision == "fp32":
         return nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=_AUTOCAST[precision])
-
-
-def check_device(device: str) -> str:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"device {device!r} requested but CUDA is not available here")
-    return device
 
 
 def load_hf(location: str, display: str):
