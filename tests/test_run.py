@@ -74,7 +74,8 @@ def test_cli_run_writes_a_complete_report(data_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--model", "no-such-model"], "unknown model 'no-such-model'; valid recipes: .*glove-avg"),
+    (["--model", "no-such-model"], "cannot load model 'no-such-model'.*not a recipe either.*"
+     "valid recipes: .*glove-avg"),
     (["--model", "glove-avg", "--protocol", "wmean-kendall"], "unknown protocol 'wmean-kendall'"),
     (["--model", "glove-avg", "--tasks", "STS99"], "unknown STS task 'STS99'"),
 ])

@@ -51,8 +51,9 @@ def autocast_context(device: str, precision: str):
     return torch.autocast(device_type=torch.device(device).type, dtype=_AUTOCAST[precision])
 
 
-def load_hf(location: str, display: str):
-    """Load tokenizer and model, turning hub/network failures into one clear line."""
+def load_hf(location: str, display: str, hint: str = ""):
+    """Load tokenizer and model, turning hub/network failures into one clear line (``hint``
+    is appended when nothing of that name can be found, e.g. the valid recipe names)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -61,12 +62,15 @@ def load_hf(location: str, display: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
         model = AutoModel.from_pretrained(location)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if Path(location).is_dir():  # the folder exists: its contents are at fault
+            raise ModelError(f"cannot load model {display!r} from the folder {location}: "
+                             f"{first[:200]} (check its config.json and weight files)") from None
         raise ModelError(
             f"cannot load model {display!r}: {first[:200]} (no local folder of that name and the "
             f"model hub is not reachable or has no such model; download it elsewhere and pass "
-            f"its local path)"
+            f"its local path){hint}"
         ) from None
     return tokenizer, model
 
@@ -103,10 +107,11 @@ class TransformerEncoder(Encoder):
         self.precision = precision
         self.name = name or f"{model}[{pooler}]"
         self.location = resolve_model_location(model)
+        self.not_found_hint = ""  # added to the error when no model of that name exists
 
     @cached_property
     def _loaded(self):
-        tokenizer, model = load_hf(self.location, self.model_id)
+        tokenizer, model = load_hf(self.location, self.model_id, self.not_found_hint)
         model.eval().to(self.device)
         return tokenizer, model
 
