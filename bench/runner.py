@@ -25,7 +25,7 @@ from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
-from bench.errors import BenchError
+from bench.errors import BenchError, DataError
 from bench.outputs import check_folder
 from bench.protocols import Protocol
 from bench.reports import SCHEMA_VERSION, now_iso
@@ -72,8 +72,12 @@ def expand_tasks(names: Sequence[str]) -> list[str]:
     out: list[str] = []
     for name in names:
         transfer = canonical_transfer_name(name)
-        members = (TASK_SETS.get(name.lower()) or ((transfer,) if transfer else None)
-                   or (canonical_task_name(name),))
+        try:
+            members = (TASK_SETS.get(name.lower()) or ((transfer,) if transfer else None)
+                       or (canonical_task_name(name),))
+        except DataError:
+            raise BenchError(f"unknown task {name!r}; valid: {', '.join(TASK_SETS)} (sets), "
+                             f"{', '.join(STS_TASKS + TRANSFER_TASKS)}") from None
         out.extend(t for t in members if t not in out)
     if not out:
         raise BenchError("no tasks selected")
