@@ -18,7 +18,7 @@ import numpy as np
 from bench import __version__
 from bench.cache import default_cache_root
 from bench.data.locate import locate
-from bench.data.manifest import checksums
+from bench.data.manifest import checksums, relative_key
 from bench.data.sts import STS_TASKS, canonical_task_name, load_sts_task
 from bench.devices import check_device
 from bench.embed import encode_tasks
@@ -189,7 +189,9 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
         "sts": sts,
         "data": {"dir": str(location.downstream), "found_via": location.source,
                  "verified": data_sums.verified, "verify_requested": config.verify_data,
-                 "status": data_sums.status, "sha256": data_sums.sha256},
+                 "status": data_sums.status, "sha256": data_sums.sha256,
+                 "files": {task.name: [relative_key(location.downstream, f) for f in task.files]
+                           for task in (*sts_tasks, *transfer_tasks)}},
         "run": {"seed": config.seed, "device": config.device, "precision": config.precision,
                 "batch_size": config.batch_size, "cache": cache_folder,
                 "zero_vectors": zero_vectors},

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bench.atomic import atomic_write_text
+from bench.compare.datacheck import mark_data_mismatches, unverified_notes
 from bench.compare.guard import MIXED, Placement, parse_target, place
 from bench.compare.render import FORMATS, print_terminal, render
 from bench.compare.rows import NO_REGRESSOR_KEYS, load_rows
@@ -114,6 +115,12 @@ def main(args: argparse.Namespace) -> int:
     if args.resamples < 10:
         raise BenchError(f"--resamples must be at least 10, got {args.resamples}")
     rows = load_rows(args.reports)
+    differing = mark_data_mismatches(rows)
+    if differing and not args.allow_mixed:
+        more = f" (and {len(differing) - 1} more)" if len(differing) > 1 else ""
+        raise BenchError(f"reports measured on different data for {differing[0]}{more}; their "
+                         "numbers for that task are not comparable (pass --allow-mixed to show "
+                         "them, marked and never bolded)")
     tables: list[Table] = []
     if args.sensitivity:
         column = "avg" if args.rank_by.lower() in ("avg", "avg.") else \
@@ -138,6 +145,7 @@ def main(args: argparse.Namespace) -> int:
             tables += [t for t in (sig, transfer) if t is not None]
     if not tables:
         raise BenchError("nothing to compare: the reports hold neither STS nor transfer scores")
+    tables[0].notes.extend(unverified_notes(rows))
     if args.out is None and args.format == "terminal":
         print_terminal(tables)
         return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.data.manifest import data_key
 from bench.data.sts import STS_TASKS
 from bench.reports import ReportError, read_report
 
@@ -60,6 +61,10 @@ class Row:
     source: str = ""
     note: str = ""
     group: str = ""
+    data_sha256: dict[str, str] = field(default_factory=dict)  # data file -> digest
+    data_files: dict[str, list[str]] | None = None  # task -> its data files (newer reports)
+    verified: bool | None = None  # None: the report does not say (literature)
+    data_mismatch: dict[str, str] = field(default_factory=dict)  # task -> why (compare.datacheck)
 
     @property
     def has_parts(self) -> bool:
@@ -106,8 +111,37 @@ def _scores(data: Any, where: str) -> dict[str, dict[str, float]]:
     for key, row in data.items():
         if not isinstance(row, dict):
             raise ReportError(f"{where}: scores[{key!r}] must map tasks to numbers")
-        out[key] = {t: float(v) for t, v in row.items() if isinstance(v, (int, float))}
+        # null is how a report stores a computed NaN (bench.reports): kept as nan, so a
+        # table shows "nan" there and "-" only where nothing was computed
+        out[key] = {t: float("nan") if v is None else float(v) for t, v in row.items()
+                    if v is None or isinstance(v, (int, float))}
     return out
+
+
+def _nan_for_null(sts: Any) -> Any:
+    """Per-part correlations stored as null (NaN) back to nan, so re-aggregation can run."""
+    if not isinstance(sts, dict):
+        return sts
+    for res in sts.values():
+        for part in (res.get("parts") or {}).values() if isinstance(res, dict) else ():
+            for metric in ("pearson", "spearman"):
+                if isinstance(part, dict) and metric in part and part[metric] is None:
+                    part[metric] = float("nan")
+    return sts
+
+
+def _data(report: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]] | None,
+                                          bool | None]:
+    data = report.get("data")
+    if not isinstance(data, dict):
+        return {}, None, None
+    sums = data.get("sha256")
+    sums = {data_key(str(k)): str(v) for k, v in sums.items()} if isinstance(sums, dict) else {}
+    files = data.get("files")
+    files = ({str(t): [data_key(str(k)) for k in keys] for t, keys in files.items()
+              if isinstance(keys, list)} if isinstance(files, dict) else None)
+    verified = data.get("verified")
+    return sums, files, verified if isinstance(verified, bool) else None
 
 
 def _transfer(section: Any) -> tuple[dict[str, float], float | None]:
@@ -134,11 +168,13 @@ def _run_rows(report: dict[str, Any], path: Path) -> list[Row]:
     if "scores" not in report and "transfer" not in report:
         raise ReportError(f"{where}: run report has neither 'scores' nor 'transfer'")
     transfer, tavg = _transfer(report.get("transfer"))
+    sums, files, verified = _data(report)
     return [Row(label=label, path=path, kind="run",
                 protocols=_tags(report.get("protocols", []), where),
                 scores=_scores(report.get("scores", {}), where),
-                sts=report.get("sts") or None, transfer=transfer, transfer_avg=tavg,
-                source=path.name, note=str(report.get("created", "")))]
+                sts=_nan_for_null(report.get("sts")) or None, transfer=transfer,
+                transfer_avg=tavg, source=path.name, note=str(report.get("created", "")),
+                data_sha256=sums, data_files=files, verified=verified)]
 
 
 def _literature_rows(report: dict[str, Any], path: Path) -> list[Row]:

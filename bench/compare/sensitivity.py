@@ -97,4 +97,14 @@ def sensitivity(rows: list[Row], column: str = "avg") -> Table:
     if len(models) == 1:
         label, entry = next(iter(models.items()))
         return one_model(label, entry)
+    if column == "avg":
+        task_sets = {m: frozenset(t for v, _ in e.values() for t in v if t != "avg")
+                     for m, e in models.items()}
+        a = next(iter(task_sets))
+        b = next((m for m in task_sets if task_sets[m] != task_sets[a]), None)
+        if b is not None:
+            raise ProtocolError(
+                f"cannot rank by Avg.: the reports average different task sets ({a}: "
+                f"{len(task_sets[a])} tasks, {b}: {len(task_sets[b])}); rank by one task "
+                "instead, e.g. --rank-by STS12")
     return many_models(models, column)

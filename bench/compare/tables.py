@@ -20,6 +20,11 @@ class Cell:
     value: float | str | None
     ci: tuple[float, float] | None = None
     bold: bool = False
+    mark: bool = False  # measured on other data than the reference row (``--allow-mixed``)
+
+
+DATA_MARK_NOTE = ("a dagger marks a number measured on data whose sha256 differs from the "
+                  "first report's for that task (--allow-mixed): not comparable, never bolded")
 
 
 @dataclass
@@ -57,18 +62,32 @@ def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]
     tasks = [t for t in STS_TASKS if any(t in p.values for p in placement.placed)]
     columns = ["Model", "Protocol", "Source"] + [DISPLAY_NAMES[t] for t in tasks] + ["Avg."]
     keys = tasks + ["avg"]
-    comparable = [i for i, p in enumerate(placement.placed) if p.how != MIXED]
-    best = {k: max((placement.placed[i].values.get(k, -np.inf) for i in comparable),
-                   default=None) for k in keys}
+    placed = placement.placed
+    comparable = [i for i, p in enumerate(placed) if p.how != MIXED]
+
+    def task_set(i: int) -> frozenset[str]:
+        return frozenset(k for k in placed[i].values if k != "avg")
+
+    def peers(i: int, k: str) -> list[int]:
+        """Rows whose number in column k may be ranked against row i's: same protocol, same
+        data for the task, and for Avg. the same task set (a one-task average is not better
+        than a seven-task one)."""
+        if i not in comparable or _other_data(placed[i].row, k, tasks):
+            return []
+        return [j for j in comparable if not _other_data(placed[j].row, k, tasks)
+                and (k != "avg" or task_set(j) == task_set(i))]
+
     rows = []
-    for i, p in enumerate(placement.placed):
+    for i, p in enumerate(placed):
         cells = [Cell(p.row.label), Cell(protocol_label(p.how, p.protocol)), Cell(p.row.source)]
         for k in keys:
             v = p.values.get(k)
             ci = (cis or {}).get(i, {}).get(k)
-            bold = (v is not None and i in comparable and len(comparable) > 1
-                    and round(v, 2) == round(best[k], 2))
-            cells.append(Cell(v, ci, bold))
+            group = [placed[j].values.get(k) for j in peers(i, k)]
+            group = [g for g in group if g is not None and np.isfinite(g)]
+            bold = (v is not None and np.isfinite(v) and len(group) > 1
+                    and round(v, 2) == round(max(group), 2))
+            cells.append(Cell(v, ci, bold, mark=_other_data(p.row, k, tasks)))
         rows.append(cells)
     metric = placement.target.split("-")[1].capitalize()
     title = (f"STS ({metric} x 100; protocol {placement.target}: aggregation "
@@ -77,6 +96,11 @@ def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]
     notes = list(placement.notes)
     notes.append("Avg. is the unweighted mean of the task columns; bold: best among rows "
                  "under the same protocol")
+    if len({task_set(i) for i in comparable}) > 1:
+        notes.append("the rows average different task sets: Avg. is bolded only among rows "
+                     "with the same tasks")
+    if any(c.mark for r in rows for c in r):
+        notes.append(DATA_MARK_NOTE)
     for lit in sorted({p.row.path.name for p in placement.placed if p.row.kind == "literature"}):
         notes.append(f"{lit}: published numbers (no per-pair data, so no intervals)")
     return Table(title, columns, rows, notes)
@@ -98,11 +122,22 @@ def transfer_table(rows: list[Row]) -> Table | None:
         if avg is None and all(t in r.transfer for t in tasks):
             avg = float(np.mean([r.transfer[t] for t in tasks]))
         cells = [Cell(r.label), Cell("senteval-transfer"), Cell(r.source)]
-        cells += [Cell(r.transfer.get(t)) for t in tasks] + [Cell(avg)]
+        cells += [Cell(r.transfer.get(t), mark=_other_data(r, t, tasks)) for t in tasks]
+        cells.append(Cell(avg, mark=_other_data(r, "avg", tasks)))
         out.append(cells)
         if avg is None:
             notes.append(f"{r.label}: Avg. left out, the row lacks some tasks")
+    if any(c.mark for r in out for c in r):
+        notes.append(DATA_MARK_NOTE)
     return Table("Transfer tasks (accuracy)", columns, out, notes)
+
+
+def _other_data(row: Row, column: str, tasks: list[str]) -> bool:
+    """Column ``column`` of ``row`` rests on data that differs from the reference row's
+    (an average over ``tasks`` does as soon as one of them does)."""
+    if column == "avg":
+        return any(t in row.data_mismatch for t in tasks)
+    return column in row.data_mismatch
 
 
 def significance_table(reference: str, results: dict[str, list[PairedResult]], key: str,
