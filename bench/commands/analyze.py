@@ -19,12 +19,14 @@ from bench.analysis import compute, metrics, plots
 from bench.analysis.sets import DEFAULT_THRESHOLD, build_sets, parse_splits
 from bench.analysis.targets import collect_targets, find_sts_average
 from bench.data.locate import locate
+from bench.devices import check_device
 from bench.encoders.base import PRECISIONS
 from bench.encoders.pooling import POOLERS
 from bench.encoders.registry import EncoderOptions
 from bench.errors import BenchError
+from bench.outputs import OutputError, check_folder
 from bench.protocols import parse_protocols
-from bench.reports import SCHEMA_VERSION, now_iso, slug, write_report
+from bench.reports import SCHEMA_VERSION, now_iso, save_report, slug
 
 ANALYSES = ("align-uniform", "spectrum", "cosine-dist")
 
@@ -169,6 +171,8 @@ def _stem(args: argparse.Namespace, entries: list[dict[str, Any]]) -> str:
 def main(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
+    check_device(args.device)
+    check_folder(args.out_dir, "--out-dir")  # before encoding, not after it
     splits = parse_splits(args.splits)
     options = _options(args, splits)
     targets = collect_targets(args.model, args.checkpoints)
@@ -198,14 +202,6 @@ def main(args: argparse.Namespace) -> int:
     stem = _stem(args, entries)
     png = args.out_dir / f"{stem}.png"
     title = _title(args, options, sets)
-    if args.analysis == "align-uniform":
-        plots.align_uniform_plot(entries, png, title)
-    elif args.analysis == "spectrum":
-        plots.spectrum_plot(entries, png, title)
-    else:
-        for e in entries:
-            e["_groups"] = metrics.group_index(sets.gold)
-        plots.cosine_dist_plot(entries, metrics.group_labels(), png, title, args.style)
     report = {
         "schema_version": SCHEMA_VERSION, "kind": "analysis", "analysis": args.analysis,
         "bench_version": __version__, "created": now_iso(), "options": options,
@@ -214,7 +210,19 @@ def main(args: argparse.Namespace) -> int:
         "models": [{k: v for k, v in e.items() if not k.startswith("_")} for e in entries],
         "plot": png.name,
     }
-    path = write_report(report, args.out_dir / f"{stem}.json")
+    path = save_report(report, args.out_dir / f"{stem}.json", stem)  # first: the numbers
+    try:
+        if args.analysis == "align-uniform":
+            plots.align_uniform_plot(entries, png, title)
+        elif args.analysis == "spectrum":
+            plots.spectrum_plot(entries, png, title)
+        else:
+            for e in entries:
+                e["_groups"] = metrics.group_index(sets.gold)
+            plots.cosine_dist_plot(entries, metrics.group_labels(), png, title, args.style)
+    except OSError as exc:
+        raise OutputError(f"cannot write the plot {png} ({exc.strerror or exc}); the report "
+                          f"is in {path}") from None
     print(f"report: {path}\nplot:   {png}")
     return 0
 

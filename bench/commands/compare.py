@@ -16,6 +16,7 @@ from bench.compare.tables import Cell, Table, significance_table, sts_table, tra
 from bench.compare.uncertainty import intervals, paired_tests, same_pairs
 from bench.data.sts import canonical_task_name
 from bench.errors import BenchError
+from bench.outputs import check_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -114,6 +115,8 @@ def _csv_table(main: Table, sig: Table | None, transfer: Table | None) -> Table:
 def main(args: argparse.Namespace) -> int:
     if args.resamples < 10:
         raise BenchError(f"--resamples must be at least 10, got {args.resamples}")
+    if args.out is not None:
+        check_file(args.out, "--out")
     rows = load_rows(args.reports)
     differing = mark_data_mismatches(rows)
     if differing and not args.allow_mixed:
