@@ -6,6 +6,7 @@ without re-running anything.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -13,11 +14,16 @@ from scipy import stats
 
 
 def correlation(x: np.ndarray, y: np.ndarray, metric: str) -> float:
-    """SciPy's Pearson or Spearman (ties get their average rank), as SentEval."""
-    if metric == "pearson":
-        return float(stats.pearsonr(x, y)[0])
-    if metric == "spearman":
-        return float(stats.spearmanr(x, y)[0])
+    """SciPy's Pearson or Spearman (ties get their average rank), as SentEval.
+
+    Constant input (e.g. every vector zero) gives NaN, as in SentEval; SciPy's warning is
+    silenced because the run's footer and report say so (bench.render.footer_lines)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        if metric == "pearson":
+            return float(stats.pearsonr(x, y)[0])
+        if metric == "spearman":
+            return float(stats.spearmanr(x, y)[0])
     raise ValueError(f"unknown metric {metric!r}")
 
 
