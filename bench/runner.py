@@ -84,6 +84,15 @@ def expand_tasks(names: Sequence[str]) -> list[str]:
     return out
 
 
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding accepts 0 .. 2**32 - 1
+
+
+def check_seed(seed: int, option: str = "--seed") -> int:
+    if not 0 <= seed <= MAX_SEED:
+        raise BenchError(f"{option} must be between 0 and {MAX_SEED}, got {seed}")
+    return seed
+
+
 def seed_everything(seed: int) -> None:
     import torch
 
@@ -120,6 +129,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> dict[str, Any]:
     """Execute a run and return its report (not yet written)."""
     t_start = time.perf_counter()
     check_device(config.device)
+    check_seed(config.seed)
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_root()
     if config.use_cache:
         check_folder(cache_root, "cache folder")  # before encoding, not at the first chunk

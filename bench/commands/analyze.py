@@ -27,6 +27,7 @@ from bench.errors import BenchError
 from bench.outputs import OutputError, check_folder
 from bench.protocols import parse_protocols
 from bench.reports import SCHEMA_VERSION, now_iso, save_report, slug
+from bench.runner import check_seed
 
 ANALYSES = ("align-uniform", "spectrum", "cosine-dist")
 
@@ -39,7 +40,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "runs; repeatable")
     p.add_argument("--pooler", choices=POOLERS,
                    help="pooler for paths, hub ids and checkpoints (overrides a recipe's)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
     p.add_argument("--cache-dir", help="embedding cache (default $BENCH_CACHE_DIR or "
@@ -172,6 +173,7 @@ def main(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
     check_device(args.device)
+    check_seed(args.seed)
     check_folder(args.out_dir, "--out-dir")  # before encoding, not after it
     splits = parse_splits(args.splits)
     options = _options(args, splits)

@@ -133,11 +133,11 @@ def main(args: argparse.Namespace) -> int:
         transfer = transfer_table(rows)
         sig = None
         if any(r.scores or r.sts for r in rows):
-            target = parse_target(args.protocol) if args.protocol else None
+            target = parse_target(args.protocol) if args.protocol is not None else None
             placement = place(rows, target, args.allow_mixed)
             cis, sig = _with_uncertainty(args, placement)
             tables.append(sts_table(placement, cis))
-        elif args.protocol or args.ci or args.significance:
+        elif args.protocol is not None or args.ci or args.significance:
             raise BenchError("these reports have no STS scores (transfer only)")
         if args.format == "csv":
             if tables:

@@ -19,6 +19,7 @@ from bench.errors import BenchError
 from bench.outputs import check_file
 from bench.recipes import load_recipes
 from bench.resources import repo_root
+from bench.runner import check_seed
 from bench.train.data import MODES
 from bench.train.model import TRAIN_POOLERS
 
@@ -125,6 +126,8 @@ def main(args: argparse.Namespace) -> int:
 
     if getattr(args, "device", None) is not None:
         check_device(args.device)
+    if getattr(args, "seed", None) is not None:
+        check_seed(args.seed)
     if getattr(args, "json", None) is not None:
         check_file(args.json, "--json")
     summary = train(TrainConfig(**settings(args)))

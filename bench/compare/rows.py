@@ -113,8 +113,11 @@ def _scores(data: Any, where: str) -> dict[str, dict[str, float]]:
             raise ReportError(f"{where}: scores[{key!r}] must map tasks to numbers")
         # null is how a report stores a computed NaN (bench.reports): kept as nan, so a
         # table shows "nan" there and "-" only where nothing was computed
-        out[key] = {t: float("nan") if v is None else float(v) for t, v in row.items()
-                    if v is None or isinstance(v, (int, float))}
+        bad = next((t for t, v in row.items()
+                    if v is not None and not isinstance(v, (int, float))), None)
+        if bad is not None:
+            raise ReportError(f"{where}: scores[{key!r}][{bad!r}] is {row[bad]!r}, not a number")
+        out[key] = {t: float("nan") if v is None else float(v) for t, v in row.items()}
     return out
 
 
