@@ -54,8 +54,8 @@ def _load_text(path: Path) -> tuple[dict[str, int], np.ndarray]:
             if dim is None:
                 dim = min(_trailing_numbers(fields), len(fields) - 1)
             if len(fields) < dim + 1:
-                raise ModelError(f"{path}:{lineno}: expected a word and {dim} values, found "
-                                 f"{len(fields)} field(s)")
+                raise ModelError(f"{path}:{lineno}: expected {dim} values, found "
+                                 f"{len(fields) - 1}")
             try:
                 values = np.array(fields[-dim:], dtype=np.float64)
             except ValueError:
