@@ -249,6 +249,22 @@ def test_unreadable_chunk_is_set_aside_and_re_encoded(data_dir, tmp_path, capsys
     assert third.encoded == 0 and capsys.readouterr().err == ""
 
 
+def test_cache_that_cannot_be_written_warns_once_and_the_run_goes_on(data_dir, tmp_path,
+                                                                      monkeypatch, capsys):
+    import bench.cache
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bench.cache, "atomic_open", disk_full)
+    enc = HashEncoder()
+    reference = run(sts13_config(data_dir, use_cache=False), encoder=HashEncoder())
+    report = run(sts13_config(data_dir, cache_dir=str(tmp_path / "cache")), encoder=enc)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left" in err[0] and str(tmp_path / "cache") in err[0]
+    assert report["scores"] == reference["scores"]
+
+
 # 4. results are never lost or overwritten ----------------------------------------------------
 
 class FrozenClock(datetime):
