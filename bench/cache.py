@@ -4,8 +4,11 @@ Layout: ``<root>/<fingerprint>/meta.json`` and chunk files ``chunk-*.npz``, each
 sentence keys (sha1 of the UTF-8 text) and their vectors. Chunks are written atomically
 (temporary file, then rename) while encoding goes on, so a run killed half-way keeps every
 finished chunk and the rerun encodes only what is missing; a half-written chunk never
-becomes visible. A chunk that cannot be read anyway (disk fault, a copy cut short) is
-reported in one line, renamed to ``*.npz.corrupt`` and its sentences are encoded again.
+becomes visible. ``meta.json`` records the encoder's description and the key scheme that
+named the folder (``KEY_SCHEME``); its mtime is refreshed whenever the folder is used, which
+is what ``bench cache prune --unused-days`` reads as "last used". A chunk that cannot be
+read anyway (disk fault, a copy cut short) is reported in one line, renamed to
+``*.npz.corrupt`` and its sentences are encoded again.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ import numpy as np
 from bench.atomic import atomic_open, atomic_write_text, remove_stale_temporaries
 
 ENV_VAR = "BENCH_CACHE_DIR"
+# 1: before weights under a ``.cache`` parent were hashed (keys could ignore the weights);
+# 2: every key of an encoder with weights covers at least one weight file.
+KEY_SCHEME = 2
+STATE_FOLDER = "_postprocessors"  # fitted post-processor states, beside the vector folders
 # What np.load raises on a truncated or damaged .npz (zip) file.
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
 
@@ -66,6 +73,16 @@ class EmbeddingCache:
         self._index: dict[bytes, tuple[int, int]] | None = None
         self._chunks: list[np.ndarray] = []
         self._writable = True
+        self._touched = False
+
+    def _mark_used(self) -> None:
+        """Refresh meta.json's mtime once per instance: the "last used" of cache prune."""
+        if not self._touched:
+            self._touched = True
+            try:
+                os.utime(self.folder / "meta.json")
+            except OSError:
+                pass  # no folder yet, or a read-only cache
 
     def _load(self) -> dict[bytes, tuple[int, int]]:
         if self._index is None:
@@ -92,6 +109,7 @@ class EmbeddingCache:
         return len(self._load())
 
     def missing(self, sentences: Iterable[str]) -> list[str]:
+        self._mark_used()
         index = self._load()
         return [s for s in sentences if sentence_key(s) not in index]
 
@@ -115,7 +133,9 @@ class EmbeddingCache:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 meta = self.folder / "meta.json"
                 if not meta.exists():
-                    atomic_write_text(meta, json.dumps(self._describe, indent=2, sort_keys=True))
+                    atomic_write_text(meta, json.dumps({**self._describe,
+                                                        "key_scheme": KEY_SCHEME},
+                                                       indent=2, sort_keys=True))
                 path = self.folder / f"chunk-{uuid.uuid4().hex}.npz"
                 with atomic_open(path, "wb") as fh:
                     np.savez(fh, keys=keys, vectors=vectors)

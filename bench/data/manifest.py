@@ -8,12 +8,12 @@ and is the one place that knows about it (reports written before this change use
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from bench.errors import DataError
+from bench.fingerprint import sha256_file
 
 MANIFEST = Path(__file__).with_name("manifest.tsv")
 ARCHIVE_PREFIX = "downstream/"
@@ -49,14 +49,6 @@ def load_manifest() -> dict[str, Entry]:
         key = data_key(cols[0])
         entries[key] = Entry(key, int(cols[1]), cols[2], int(cols[3]))
     return entries
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def relative_key(downstream: Path, path: Path) -> str:

@@ -103,10 +103,12 @@ class GloveAverageEncoder(Encoder):
     def spec(self) -> dict[str, Any]:
         return {"type": "glove-avg", "vectors": self.vectors, "lowercase": self.lowercase}
 
-    def weights_digest(self) -> str | None:
+    def weights_digest(self) -> str:
         path = self._path()
-        files = sorted(path.iterdir()) if path.is_dir() else [path]
-        return "-".join(file_digest(f) for f in files if f.is_file())
+        files = [f for f in (sorted(path.iterdir()) if path.is_dir() else [path]) if f.is_file()]
+        if not files:  # never the digest of nothing: the key would ignore the vectors
+            raise ModelError(f"model {self.name!r}: no GloVe vector files in {path}")
+        return "-".join(file_digest(f) for f in files)
 
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
         vocab, matrix = self._table

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from bench.atomic import atomic_open
-from bench.cache import EmbeddingCache, default_cache_root
+from bench.cache import STATE_FOLDER, EmbeddingCache, default_cache_root
 from bench.embed import EmbeddingTable, embed
 from bench.encoders.base import Encoder
 from bench.encoders.postprocess import PostProcessor, make_postprocessor
@@ -40,7 +40,6 @@ from bench.resources import repo_root
 
 FIT_SETS = ("nli", "target")
 NLI_ENV = "BENCH_NLI_FILE"
-STATE_FOLDER = "_postprocessors"
 
 
 def default_nli_path() -> Path:
@@ -185,6 +184,7 @@ class PostProcessedEncoder(Encoder):
         if state is not None:
             pp.set_state(state)
             entry["reused"] = True
+            _mark_used(path)
         else:
             X = get_vectors()
             t_fit = time.perf_counter()
@@ -219,6 +219,14 @@ class PostProcessedEncoder(Encoder):
                 f"machine with the hub run `huggingface-cli download {model_id}` and copy the "
                 f"Hugging Face cache (~/.cache/huggingface, or point HF_HOME at it), or copy the "
                 f"recipe and set its base model to a local folder") from None
+
+
+def _mark_used(path: Path) -> None:
+    """Refresh a reused state's mtime: what ``bench cache prune --unused-days`` reads."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # a read-only cache
 
 
 def _load_state(path: Path) -> dict[str, np.ndarray] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,10 @@ from bench.devices import check_device
 from bench.encoders.base import Encoder
 from bench.encoders.transformer import (
     autocast_context,
-    local_snapshot,
+    describe_weights,
     resolve_model_location,
     token_counts,
+    weights_folder,
 )
 from bench.errors import ModelError
 from bench.fingerprint import folder_digest
@@ -49,9 +51,15 @@ class SentenceTransformerEncoder(Encoder):
         return {"type": "sentence-transformers", "model": self.model_id,
                 "precision": self.precision}
 
-    def weights_digest(self) -> str | None:
-        folder = local_snapshot(self.location)
-        return folder_digest(folder) if folder else None
+    @cached_property
+    def weights_folder(self) -> Path:
+        return weights_folder(self.location, self.model_id, lambda: self._model)
+
+    def weights_digest(self) -> str:
+        return folder_digest(self.weights_folder, owner=self.model_id)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **describe_weights(self.weights_folder)}
 
     def length_keys(self, sentences: Sequence[str]) -> list[int]:
         model = self._model

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +42,40 @@ def local_snapshot(location: str) -> Path | None:
         return None
 
 
+def hub_revision(folder: Path) -> str | None:
+    """The commit hash a hub-cache snapshot holds, or None for a plain folder.
+
+    huggingface_hub's cache layout: ``<hub cache>/models--ORG--NAME/snapshots/<commit>/``,
+    with ``refs/<branch>`` naming the commit a branch pointed to when it was downloaded.
+    """
+    folder = Path(folder)
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        return folder.name
+    return None
+
+
+def weights_folder(location: str, display: str, load: Callable[[], object]) -> Path:
+    """The local folder of the files a model's vectors come from.
+
+    A hub id is loaded first: before a download there is no snapshot (a fingerprint taken
+    then would rest on the spec alone), and a load with the hub reachable may fetch a newer
+    revision than the snapshot found before it. The vectors need the loaded model anyway.
+    """
+    if not Path(location).is_dir():
+        load()  # downloads a hub model, or raises a ModelError naming it
+    folder = local_snapshot(location)
+    if folder is None:
+        raise ModelError(f"model {display!r} loaded, but its files are in no local folder or "
+                         f"Hugging Face cache snapshot, so its weights cannot be fingerprinted")
+    return folder
+
+
+def describe_weights(folder: Path) -> dict[str, Any]:
+    """What a report records to name the exact weights: the hub commit, when there is one."""
+    revision = hub_revision(folder)
+    return {"revision": revision} if revision else {}
+
+
 def autocast_context(device: str, precision: str):
     """torch.autocast for bf16/fp16, a no-op for fp32."""
     if precision not in PRECISIONS:
@@ -51,9 +85,8 @@ def autocast_context(device: str, precision: str):
     return torch.autocast(device_type=torch.device(device).type, dtype=_AUTOCAST[precision])
 
 
-def load_hf(location: str, display: str, hint: str = ""):
-    """Load tokenizer and model, turning hub/network failures into one clear line (``hint``
-    is appended when nothing of that name can be found, e.g. the valid recipe names)."""
+def load_hf(location: str, display: str):
+    """Load tokenizer and model, turning hub/network failures into one clear line."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -70,7 +103,7 @@ def load_hf(location: str, display: str, hint: str = ""):
         raise ModelError(
             f"cannot load model {display!r}: {first[:200]} (no local folder of that name and the "
             f"model hub is not reachable or has no such model; download it elsewhere and pass "
-            f"its local path){hint}"
+            f"its local path)"
         ) from None
     return tokenizer, model
 
@@ -93,7 +126,9 @@ class TransformerEncoder(Encoder):
 
     def __init__(self, model: str, pooler: str = "cls", *, first_layer: str = "first",
                  max_length: int | None = None, device: str = "cpu", precision: str = "fp32",
-                 name: str | None = None) -> None:
+                 name: str | None = None, ignore_files: Sequence[str] = ()) -> None:
+        """``ignore_files``: files of the model folder that do not change the vectors (a
+        training checkpoint's optimizer state), left out of the weights digest."""
         if pooler not in POOLERS:
             raise ModelError(f"unknown pooler {pooler!r} for {model!r}; valid: {', '.join(POOLERS)}")
         if first_layer not in FIRST_LAYERS:
@@ -108,10 +143,16 @@ class TransformerEncoder(Encoder):
         self.name = name or f"{model}[{pooler}]"
         self.location = resolve_model_location(model)
         self.not_found_hint = ""  # added to the error when no model of that name exists
+        self.ignore_files = tuple(ignore_files)
 
     @cached_property
     def _loaded(self):
-        tokenizer, model = load_hf(self.location, self.model_id, self.not_found_hint)
+        try:
+            tokenizer, model = load_hf(self.location, self.model_id)
+        except ModelError as exc:
+            if not self.not_found_hint:
+                raise
+            raise ModelError(f"{exc}{self.not_found_hint}") from None
         model.eval().to(self.device)
         return tokenizer, model
 
@@ -123,9 +164,15 @@ class TransformerEncoder(Encoder):
             spec["first_layer"] = self.first_layer
         return spec
 
-    def weights_digest(self) -> str | None:
-        folder = local_snapshot(self.location)
-        return folder_digest(folder) if folder else None
+    @cached_property
+    def weights_folder(self) -> Path:
+        return weights_folder(self.location, self.model_id, lambda: self._loaded)
+
+    def weights_digest(self) -> str:
+        return folder_digest(self.weights_folder, ignore=self.ignore_files, owner=self.model_id)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **describe_weights(self.weights_folder)}
 
     def length_keys(self, sentences: Sequence[str]) -> list[int]:
         return token_counts(self._loaded[0], sentences, self.max_length)

@@ -40,9 +40,11 @@ def checkpoint_encoder(path: Path, options: EncoderOptions, name: str | None = N
         raise ModelError(f"{str(path)!r} is neither a bench training run nor one of its "
                          f"checkpoints")
     meta = rundir.read_meta(folder) or {}
+    # The optimizer state (latest checkpoint only, dropped when the next one is written)
+    # does not change the vectors: leaving it out keeps a checkpoint's fingerprint stable.
     return TransformerEncoder(str(folder), options.pooler or meta["eval_pooler"],
                               device=options.device, precision=options.precision,
-                              name=name or str(path))
+                              name=name or str(path), ignore_files=(rundir.STATE_FILE,))
 
 
 def _resolve_path(path: Path, options: EncoderOptions) -> Encoder | None:

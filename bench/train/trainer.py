@@ -22,11 +22,11 @@ import torch
 import torch.distributed as dist
 
 from bench.atomic import atomic_write_text
-from bench.data.manifest import sha256_file
 from bench.devices import check_device
 from bench.encoders.transformer import autocast_context
 from bench.environment import describe_environment
 from bench.errors import BenchError
+from bench.fingerprint import sha256_file
 from bench.progress import progress_bar
 from bench.train import rundir
 from bench.train.config import TrainConfig
