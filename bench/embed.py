@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class EmbeddingTable:
         return self.vectors[[self.index[s] for s in sentences]]
 
 
-def raise_non_finite(model: str, bad: int, total: int, example: str) -> None:
+def raise_non_finite(model: str, bad: int, total: int, example: str) -> NoReturn:
     """Non-finite vectors (a broken checkpoint, fp16 overflow) would only turn into NaN
     correlations later: stop before anything is scored, naming the model and the count."""
     raise ModelError(f"model {model!r} returned non-finite (NaN or infinite) vectors for {bad} "

@@ -64,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
         else:
             check_folder(DEFAULT_RUNS_FOLDER, "reports folder")
     if args.skip_verify:
-        print("warning: --skip-verify: a data file that differs from the manifest does not "
+        print("bench: warning: --skip-verify: a data file that differs from the manifest does not "
               "stop the run (the report marks it)", file=sys.stderr)
     config = RunConfig(
         model=args.model, protocols=parse_protocols(args.protocol), tasks=split_list(args.tasks),

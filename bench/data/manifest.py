@@ -68,9 +68,6 @@ class Checksums:
         """True only when every file read was compared with the manifest and matched."""
         return bool(self.status) and all(s == VERIFIED for s in self.status.values())
 
-    def unverified(self) -> list[str]:
-        return [key for key, s in self.status.items() if s != VERIFIED]
-
 
 def checksums(downstream: Path, files: list[Path], verify: bool = True) -> Checksums:
     """sha256 of each file (keyed relative to ``downstream``); with ``verify``, fail on a
