@@ -94,6 +94,9 @@ def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
     """Turn what the user typed after ``--model`` into an Encoder, or fail with valid choices."""
     _load_plugins()
     recipes = load_recipes()
+    if not name.strip():
+        raise ModelError(f"--model is empty; give a recipe name ({', '.join(sorted(recipes))}), "
+                         "a local path or a hub id")
     if name in recipes:
         config = dict(recipes[name].encoder)
         if options.pooler:
