@@ -14,18 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.cache import default_cache_root
 from bench.data.locate import locate
 from bench.data.manifest import checksums
+from bench.devices import check_device
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
+from bench.outputs import check_folder
 from bench.protocols import Protocol
 from bench.recipes import load_recipes
 from bench.reports import now_iso
 from bench.results import ModelRecord, RunReport, TaskResult, score_protocols
 from bench.scoring import average
-from bench.seeding import seed_everything
+from bench.seeding import check_seed, seed_everything
 from bench.tasks.families import FAMILIES, EvalContext
 from bench.tasks.registry import TaskMetadata, select
 
@@ -78,6 +81,11 @@ def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelReco
 def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     """Execute a run and return its report (not yet written)."""
     t_start = time.perf_counter()
+    check_device(config.device)
+    check_seed(config.seed)
+    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_root()
+    if config.use_cache:
+        check_folder(cache_root, "cache folder")  # before encoding, not at the first chunk
     seed_everything(config.seed)
     timings: dict[str, float] = {}
 
@@ -86,7 +94,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     metas = select(config.tasks)
     tasks = load_tasks(metas, location.downstream)
     files = [f for task in tasks for f in task.files]
-    data_sums = checksums(location.downstream, files, verify=config.verify_data)
+    sums = checksums(location.downstream, files, verify=config.verify_data)
     timings["load_data_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -99,10 +107,11 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
 
     views, embed_stats = encode_tasks(
         encoder, {task.name: task.sentences() for task in tasks},
-        cache_root=Path(config.cache_dir) if config.cache_dir else None,
+        cache_root=cache_root,
         use_cache=config.use_cache, batch_size=config.batch_size,
         show_progress=config.show_progress)
     dim = embed_stats.pop("dim", None)
+    zero_vectors = embed_stats.pop("zero_vectors", 0)
     timings.update(embed_stats)
 
     needs_regressor = any(p.regressor != "none" for p in config.protocols)
@@ -121,7 +130,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
             timings[f"{family_name}_s"] = time.perf_counter() - t
     results = {task.name: results[task.name] for task in tasks}
     for task in tasks:
-        results[task.name].files = {k: v for k, v in data_sums.items()
+        results[task.name].files = {k: v for k, v in sums.sha256.items()
                                     if k in task.meta.files()}
     scores = score_protocols(results, config.protocols)
     if scores:
@@ -132,7 +141,8 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
 
     run_info: dict[str, Any] = {"seed": config.seed, "device": config.device,
-                                "precision": config.precision, "batch_size": config.batch_size}
+                                "precision": config.precision, "batch_size": config.batch_size,
+                                "zero_vectors": zero_vectors}
     if needs_regressor:
         run_info.update(regressor_selection=config.regressor_selection,
                         regressor_label_fix=config.regressor_label_fix)
@@ -142,8 +152,9 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     return RunReport(
         model=model_record(config.model, encoder, dim), protocols=list(config.protocols),
         tasks=results, scores=scores,
-        data={"found_via": location.source, "verified": config.verify_data,
-              "sha256": data_sums},
+        data={"found_via": location.source, "verified": sums.verified,
+              "verify_requested": config.verify_data, "status": sums.status,
+              "sha256": sums.sha256},
         run=run_info, environment=describe_environment(config.device), timings=timings,
         created=now_iso(), bench_version=__version__, transfer_average=average(transfer))
 

@@ -19,13 +19,9 @@ def default_data_root() -> Path:
 
 @dataclass(frozen=True)
 class DataLocation:
-    downstream: Path  # the folder holding STS/, SICK/, MR/, ...
+    downstream: Path  # the folder holding STS/, SICK/, MR/, ... (any name; manifest keys are
+    #                   relative to it)
     source: str  # "--data-dir", "$BENCH_DATA_DIR" or "default cache"
-
-    @property
-    def root(self) -> Path:
-        """The folder that holds ``downstream/`` (manifest paths are relative to it)."""
-        return self.downstream.parent
 
 
 def _as_downstream(path: Path) -> Path:
