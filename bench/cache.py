@@ -26,6 +26,7 @@ import numpy as np
 
 from bench.atomic import atomic_open, atomic_write_text, remove_stale_temporaries
 from bench.errors import warn
+from bench.paths import user_cache_root
 
 ENV_VAR = "BENCH_CACHE_DIR"
 # 1: before weights under a ``.cache`` parent were hashed (keys could ignore the weights);
@@ -51,8 +52,7 @@ def default_cache_root() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "bench" / "embeddings"
+    return user_cache_root() / "embeddings"
 
 
 def sentence_key(sentence: str) -> bytes:

@@ -36,7 +36,8 @@ def _entries(what: str) -> tuple[list[str], list[list[str]], str]:
             for name, preset in sorted(load_presets().items())]
     return (["name", "protocols", "source"], rows,
             "Spelled forms: " + ", ".join(p.key for p in every_combination())
-            + "; 'all' = every combination; comma-separated lists allowed.")
+            + "; 'every' = every combination, 'every-cosine' = the six without a regressor; "
+            "comma-separated lists allowed.")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import DataError
+from bench.paths import user_cache_root
 
 ENV_VAR = "BENCH_DATA_DIR"
 
 
 def default_data_root() -> Path:
     """Per-user cache folder that ``bench data download`` fills."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "bench" / "senteval"
+    return user_cache_root() / "senteval"
 
 
 @dataclass(frozen=True)
