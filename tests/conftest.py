@@ -43,3 +43,12 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("BENCH_DATA_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """Folder of a random-weight 2-layer BERT (hidden 32) with MiniLM's tokenizer; see
+    ``tests.helpers.make_tiny_bert``. Use it where pretrained weights add nothing."""
+    from tests.helpers import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
