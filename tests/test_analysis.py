@@ -15,6 +15,7 @@ from bench.analysis.sets import build_sets, parse_splits
 from bench.analysis.targets import checkpoint_targets, find_sts_average
 from bench.cli import main as cli
 from bench.errors import BenchError
+from tests.helpers import write_tiny_stsb
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -219,30 +220,12 @@ def test_analyze_errors_are_one_line(data_dir, tmp_path, capsys):
     assert "unknown STS-B split" in capsys.readouterr().err
 
 
-def _tiny_stsb(root: Path) -> Path:
-    """A small STS-B in SentEval's layout (written here, not copied from the shared data)."""
-    folder = root / "STS" / "STSBenchmark"
-    folder.mkdir(parents=True)
-    words = ["cat", "dog", "man", "woman", "car", "road", "music", "film", "child", "ball"]
-    rng = np.random.default_rng(4)
-    for split in ("train", "dev", "test"):
-        lines = []
-        for i in range(6):
-            a, b = rng.choice(words, 2, replace=False)
-            gold = (i * 0.9) % 5.0
-            lines.append(f"g\tf\t2012\t{i}\t{gold:.2f}\ta {a} sees a {b}\tthe {b} sees {a} {i}")
-        (folder / f"sts-{split}.csv").write_text("\n".join(lines) + "\n")
-    return root
-
-
-def test_align_uniform_over_fake_checkpoints(tmp_path):
+def test_align_uniform_over_fake_checkpoints(tmp_path, tiny_bert):
     torch = pytest.importorskip("torch")
     from transformers import AutoModel, AutoTokenizer
 
-    from bench.encoders.packaged import packaged_path
-
     run = tmp_path / "runs" / "fake"
-    source = packaged_path("packaged:all-MiniLM-L6-v2")
+    source = tiny_bert  # random weights: the claim is about checkpoint handling, not values
     tokenizer = AutoTokenizer.from_pretrained(source)
     gen = torch.Generator().manual_seed(0)
     for step, scale in ((20, 0.02), (3, 0.0)):  # written out of order on purpose
@@ -252,7 +235,7 @@ def test_align_uniform_over_fake_checkpoints(tmp_path):
                 p.add_(scale * torch.randn(p.shape, generator=gen))
         model.save_pretrained(run / "checkpoints" / f"step-{step}")
         tokenizer.save_pretrained(run / "checkpoints" / f"step-{step}")
-    data = _tiny_stsb(tmp_path / "data")
+    data = write_tiny_stsb(tmp_path / "data")
     out = tmp_path / "out"
     torch.set_num_threads(1)
     assert cli(["analyze", "align-uniform", "--checkpoints", str(tmp_path / "runs"),
