@@ -173,6 +173,7 @@ def _check_outputs(out: Path, analysis: str) -> dict:
     return report
 
 
+@pytest.mark.slow
 def test_commands_write_json_and_png(data_dir, tmp_path, capsys):
     from bench.encoders.registry import resolve
 

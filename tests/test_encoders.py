@@ -97,6 +97,7 @@ def test_bf16_autocast_runs_close_to_fp32(minilm_avg):
     assert cos.min() > 0.99
 
 
+@pytest.mark.slow
 def test_minilm_stsb_matches_published_mteb_number(data_dir, minilm_avg):
     """all-MiniLM-L6-v2, STS-B test, cosine Spearman: 82.03 in MTEB's published results
     (embeddings-benchmark/mtebpaper, results/all-MiniLM-L6-v2/STSBenchmark.json, 0.8203246731),
@@ -108,6 +109,7 @@ def test_minilm_stsb_matches_published_mteb_number(data_dir, minilm_avg):
     assert 100 * stats.spearmanr(sim, test.gold)[0] == pytest.approx(82.03, abs=0.006)
 
 
+@pytest.mark.slow
 def test_minilm_sts16_all_spearman_matches_published_mteb_number(data_dir, tmp_path):
     """STS16 pooled over its five subsets ("all"): 78.99 in MTEB's published results for
     all-MiniLM-L6-v2 (mtebpaper, STS16.json, 0.7898945344); MTEB pools each year the same way."""

@@ -83,6 +83,7 @@ def _train_worker(rank: int, port: int, runs: str, data: str, backbone: str) -> 
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_ddp_training_equals_single_process_on_the_global_batch(tmp_path, train_dir, tiny_bert):
     rows = (train_dir / "nli_sample.csv").read_text(encoding="utf-8").splitlines()[:9]
     data = tmp_path / "nli.csv"

@@ -204,6 +204,7 @@ def test_sklearn_grids_follow_senteval():
     assert TorchLogReg.grid("split") == tuple(10 ** t for t in range(-5, -1))
 
 
+@pytest.mark.slow
 def test_run_reports_transfer_section(data_dir):
     from bench.protocols import parse_protocols
     from bench.runner import RunConfig, run
@@ -221,6 +222,7 @@ def test_run_reports_transfer_section(data_dir):
     assert "downstream/TREC/train_5500.label" in report["data"]["sha256"]
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_number_of_jobs(data_dir):
     from bench.protocols import parse_protocols
     from bench.runner import RunConfig, run
