@@ -65,10 +65,15 @@ def make_tiny_bert(folder: Path, seed: int = 0) -> Path:
 
 def make_tiny_sentence_transformer(bert: Path, folder: Path) -> Path:
     """``bert`` + mean pooling saved as a sentence-transformers folder (modules.json)."""
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
 
-    word = models.Transformer(str(bert))
-    pooling = models.Pooling(TINY_BERT_CONFIG["hidden_size"], pooling_mode="mean")
+    try:  # sentence-transformers >= 6
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:
+        from sentence_transformers.models import Pooling, Transformer
+
+    word = Transformer(str(bert))
+    pooling = Pooling(TINY_BERT_CONFIG["hidden_size"], pooling_mode="mean")
     SentenceTransformer(modules=[word, pooling], device="cpu").save(str(folder))
     return folder
 

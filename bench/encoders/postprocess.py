@@ -38,6 +38,10 @@ class PostProcessor:
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, **self.get_params()}
 
+    def clone(self) -> PostProcessor:
+        """An unfitted copy with the same parameters, run-time ones included."""
+        return type(self)(**self.get_params())
+
     def get_state(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
@@ -165,8 +169,12 @@ class Flow(PostProcessor):
                 "clip_norm": self.clip_norm, "seed": self.seed}
 
     def spec(self) -> dict[str, Any]:
-        # device and progress do not change the result (up to float noise): left out.
+        # device, threads and progress do not change the result (up to float noise): left out.
         return {"kind": self.kind, **self.get_params()}
+
+    def clone(self) -> Flow:
+        return Flow(**self.get_params(), device=self.device, cpu_threads=self.cpu_threads,
+                    show_progress=self.show_progress)
 
     @property
     def fitted(self) -> bool:

@@ -177,7 +177,7 @@ class PostProcessedEncoder(Encoder):
         key = self.state_key(fit_digest)
         if key in self._fitted:
             return self._fitted[key]
-        pp = make_postprocessor(self._template.spec(), device=self.device)
+        pp = self._template.clone()  # keeps run-time settings (progress, threads, device)
         path = self.state_path(fit_digest)
         t0 = time.perf_counter()
         entry: dict[str, Any] = {"fit": label, "state": str(path) if self.use_cache else None}
