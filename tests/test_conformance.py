@@ -78,12 +78,25 @@ def init_params(cls: type) -> list[str]:
 
 # --- fixtures: the models the cases are built on -------------------------------------------
 @pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: extra intra-op threads only add synchronisation (10x slower when the
-    machine is busy)."""
+def _fast():
+    """One intra-op thread (tiny tensors: more only add synchronisation, 10x slower on a busy
+    machine), and each model folder read once: the checks build ~100 encoders over 4 folders.
+    The loaded model is used read-only (eval mode), so sharing it changes no vector."""
+    import bench.encoders.transformer as transformer
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    loaded: dict[str, Any] = {}
+    real = transformer.load_hf
+
+    def load_once(location: str, display: str):
+        if location not in loaded:
+            loaded[location] = real(location, display)
+        return loaded[location]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(transformer, "load_hf", load_once)
+        yield
     torch.set_num_threads(before)
 
 
