@@ -36,11 +36,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         fh.write(text)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_open(path, "wb") as fh:
-        fh.write(data)
-
-
 def remove_stale_temporaries(folder: str | os.PathLike, older_than_s: float = 3600.0) -> int:
     """Delete temporaries that ``atomic_open`` left behind in ``folder`` when its process was
     killed (SIGKILL skips the cleanup). Only files older than ``older_than_s`` go, so another

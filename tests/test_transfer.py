@@ -240,10 +240,10 @@ def test_results_do_not_depend_on_the_number_of_jobs(data_dir):
     assert one == three
 
 
-def test_single_thread_is_shared_safely_by_concurrent_fits():
+def test_thread_limit_is_shared_safely_by_concurrent_fits():
     import threading
 
-    from bench.tasks.classifier import single_thread
+    from bench.threads import limit_threads
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
@@ -251,14 +251,14 @@ def test_single_thread_is_shared_safely_by_concurrent_fits():
     first_in, second_done = threading.Event(), threading.Event()
 
     def long_user():
-        with single_thread("cpu"):
+        with limit_threads("cpu"):
             first_in.set()
             second_done.wait(10)
             inside.append(torch.get_num_threads())
 
     def short_user():
         first_in.wait(10)
-        with single_thread("cpu"):
+        with limit_threads("cpu"):
             inside.append(torch.get_num_threads())
         second_done.set()
 

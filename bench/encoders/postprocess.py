@@ -16,6 +16,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.progress import progress_bar
+from bench.threads import limit_threads
 
 
 class PostProcessor:
@@ -153,8 +154,7 @@ class Flow(PostProcessor):
         self.clip_norm = clip_norm
         self.seed = seed
         self.device = device
-        # Batches of 32 x a few hundred: torch's intra-op threads only add synchronisation
-        # (measured: 2 threads cost 16x the CPU time of 1 on a busy 2-core machine).
+        # Batches of 32 x a few hundred: see bench.threads for why one thread by default.
         self.cpu_threads = cpu_threads
         self.show_progress = show_progress
         self.model_ = None
@@ -210,16 +210,8 @@ class Flow(PostProcessor):
             eval_every: int | None = None) -> Flow:
         """Maximum-likelihood fit; with ``X_valid``, ``valid_nll_`` records its bits/dim
         before training and every ``eval_every`` steps (and at the end)."""
-        import torch
-
-        threads = torch.get_num_threads()
-        on_cpu = torch.device(self.device).type == "cpu"
-        if on_cpu and self.cpu_threads:
-            torch.set_num_threads(self.cpu_threads)
-        try:
+        with limit_threads(self.device, self.cpu_threads):
             return self._fit(X, X_valid, eval_every)
-        finally:
-            torch.set_num_threads(threads)
 
     def _fit(self, X: np.ndarray, X_valid: np.ndarray | None,
              eval_every: int | None) -> Flow:
