@@ -101,7 +101,7 @@ def test_bf16_autocast_runs_close_to_fp32(minilm_avg):
 def test_minilm_stsb_matches_published_mteb_number(data_dir, minilm_avg):
     """all-MiniLM-L6-v2, STS-B test, cosine Spearman: 82.03 in MTEB's published results
     (embeddings-benchmark/mtebpaper, results/all-MiniLM-L6-v2/STSBenchmark.json, 0.8203246731),
-    which protocols.md section 9 shows SimCSE's evaluation.py reproduces on this data."""
+    the number SimCSE's evaluation.py also gives on SentEval's copy of the data."""
     test = load_sts_task(data_dir, "STSBenchmark").parts["test"]
     table = embed(minilm_avg, [*test.sent1, *test.sent2], show_progress=False)
     a, b = table.lookup(test.sent1), table.lookup(test.sent2)

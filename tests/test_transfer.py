@@ -28,7 +28,7 @@ from bench.tasks.transfer import (
     stratified_folds,
 )
 
-COUNTS = {  # SentEval's counts (issue 3, protocols.md section 5)
+COUNTS = {  # the sizes SentEval's loaders give on this data
     "MR": {"all": 10662}, "CR": {"all": 3775}, "SUBJ": {"all": 10000},
     "MPQA": {"all": 10606}, "SST2": {"train": 67349, "dev": 872, "test": 1821},
     "TREC": {"train": 5452, "test": 500}, "MRPC": {"train": 4076, "test": 1725},

@@ -1,6 +1,6 @@
 """STS readers that reproduce SentEval's loaders (and SimCSE's fork) exactly.
 
-What matters for comparability (see protocols.md section 1):
+What matters for comparability (SentEval ``sts.py``, ``sick.py``):
 - STS12-16: ``STS.input.<subset>.txt`` (two tab-separated sentences) and
   ``STS.gs.<subset>.txt``; a pair whose gold line is the empty string is dropped.
 - STS-B: ``sts-{train,dev,test}.csv``, score in column 5, sentences in columns 6-7.

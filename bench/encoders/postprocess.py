@@ -1,4 +1,5 @@
-"""Post-processors for sentence vectors: BERT-whitening and BERT-flow (protocols.md section 7).
+"""Post-processors for sentence vectors: BERT-whitening (Su et al. 2021, ``eng/utils.py``) and
+BERT-flow (Li et al. 2020, ``bohanli/BERT-flow``).
 
 Both follow scikit-learn's shape (``fit(X)``, ``transform(X)``, constructor parameters as
 attributes, visible in ``repr``) so they can be tested on random data, and both expose

@@ -1,6 +1,6 @@
 """SentEval's logistic-regression classifier for the transfer tasks, in torch or scikit-learn.
 
-What SentEval does (``tools/classifier.py``, ``tools/validation.py``; protocols.md section 5),
+What SentEval does (``tools/classifier.py``, ``tools/validation.py``),
 and what this module reproduces:
 
 - A single ``Linear(d -> C)`` trained with cross-entropy (mean over the batch); the L2 value is

@@ -1,4 +1,4 @@
-"""SentEval's supervised relatedness regressor for STS-B and SICK-R (protocols.md section 3b).
+"""SentEval's supervised relatedness regressor for STS-B and SICK-R.
 
 SentEval's default for these two tasks (``sick.py`` + ``tools/relatedness.py``), which many
 papers report without saying so:

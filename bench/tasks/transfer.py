@@ -1,4 +1,5 @@
-"""The seven SentEval transfer tasks: readers and evaluation protocols (protocols.md section 5).
+"""The seven SentEval transfer tasks: readers and evaluation protocols (SentEval ``mr.py``,
+``sst.py``, ``trec.py``, ``mrpc.py``, ``tools/validation.py``).
 
 Readers reproduce SentEval's loaders, including what affects results:
 - MR, CR, SUBJ, MPQA, TREC are decoded as Latin-1; SST-2 and MRPC as UTF-8.
