@@ -10,6 +10,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# huggingface_hub reads this once, when first imported, which may happen in a session
+# fixture (tiny_bert) before the per-test environment below is in place: without it, a
+# missing model is looked up on the network until a timeout instead of failing at once.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
 
 def _senteval_dir() -> Path:
     env = os.environ.get("BENCH_TEST_DATA_DIR")
