@@ -52,6 +52,7 @@ def _loss_worker(rank: int, port: int, out: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # spawns two processes that each import torch
 def test_gathered_loss_and_gradients_equal_single_process(tmp_path):
     mp.spawn(_loss_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     inputs, weight = _global_batch()
