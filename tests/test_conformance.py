@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -296,6 +297,14 @@ def test_deterministic_and_independent_of_batch_size(case):
     assert again.fingerprint == encoder.fingerprint
 
 
+def test_spec_is_json_and_fingerprint_is_stable(case):
+    """spec() is plain JSON (no Path or numpy value silently turned into a string)."""
+    encoder = case.build()
+    spec = encoder.spec()
+    assert json.loads(json.dumps(spec)) == spec
+    assert encoder.fingerprint == case.build().fingerprint == encoder.describe()["fingerprint"]
+
+
 def test_every_constructor_parameter_is_accounted_for(case):
     """Each parameter either changes results (and is varied below) or is allow-listed."""
     assert set(case.varies) | set(case.neutral) == set(case.params), \
@@ -428,6 +437,7 @@ def test_pp_state_round_trips_through_npz(pp_case, tmp_path):
 def test_pp_spec_rebuilds_the_same_postprocessor(pp_case):
     for params in ({}, *({k: v} for k, v in pp_case.varies.items())):
         pp = pp_case.build(**params)
+        assert json.loads(json.dumps(pp.spec())) == pp.spec()
         assert make_postprocessor(pp.spec()).spec() == pp.spec()
         assert isinstance(make_postprocessor(pp.spec()), PostProcessor)
 
