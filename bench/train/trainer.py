@@ -77,6 +77,8 @@ class TrainerCallback(Protocol):
     done, with ``trainer.step`` the number of steps completed; returning True stops the run
     there, as a kill after that point would (``--resume`` continues from the last
     checkpoint). Use it to watch or cut a run from your own code, e.g. stop on a budget.
+    Under DDP it runs in every process, and all of them must return the same answer (decide
+    on ``trainer.step`` or on values every process shares), or the processes part ways.
     """
 
     def on_step_end(self, trainer: Trainer) -> bool | None: ...
