@@ -76,14 +76,6 @@ def test_poolers_differ_and_first_layer_option_matters():
     assert not np.allclose(first, emb)
 
 
-def test_fingerprint_tracks_configuration():
-    a = TransformerEncoder("packaged:all-MiniLM-L6-v2", "avg")
-    b = TransformerEncoder("packaged:all-MiniLM-L6-v2", "cls_before_pooler")
-    c = TransformerEncoder("packaged:all-MiniLM-L6-v2", "avg", precision="bf16")
-    assert len({a.fingerprint, b.fingerprint, c.fingerprint}) == 3
-    assert a.fingerprint == TransformerEncoder("packaged:all-MiniLM-L6-v2", "avg").fingerprint
-
-
 def test_unloadable_model_names_the_model():
     enc = resolve("nobody/no-such-model", EncoderOptions(pooler="avg"))
     with pytest.raises(ModelError, match="cannot load model 'nobody/no-such-model'"):
