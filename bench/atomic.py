@@ -56,14 +56,15 @@ def atomic_create_text(path: str | os.PathLike, text: str) -> None:
             pass
 
 
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Binary files (a report's per-pair sidecar), with the same guarantees."""
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_open(path, "wb") as fh:
-        fh.write(data)
 
 
 def remove_stale_temporaries(folder: str | os.PathLike, older_than_s: float = 3600.0) -> int:

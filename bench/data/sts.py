@@ -1,7 +1,7 @@
 """STS readers that reproduce SentEval's loaders (``senteval/sts.py``, ``senteval/sick.py``)
 and SimCSE's fork of them exactly.
 
-What matters for comparability:
+What matters for comparability (SentEval ``sts.py``, ``sick.py``):
 - STS12-16: ``STS.input.<subset>.txt`` (two tab-separated sentences) and
   ``STS.gs.<subset>.txt``; a pair whose gold line is the empty string is dropped.
 - STS-B: ``sts-{train,dev,test}.csv``, score in column 5, sentences in columns 6-7.

@@ -77,6 +77,11 @@ class SentenceTransformerEncoder(Encoder):
         return token_counts(tokenizer, sentences, getattr(model, "max_seq_length", None))
 
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if not sentences:  # SentenceTransformer.encode([]) is shape (0,), not (0, d)
+            model = self._model
+            dim = getattr(model, "get_embedding_dimension",
+                          getattr(model, "get_sentence_embedding_dimension", None))()
+            return np.zeros((0, dim), dtype=np.float32)
         with autocast_context(self.device, self.precision):
             vectors = self._model.encode(list(sentences), batch_size=batch_size,
                                          convert_to_numpy=True, show_progress_bar=False)

@@ -19,15 +19,14 @@ from bench.tasks.sts import cosine
 class StsbDev:
     """The STS-B dev pairs, deduplicated once, scored for any encode function."""
 
-    def __init__(self, data_dir: str | None = None, max_pairs: int | None = None) -> None:
+    def __init__(self, data_dir: str | None = None) -> None:
         part = load_sts_task(locate(data_dir).downstream, "STSBenchmark").parts["dev"]
-        n = len(part.gold) if max_pairs is None else min(max_pairs, len(part.gold))
-        s1, s2 = list(part.sent1[:n]), list(part.sent2[:n])
+        s1, s2 = list(part.sent1), list(part.sent2)
         self.sentences = sorted(set(s1) | set(s2))
         where = {s: i for i, s in enumerate(self.sentences)}
         self.idx1 = np.array([where[s] for s in s1])
         self.idx2 = np.array([where[s] for s in s2])
-        self.gold = np.asarray(part.gold[:n], dtype=np.float64)
+        self.gold = np.asarray(part.gold, dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self.gold)
