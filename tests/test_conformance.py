@@ -172,6 +172,9 @@ def _transformer_case(pooler: str, bert: Path, other: Path) -> Case:
     neutral = {
         "device": SKIP,  # where the model runs, not what it computes (CUDA absent here)
         "name": "renamed",  # a display name
+        # files left out of the weights digest (a checkpoint's optimizer state): naming one
+        # the folder does not hold changes neither the vectors nor the fingerprint
+        "ignore_files": ("no-such-file.pt",),
     }
     if pooler != "avg_first_last":
         neutral["first_layer"] = "embeddings"  # read by avg_first_last only
