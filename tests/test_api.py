@@ -103,7 +103,7 @@ def test_bad_model_objects_are_one_line_errors(data_dir):
 
 def test_sts_evaluator_equals_an_independent_dev_spearman(data_dir):
     from bench.callbacks import StsEvaluator
-    from bench.data.sts import load_sts_task
+    from bench.tasks.registry import load_sts_task
 
     evaluator = StsEvaluator("sts-b", "dev", data_dir=data_dir)
     encoder = HashEncoder(16)

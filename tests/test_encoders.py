@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bench.data.sts import load_sts_task
 from bench.embed import embed
 from bench.encoders.glove import GloveAverageEncoder
 from bench.encoders.packaged import packaged_path
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.encoders.transformer import TransformerEncoder
 from bench.errors import ModelError
+from bench.tasks.registry import load_sts_task
 
 SENTENCES = ["a man is playing a guitar .", "A Woman Slices An Onion", "zzqxv qqzv", "the"]
 

@@ -169,13 +169,3 @@ class ColumnsReader:
                                      self.score, split)
                  for split, path in self.split_files}
         return StsTask(meta.name, parts, tuple(data_dir / f for f in self.files()), meta)
-
-
-def load_sts_task(data_dir: Path, name: str) -> StsTask:
-    """Load one registered STS task (by name or alias) from a SentEval ``downstream`` folder."""
-    from bench.tasks.registry import get
-
-    meta = get(name)
-    if meta.family != "sts":
-        raise DataError(f"task {meta.name!r} is a {meta.family} task, not an STS task")
-    return meta.load(data_dir)

@@ -163,6 +163,14 @@ def select(names: Iterable[str]) -> list[TaskMetadata]:
     return out
 
 
+def load_sts_task(data_dir: Path, name: str) -> Any:
+    """Load one registered STS task (by name or alias) from a SentEval ``downstream`` folder."""
+    meta = get(name)
+    if meta.family != "sts":
+        raise DataError(f"task {meta.name!r} is a {meta.family} task, not an STS task")
+    return meta.load(data_dir)
+
+
 def ordered(names: Sequence[str]) -> list[str]:
     """Task names in registry order (the paper's column order), unknown names last."""
     known = [n for n in tasks() if n in names]
