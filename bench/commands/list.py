@@ -31,10 +31,11 @@ def main(args: argparse.Namespace) -> int:
                       "(with --pooler).")
     else:
         table = Table(title="protocol presets (protocols/)", title_justify="left")
-        for col in ("name", "protocols", "source"):
+        for col in ("name", "protocols", "tasks", "source"):
             table.add_column(col)
         for name, preset in sorted(load_presets().items()):
-            table.add_row(name, ", ".join(p.key for p in preset.protocols), preset.source)
+            table.add_row(name, ", ".join(p.key for p in preset.protocols),
+                          ", ".join(preset.tasks) if preset.tasks else "sts", preset.source)
         console.print(table)
         console.print("Spelled forms: " + ", ".join(p.key for p in every_combination())
                       + "; 'all' = every combination; comma-separated lists allowed.")
