@@ -61,7 +61,7 @@ register(TaskMetadata(
                          s1=1, s2=2, score=3, header=True),
     parts=("train", "dev", "test"), eval_parts=("test",), train_split="train",
     dev_split="dev", score_range=(1.0, 5.0),
-    sizes={"train": 4500, "dev": 500, "test": 4927},
+    sizes={"train": 4500, "dev": 500, "test": 4927}, corpus="SICK",
     citation="Marelli et al. (2014). A SICK cure for the evaluation of compositional "
              "distributional semantic models. LREC.",
     description="SICK relatedness (SentEval's split: the trial file is dev)"))
@@ -76,11 +76,11 @@ register(TaskMetadata(
                                 "SICK/SICK_test_annotated.txt"),
                                s1=1, s2=2, score=3, header=True),
     parts=("all",), eval_parts=("all",), score_range=(1.0, 5.0), sizes={"all": 9927},
-    listed=False,
+    listed=False, corpus="SICK",
     citation="Marelli et al. (2014). A SICK cure for the evaluation of compositional "
              "distributional semantic models. LREC.",
     description="SICK relatedness over all 9,927 pairs (train + trial + test), as MTEB "
-                "scores SICK-R; not SentEval's SICK-R"))
+                "scores SICK-R; not SentEval's SICK-R (its 4,927 test pairs)"))
 
 _BINARY = {
     "MR": ("MR/rt-polarity.pos", "MR/rt-polarity.neg", 10662,

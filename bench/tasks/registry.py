@@ -50,6 +50,9 @@ class TaskMetadata:
     citation: str = ""
     description: str = ""
     version: int = 1
+    # tasks over one corpus with different pairs or splits (SentEval's SICK-R, MTEB's SICK-R
+    # on all pairs) share it: compare refuses to hold one against the other
+    corpus: str = ""
     # False: selected by name only, never through its family's set or "every" (a variant
     # such as MTEB's SICK-R over all pairs, which would otherwise change every default run)
     listed: bool = True
