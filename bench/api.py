@@ -97,6 +97,26 @@ def _preset_tasks(protocols: str | Protocol | Sequence[str | Protocol]) -> list[
     return preset_tasks(text) if text else list(DEFAULT_TASKS)
 
 
+def make_encoder(model: Any, *, tokenizer: Any = None, pooler: str | None = None,
+                 name: str | None = None, device: str | None = None, precision: str = "fp32",
+                 data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
+                 use_cache: bool = True) -> Encoder:
+    """The Encoder for anything ``evaluate`` accepts (``bench.mteb.as_model`` builds on it)."""
+    if device is None and not isinstance(model, str | Path):
+        device = _object_device(model)
+    device = check_device(device or "cpu")
+    if isinstance(model, str | Path):
+        from bench.encoders.registry import EncoderOptions, resolve
+
+        return resolve(str(model), EncoderOptions(
+            device, precision, pooler, str(data_dir) if data_dir else None,
+            str(cache_dir) if cache_dir else None, use_cache))
+    from bench.encoders.objects import wrap
+
+    return wrap(model, tokenizer=tokenizer, pooler=pooler, precision=precision, device=device,
+                name=name)
+
+
 def _object_device(model: Any) -> str | None:
     target = model[0] if isinstance(model, tuple) else model
     if hasattr(target, "device") and not callable(target.device):
