@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.api import evaluate
 from bench.commands.common import add_data_options, add_model_options, split_list
 from bench.errors import BenchError
-from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols
+from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols, preset_tasks
 from bench.render import print_table, report_tables
 from bench.reports import default_report_path, save
 from bench.tasks.classifier import CLASSIFIERS, CONFIGS
@@ -59,7 +59,8 @@ def main(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
     report = evaluate(
-        args.model, tasks=split_list(args.tasks) if args.tasks else None, protocols=parse_protocols(args.protocol),
+        args.model, tasks=split_list(args.tasks) if args.tasks else preset_tasks(args.protocol),
+        protocols=parse_protocols(args.protocol),
         pooler=args.pooler, data_dir=args.data_dir, cache_dir=args.cache_dir,
         use_cache=not args.no_cache, batch_size=args.batch_size, device=args.device,
         precision=args.precision, seed=args.seed, verify_data=not args.skip_verify,
