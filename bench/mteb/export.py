@@ -54,7 +54,8 @@ def _not_mteb(path: Path, task: str) -> str:
 
 
 def _model_meta(report: RunReport, name: str, revision: str) -> dict[str, Any]:
-    """The fields of mteb's ``ModelMeta`` bench knows; the rest null (mteb reads them so)."""
+    """The fields of mteb's ``ModelMeta`` bench knows, the rest null; nothing else (mteb's
+    ModelMeta forbids extra keys: bench's model record goes into each task file instead)."""
     m = report.model
     return {"name": name, "revision": revision, "release_date": None, "languages": None,
             "n_parameters": m.n_parameters, "memory_usage_mb": None,
@@ -63,9 +64,7 @@ def _model_meta(report: RunReport, name: str, revision: str) -> dict[str, Any]:
             "framework": ["PyTorch"], "reference": None, "similarity_fn_name": m.similarity,
             "use_instructions": False, "training_datasets": None, "adapted_from": None,
             "superseded_by": None, "modalities": ["text"], "model_type": ["dense"],
-            "loader": None,
-            "bench": {"requested": m.requested, "spec": m.spec, "fingerprint": m.fingerprint,
-                      "training_data": m.training_data}}
+            "loader": None}
 
 
 def _data_revision(task: TaskResult) -> str:
@@ -99,6 +98,9 @@ def _task_file(report: RunReport, path: Path, name: str, value: float) -> dict[s
         "bench": {"bench_version": __version__, "report_bench_version": report.bench_version,
                   "report": path.name, "created": report.created,
                   "protocol": protocol().key, "task": name, "task_version": task.version,
+                  "model": {"requested": report.model.requested, "spec": report.model.spec,
+                            "fingerprint": report.model.fingerprint,
+                            "training_data": report.model.training_data},
                   "data_sha256": task.files,
                   "note": "computed by bench from SentEval's files, not by mteb; "
                           "evaluation_time is bench's scoring time (encoding is shared "
