@@ -15,6 +15,7 @@ from helpers import HashEncoder
 from scipy import stats
 
 import bench
+import bench.mteb
 from bench.cli import main
 
 mteb = pytest.importorskip("mteb")
