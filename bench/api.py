@@ -76,10 +76,8 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
         regressor_label_fix=regressor_label_fix, jobs=jobs)
     encoder: Encoder | None = None
     if not isinstance(model, str | Path):
-        from bench.encoders.objects import wrap
-
-        encoder = wrap(model, tokenizer=tokenizer, pooler=pooler, precision=precision,
-                       device=device, name=name)
+        encoder = make_encoder(model, tokenizer=tokenizer, pooler=pooler, precision=precision,
+                               device=device, name=name)
         config.model = encoder.name
     else:
         config.model = str(model)

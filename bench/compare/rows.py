@@ -107,8 +107,8 @@ def rows_from_report(report: RunReport | LiteratureReport, path: Path) -> list[R
 
 
 def _load_all(paths: list[Path]) -> list[tuple[Path, RunReport | LiteratureReport]]:
-    """bench reports, and MTEB result files and folders read together as one literature
-    report (its rows group files by model), in the place of the first of them."""
+    """bench reports, and MTEB result files and folders read together (a literature report
+    per model and revision, whatever files it came from), in the place of the first of them."""
     from bench.mteb.results import looks_like_mteb, read_mteb
 
     mteb = [p for p in paths if looks_like_mteb(p)]
@@ -117,7 +117,7 @@ def _load_all(paths: list[Path]) -> list[tuple[Path, RunReport | LiteratureRepor
         if path not in mteb:
             out.append((path, load(path)))
         elif path == mteb[0]:
-            out.append((path, read_mteb(mteb)))
+            out.extend(read_mteb(mteb))
     return out
 
 

@@ -168,8 +168,9 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def read_mteb(paths: list[Path]) -> LiteratureReport:
-    """One literature report: a row per (model, revision) found in ``paths``."""
+def read_mteb(paths: list[Path]) -> list[tuple[Path, LiteratureReport]]:
+    """A literature report per (model, revision) found in ``paths``, with the folder of its
+    first file (what compare names the row by)."""
     proto = protocol()
     groups: dict[tuple[str, str | None], dict[str, Any]] = {}
     for given in map(Path, paths):
@@ -200,18 +201,20 @@ def read_mteb(paths: list[Path]) -> LiteratureReport:
                             f"({', '.join(BY_MTEB)})")
         for key in touched:
             groups[key]["skipped"] += skipped
-    rows = []
+    out = []
     for (model, revision), group in groups.items():
         values = {t: group["values"][t] for t in ordered(list(group["values"]))}
         versions = ", ".join(sorted(group["versions"]))
         note = f"mteb_version {versions}"
         if group["skipped"]:
             note += f"; {group['skipped']} result files of other tasks skipped"
-        rows.append(LiteratureRow(
+        row = LiteratureRow(
             model={"name": model, "revision": revision}, protocols=[proto],
             scores=[ProtocolScores(proto, values, average(values))],
-            source=f"MTEB results ({group['first'].parent.name})", note=note))
-    return LiteratureReport(source={"kind": "mteb", "paths": [str(p) for p in paths]},
-                            rows=rows, units="points (cosine Spearman x 100)",
-                            bench_version=__version__)
+            source=f"MTEB results ({group['first'].parent.name})", note=note)
+        files = sorted(str(f) for f in group["files"].values())
+        out.append((group["first"].parent, LiteratureReport(
+            source={"kind": "mteb", "files": files}, rows=[row],
+            units="points (cosine Spearman x 100)", bench_version=__version__)))
+    return out
 
