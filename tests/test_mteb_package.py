@@ -173,3 +173,32 @@ def test_recipe_as_mteb_model_and_target_fit_refused(tmp_path):
     assert -1 <= result.get_score() <= 1
     with pytest.raises(bench.mteb.MtebError, match="own sentences"):
         bench.mteb.as_model("minilm-whitening-target")
+
+
+@pytest.mark.slow
+def test_whitening_recipe_as_mteb_model_applies_its_postprocessor(data_dir, tmp_path):
+    """``as_model("minilm-whitening-nli")`` scores an MTEB task with whitened vectors: the
+    reference whitens the base vectors here (BERT-whitening: mean, covariance, SVD,
+    ``U diag(s^-1/2)``, fitted on the NLI sentences) with numpy."""
+    import csv
+
+    from bench.embed import encode_tasks
+
+    model = bench.mteb.as_model("minilm-whitening-nli", cache_dir=tmp_path)
+    _SmallSts.pairs = _stsb_pairs(data_dir)
+    (result,) = mteb.evaluate(model, _SmallSts(), cache=None,
+                              show_progress_bar=False).task_results
+    base = model.encoder.base
+    with open(model.encoder.nli_path, encoding="utf-8", newline="") as fh:
+        fit = [" ".join(s.split()) for row in list(csv.reader(fh))[1:] for s in row]
+    s1, s2, gold = _SmallSts.pairs
+    views, _ = encode_tasks(base, {"fit": fit, "pairs": s1 + s2}, cache_root=tmp_path,
+                            show_progress=False)
+    x = views["fit"].lookup(fit).astype(np.float64)
+    mu = x.mean(0)
+    u, s, _ = np.linalg.svd(np.cov(x.T))
+    w = u / np.sqrt(s)
+    a = (views["pairs"].lookup(s1).astype(np.float64) - mu) @ w
+    b = (views["pairs"].lookup(s2).astype(np.float64) - mu) @ w
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert result.get_score() == pytest.approx(stats.spearmanr(cos, gold)[0], abs=1e-6)
