@@ -18,6 +18,7 @@ from helpers import HashEncoder
 from scipy import stats
 
 import bench
+import bench.mteb
 from bench.cli import main
 from bench.errors import BenchError
 
@@ -325,3 +326,12 @@ def test_mteb_protocol_reproduces_published_minilm_numbers(data_dir, tmp_path, c
         assert abs(scores.values[task] - published[task]) < 0.01, task
     assert report.timings["sentences_unique"] < report.timings["sentences_requested"]
     assert report.timings["sentences_encoded"] <= report.timings["sentences_unique"]
+
+
+def test_as_model_without_mteb_is_one_line(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mteb", None)  # as if the extra were not installed
+    monkeypatch.delitem(sys.modules, "bench.mteb.model", raising=False)
+    with pytest.raises(bench.mteb.MtebError, match=r"pip install 'bench\[mteb\]'"):
+        bench.mteb.as_model("minilm-avg")
