@@ -39,6 +39,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def mteb(session: nox.Session) -> None:
+    """The MTEB interop tests with the mteb package installed (skipped by ``tests``)."""
+    _install(session, "test,mteb")
+    session.run("pytest", *(session.posargs or ["-q", "tests/test_mteb_package.py"]),
+                env={"HF_HUB_OFFLINE": "1"})
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff over the package, the tests and this file (CI runs it)."""
     session.install("ruff")

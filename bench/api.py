@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.devices import check_device
 from bench.encoders.base import Encoder
-from bench.protocols import Protocol, parse_protocols
+from bench.protocols import DEFAULT_TASKS, Protocol, parse_protocols, preset_tasks
 from bench.results import RunReport
 from bench.runner import RunConfig, run
 
@@ -42,7 +42,7 @@ def _names(tasks: str | Sequence[str]) -> list[str]:
     return list(tasks)
 
 
-def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
+def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
              protocols: str | Protocol | Sequence[str | Protocol] = "simcse", *,
              tokenizer: Any = None, pooler: str | None = None, name: str | None = None,
              data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
@@ -55,7 +55,8 @@ def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
     """Evaluate ``model`` on ``tasks`` under ``protocols``; return the typed run report.
 
     ``tasks``: task names, aliases or sets (``sts``, ``transfer``, ``every``), as a list or a
-    comma/space-separated string. ``protocols``: presets, spelled forms, ``every``,
+    comma/space-separated string; None: the tasks of the protocol presets that list theirs
+    (``mteb``), else ``sts``. ``protocols``: presets, spelled forms, ``every``,
     ``every-cosine``. The remaining options are those of ``bench run``. With ``out``, the
     report (and its per-pair sidecar) is written there. ``device`` defaults to the model
     object's own device, and to the CPU for names and paths.
@@ -65,7 +66,8 @@ def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
     device = check_device(device or "cpu")
     config = RunConfig(
         model=name or (str(model) if isinstance(model, str | Path) else ""),
-        protocols=_protocols(protocols), tasks=_names(tasks),
+        protocols=_protocols(protocols), tasks=_names(tasks) if tasks is not None
+        else _preset_tasks(protocols),
         data_dir=str(data_dir) if data_dir else None,
         cache_dir=str(cache_dir) if cache_dir else None, use_cache=use_cache,
         batch_size=batch_size, device=device, precision=precision, pooler=pooler, seed=seed,
@@ -74,10 +76,8 @@ def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
         regressor_label_fix=regressor_label_fix, jobs=jobs)
     encoder: Encoder | None = None
     if not isinstance(model, str | Path):
-        from bench.encoders.objects import wrap
-
-        encoder = wrap(model, tokenizer=tokenizer, pooler=pooler, precision=precision,
-                       device=device, name=name)
+        encoder = make_encoder(model, tokenizer=tokenizer, pooler=pooler, precision=precision,
+                               device=device, name=name)
         config.model = encoder.name
     else:
         config.model = str(model)
@@ -87,6 +87,32 @@ def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
 
         save(report, Path(out))
     return report
+
+
+def _preset_tasks(protocols: str | Protocol | Sequence[str | Protocol]) -> list[str]:
+    items = [protocols] if isinstance(protocols, str | Protocol) else list(protocols)
+    text = ",".join(p for p in items if isinstance(p, str))
+    return preset_tasks(text) if text else list(DEFAULT_TASKS)
+
+
+def make_encoder(model: Any, *, tokenizer: Any = None, pooler: str | None = None,
+                 name: str | None = None, device: str | None = None, precision: str = "fp32",
+                 data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
+                 use_cache: bool = True) -> Encoder:
+    """The Encoder for anything ``evaluate`` accepts (``bench.mteb.as_model`` builds on it)."""
+    if device is None and not isinstance(model, str | Path):
+        device = _object_device(model)
+    device = check_device(device or "cpu")
+    if isinstance(model, str | Path):
+        from bench.encoders.registry import EncoderOptions, resolve
+
+        return resolve(str(model), EncoderOptions(
+            device, precision, pooler, str(data_dir) if data_dir else None,
+            str(cache_dir) if cache_dir else None, use_cache))
+    from bench.encoders.objects import wrap
+
+    return wrap(model, tokenizer=tokenizer, pooler=pooler, precision=precision, device=device,
+                name=name)
 
 
 def _object_device(model: Any) -> str | None:

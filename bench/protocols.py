@@ -92,11 +92,15 @@ class Protocol:
 
 @dataclass(frozen=True)
 class Preset:
+    """A named protocol from a paper; ``tasks`` (optional) are the tasks that paper scores
+    under it (MTEB's set differs from SentEval's), used when a run names no tasks."""
+
     name: str
     protocols: tuple[Protocol, ...]
     source: str
     description: str
     path: Path
+    tasks: tuple[str, ...] | None = None
 
 
 def every_combination() -> list[Protocol]:
@@ -126,9 +130,31 @@ def load_presets(folder: Path | None = None) -> dict[str, Preset]:
             raise ProtocolError(f"{path}: missing key {exc.args[0]!r}") from None
         except ProtocolError as exc:
             raise ProtocolError(f"{path}: {exc}") from None
+        tasks = data.get("tasks")
+        if tasks is not None and not (isinstance(tasks, list) and tasks
+                                      and all(isinstance(t, str) for t in tasks)):
+            raise ProtocolError(f"{path}: 'tasks' must be a non-empty list of task names")
         name = data.get("name", path.stem)
-        presets[name] = Preset(name, protos, source, data.get("description", ""), path)
+        presets[name] = Preset(name, protos, source, data.get("description", ""), path,
+                               tuple(tasks) if tasks is not None else None)
     return presets
+
+
+DEFAULT_TASKS = ("sts",)
+
+
+def preset_tasks(text: str) -> list[str]:
+    """The tasks a ``--protocol`` value implies when no tasks are named: those of each preset
+    that lists its own (``mteb``), plus the default ``sts`` set for every other item."""
+    presets = load_presets()
+    out: list[str] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        preset = presets.get(item)
+        names = preset.tasks if preset is not None and preset.tasks else DEFAULT_TASKS
+        out.extend(n for n in names if n not in out)
+    return out or list(DEFAULT_TASKS)
 
 
 def parse_protocols(text: str) -> list[Protocol]:

@@ -137,6 +137,9 @@ class TaskResult:
     parts: dict[str, PartResult] = field(default_factory=dict)
     regression: RegressionResult | None = None
     transfer: TransferResult | None = None
+    # STS: {"cosine"|"euclidean"|"manhattan": {"pearson", "spearman"}} in points over the
+    # scored parts pooled (what MTEB stores besides its main score); empty when not measured
+    similarities: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"family": self.family, "version": self.version,
@@ -147,6 +150,8 @@ class TaskResult:
                        parts={k: p.to_dict() for k, p in self.parts.items()})
             if self.regression is not None:
                 out["regression"] = self.regression.to_dict()
+            if self.similarities:
+                out["similarities"] = self.similarities
         if self.transfer is not None:
             out["transfer"] = self.transfer.to_dict()
         return out
@@ -166,6 +171,13 @@ class TaskResult:
                 raise ReportError(f"{where}: parts[{part!r}] needs n, pearson, spearman") from None
         if data.get("regression"):
             task.regression = RegressionResult.from_dict(data["regression"])
+        sims = data.get("similarities") or {}
+        try:
+            task.similarities = {k: {m: float(v[m]) for m in ("pearson", "spearman")}
+                                 for k, v in sims.items()}
+        except (KeyError, TypeError, ValueError):
+            raise ReportError(f"{where}: 'similarities' needs pearson and spearman per "
+                              f"similarity") from None
         if data.get("transfer"):
             task.transfer = TransferResult.from_dict(data["transfer"])
         return task

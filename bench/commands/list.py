@@ -32,9 +32,10 @@ def _entries(what: str) -> tuple[list[str], list[list[str]], str]:
         return (["name", "type", "offline", "description"], rows,
                 "Also accepted: a local model folder, a GloVe .txt file, or a hub id "
                 "(with --pooler).")
-    rows = [[name, ", ".join(p.key for p in preset.protocols), preset.source]
+    rows = [[name, ", ".join(p.key for p in preset.protocols),
+             ", ".join(preset.tasks) if preset.tasks else "sts", preset.source]
             for name, preset in sorted(load_presets().items())]
-    return (["name", "protocols", "source"], rows,
+    return (["name", "protocols", "tasks", "source"], rows,
             "Spelled forms: " + ", ".join(p.key for p in every_combination())
             + "; 'every' = every combination, 'every-cosine' = the six without a regressor; "
             "comma-separated lists allowed.")

@@ -9,7 +9,7 @@ from bench.api import evaluate
 from bench.commands.common import add_data_options, add_model_options, split_list
 from bench.errors import BenchError, warn
 from bench.outputs import check_file, check_folder
-from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols
+from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols, preset_tasks
 from bench.render import footer_lines, print_table, report_tables
 from bench.reports import DEFAULT_RUNS_FOLDER, save
 from bench.tasks.classifier import CLASSIFIERS, CONFIGS
@@ -24,9 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="preset (bench list protocols), spelled form such as all-spearman or "
                    "wmean-pearson, 'every' (all 12 combinations), 'every-cosine' (the 6 without "
                    "a regressor), or a comma-separated list (default simcse)")
-    p.add_argument("--tasks", nargs="+", default=["sts"],
+    p.add_argument("--tasks", nargs="+", default=None,
                    help="task sets (sts = STS12-16, STS-B, SICK-R; transfer = MR, CR, SUBJ, "
-                   "MPQA, SST2, TREC, MRPC; every = both) or task names (default: sts)")
+                   "MPQA, SST2, TREC, MRPC; every = both) or task names (default: the tasks "
+                   "of a preset that lists them, such as mteb; else sts)")
     p.add_argument("--transfer-config", choices=sorted(CONFIGS), default="test",
                    help="SentEval classifier setting for transfer tasks: test (kfold 10, adam, "
                    "batch 64, tenacity 5, epoch_size 4; the literature's) or fasttest (kfold 5, "
@@ -67,7 +68,8 @@ def main(args: argparse.Namespace) -> int:
         warn("--skip-verify: a data file that differs from the manifest does not stop the run "
              "(the report marks it)")
     report = evaluate(
-        args.model, tasks=split_list(args.tasks), protocols=parse_protocols(args.protocol),
+        args.model, tasks=split_list(args.tasks) if args.tasks else preset_tasks(args.protocol),
+        protocols=parse_protocols(args.protocol),
         pooler=args.pooler, data_dir=args.data_dir, cache_dir=args.cache_dir,
         use_cache=not args.no_cache, batch_size=args.batch_size, device=args.device,
         precision=args.precision, seed=args.seed, verify_data=not args.skip_verify,

@@ -63,6 +63,33 @@ def _default_target(rows: list[Row]) -> Protocol | None:
     return next(p for p in candidates if p.key in common)
 
 
+def task_conflicts(placed: list[Placed]) -> list[str]:
+    """Rows holding different tasks over one corpus (the registry's ``corpus``: SentEval's
+    SICK-R on 4,927 test pairs, MTEB's on all 9,927), one line per clash: under one protocol
+    key they still measure different things, so they are not put side by side as alike."""
+    from bench.tasks.registry import find
+
+    held = [(p.row.label, set(p.values)) for p in placed]
+    by_corpus: dict[str, set[str]] = {}
+    for _, names in held:
+        for name in names:
+            meta = find(name)
+            if meta is not None and meta.corpus:
+                by_corpus.setdefault(meta.corpus, set()).add(name)
+    out = []
+    for corpus, names in sorted(by_corpus.items()):
+        for a in sorted(names):
+            for b in sorted(names):
+                only_a = [lbl for lbl, ns in held if a in ns and b not in ns]
+                only_b = [lbl for lbl, ns in held if b in ns and a not in ns]
+                if a < b and only_a and only_b:
+                    ma, mb = find(a), find(b)
+                    out.append(f"{ma.label} ({', '.join(only_a)}: {ma.description}) and "
+                               f"{mb.label} ({', '.join(only_b)}: {mb.description}) are "
+                               f"different tasks over the {corpus} corpus")
+    return out
+
+
 def place(rows: list[Row], target: Protocol | None = None, allow_mixed: bool = False
           ) -> Placement:
     """Resolve one protocol for all STS rows (see module doc); ProtocolError if impossible."""
@@ -109,7 +136,13 @@ def place(rows: list[Row], target: Protocol | None = None, allow_mixed: bool = F
         first = refused[0] + (f" (and {len(refused) - 1} more rows)" if len(refused) > 1 else "")
         raise ProtocolError(f"cannot put every report under {target.key}: {first}; "
                             "pass --allow-mixed to show them anyway, marked and not ranked")
+    clashes = task_conflicts(placed)
+    if clashes and not allow_mixed:
+        raise ProtocolError(f"cannot compare: {clashes[0]}; measure both on one task (bench run "
+                            "--protocol mteb scores MTEB's tasks), or pass --allow-mixed to "
+                            "show both columns, marked")
     notes = [f"protocol {target.key} ({how_chosen}; choose with --protocol)"]
+    notes += [f"DIFFERENT TASKS, not comparable across their columns: {c}" for c in clashes]
     reagg = sorted({p.row.label for p in placed if p.how == REAGGREGATED})
     if reagg:
         notes.append(f"re-aggregated from stored per-subset values to {target.key}: "

@@ -110,11 +110,27 @@ def rows_from_report(report: RunReport | LiteratureReport, path: Path) -> list[R
     return _run_rows(report, path)
 
 
+def _load_all(paths: list[Path]) -> list[tuple[Path, RunReport | LiteratureReport]]:
+    """bench reports, and MTEB result files and folders read together (a literature report
+    per model and revision, whatever files it came from), in the place of the first of them."""
+    from bench.mteb.results import looks_like_mteb, read_mteb
+
+    mteb = [p for p in paths if looks_like_mteb(p)]
+    out: list[tuple[Path, RunReport | LiteratureReport]] = []
+    for path in paths:
+        if path not in mteb:
+            out.append((path, load(path)))
+        elif path == mteb[0]:
+            out.extend(read_mteb(mteb))
+    return out
+
+
 def load_rows(paths: Sequence[Path]) -> list[Row]:
     """Read every report (one-line ReportError for a bad one) and disambiguate run labels."""
     if not paths:
         raise ReportError("no reports given: name at least one report JSON file")
-    rows = [row for p in paths for row in rows_from_report(load(Path(p)), Path(p))]
+    rows = [row for p, report in _load_all([Path(p) for p in paths])
+            for row in rows_from_report(report, p)]
     seen: dict[str, int] = {}
     for row in rows:
         seen[row.label] = seen.get(row.label, 0) + 1

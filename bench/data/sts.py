@@ -7,6 +7,8 @@ What matters for comparability (SentEval ``sts.py``, ``sick.py``):
 - STS-B: ``sts-{train,dev,test}.csv``, score in column 5, sentences in columns 6-7.
 - SICK-R: header line skipped; sentences in columns 2-3, relatedness in column 4;
   the trial file is the dev split.
+- SICK-R as MTEB scores it (``SickrSTS``, dataset ``mteb/sickr-sts``): every pair of the
+  corpus, train + trial + test (9,927), as one part (``PooledColumnsReader``).
 - SentEval splits every sentence on white space and the batcher joins the tokens
   with one space, so that is the text an encoder sees.
 """
@@ -169,3 +171,28 @@ class ColumnsReader:
                                      self.score, split)
                  for split, path in self.split_files}
         return StsTask(meta.name, parts, tuple(data_dir / f for f in self.files()), meta)
+
+
+@dataclass(frozen=True)
+class PooledColumnsReader:
+    """Several tab-separated files with the same columns, concatenated into one part (in file
+    order): MTEB's SICK-R scores all SICK pairs at once where SentEval keeps the splits."""
+
+    files_in_order: tuple[str, ...]  # relative to the data folder
+    s1: int
+    s2: int
+    score: int
+    header: bool = False
+    part: str = "all"
+
+    def files(self) -> tuple[str, ...]:
+        return self.files_in_order
+
+    def load(self, data_dir: Path, meta: Any) -> StsTask:
+        sets = [read_columns(data_dir / path, self.header, self.s1, self.s2, self.score,
+                             self.part) for path in self.files_in_order]
+        pooled = PairSet(self.part, tuple(s for p in sets for s in p.sent1),
+                         tuple(s for p in sets for s in p.sent2),
+                         np.concatenate([p.gold for p in sets]), sets[0].source)
+        return StsTask(meta.name, {self.part: pooled},
+                       tuple(data_dir / f for f in self.files()), meta)

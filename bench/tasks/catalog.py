@@ -8,7 +8,7 @@ appendix E) cite.
 
 from __future__ import annotations
 
-from bench.data.sts import ColumnsReader, StsYearReader
+from bench.data.sts import ColumnsReader, PooledColumnsReader, StsYearReader
 from bench.tasks.registry import TaskMetadata, register
 from bench.tasks.transfer import (
     BinaryReader,
@@ -61,10 +61,26 @@ register(TaskMetadata(
                          s1=1, s2=2, score=3, header=True),
     parts=("train", "dev", "test"), eval_parts=("test",), train_split="train",
     dev_split="dev", score_range=(1.0, 5.0),
-    sizes={"train": 4500, "dev": 500, "test": 4927},
+    sizes={"train": 4500, "dev": 500, "test": 4927}, corpus="SICK",
     citation="Marelli et al. (2014). A SICK cure for the evaluation of compositional "
              "distributional semantic models. LREC.",
     description="SICK relatedness (SentEval's split: the trial file is dev)"))
+
+# MTEB's SICK-R (mteb/tasks/sts/eng/sickr_sts.py, dataset mteb/sickr-sts): every pair of the
+# corpus in one test split, so it is not SentEval's SICK-R (4,927 test pairs) and has its own
+# record: compare never puts the two side by side as one task.
+register(TaskMetadata(
+    name="SICKRelatednessAll", family="sts", display_name="SICK-R-all",
+    aliases=("SICK-R-all", "SICKR-all", "SICK-all"),
+    reader=PooledColumnsReader(("SICK/SICK_train.txt", "SICK/SICK_trial.txt",
+                                "SICK/SICK_test_annotated.txt"),
+                               s1=1, s2=2, score=3, header=True),
+    parts=("all",), eval_parts=("all",), score_range=(1.0, 5.0), sizes={"all": 9927},
+    listed=False, corpus="SICK",
+    citation="Marelli et al. (2014). A SICK cure for the evaluation of compositional "
+             "distributional semantic models. LREC.",
+    description="SICK relatedness over all 9,927 pairs (train + trial + test), as MTEB "
+                "scores SICK-R; not SentEval's SICK-R (its 4,927 test pairs)"))
 
 _BINARY = {
     "MR": ("MR/rt-polarity.pos", "MR/rt-polarity.neg", 10662,

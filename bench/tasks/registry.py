@@ -50,6 +50,12 @@ class TaskMetadata:
     citation: str = ""
     description: str = ""
     version: int = 1
+    # tasks over one corpus with different pairs or splits (SentEval's SICK-R, MTEB's SICK-R
+    # on all pairs) share it: compare refuses to hold one against the other
+    corpus: str = ""
+    # False: selected by name only, never through its family's set or "every" (a variant
+    # such as MTEB's SICK-R over all pairs, which would otherwise change every default run)
+    listed: bool = True
 
     @property
     def label(self) -> str:
@@ -100,7 +106,7 @@ def register(meta: TaskMetadata, *, replace: bool = False) -> TaskMetadata:
         raise DataError(f"task {meta.name!r}: eval_parts must be among its parts")
     _TASKS[meta.name] = meta
     _SETS.setdefault(meta.family, ())
-    if meta.name not in _SETS[meta.family]:
+    if meta.listed and meta.name not in _SETS[meta.family]:
         _SETS[meta.family] = (*_SETS[meta.family], meta.name)
     return meta
 
@@ -120,9 +126,9 @@ def tasks() -> dict[str, TaskMetadata]:
 
 
 def set_names() -> dict[str, tuple[str, ...]]:
-    """Task sets: one per family (``sts``, ``transfer``) and ``every``."""
+    """Task sets: one per family (``sts``, ``transfer``) and ``every`` (the listed tasks)."""
     _ensure_catalog()
-    return {**_SETS, "every": tuple(_TASKS)}
+    return {**_SETS, "every": tuple(n for n, t in _TASKS.items() if t.listed)}
 
 
 def valid_names() -> list[str]:

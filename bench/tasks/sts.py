@@ -28,6 +28,40 @@ def cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.nan_to_num(sim)
 
 
+# Similarity functions MTEB's STS evaluator correlates with gold besides the model's own
+# (mteb/_evaluators/any_sts_evaluator.py: 1 - cosine distance, negative Euclidean and negative
+# Manhattan distance, via scikit-learn's paired distances).
+SIMILARITIES = ("cosine", "euclidean", "manhattan")
+
+
+def pair_similarity(u: np.ndarray, v: np.ndarray, kind: str) -> np.ndarray:
+    """Row-wise similarity of two stacks of vectors: cosine, or a negated distance."""
+    if kind == "cosine":
+        return cosine(u, v)
+    diff = np.asarray(u, dtype=np.float64) - np.asarray(v, dtype=np.float64)
+    if kind == "euclidean":
+        return -np.sqrt((diff * diff).sum(1))
+    if kind == "manhattan":
+        return -np.abs(diff).sum(1)
+    raise ValueError(f"unknown similarity {kind!r}; valid: {', '.join(SIMILARITIES)}")
+
+
+def pooled_similarities(task: StsTask, table: EmbeddingTable) -> dict[str, dict[str, float]]:
+    """Pearson and Spearman (points) of each similarity in ``SIMILARITIES`` with gold over the
+    scored parts pooled, as MTEB scores an STS task. Computed while the vectors are at hand,
+    so an export to MTEB's format needs only the report (not the cache or the model)."""
+    names = task.meta.eval_parts
+    s1 = [s for n in names for s in task.parts[n].sent1]
+    s2 = [s for n in names for s in task.parts[n].sent2]
+    gold = np.concatenate([task.parts[n].gold for n in names])
+    u, v = table.lookup(s1), table.lookup(s2)
+    out = {}
+    for kind in SIMILARITIES:
+        sim = pair_similarity(u, v, kind)
+        out[kind] = {m: 100 * correlation(sim, gold, m) for m in ("pearson", "spearman")}
+    return out
+
+
 def score_part(sim: np.ndarray, gold: np.ndarray, keep_pairs: bool) -> PartResult:
     gold = np.asarray(gold, dtype=np.float64)
     return PartResult(int(len(gold)), 100 * correlation(sim, gold, "pearson"),
@@ -45,6 +79,7 @@ def evaluate_sts_task(task: StsTask, table: EmbeddingTable, *, regressor: dict[s
     for name, pairs in task.parts.items():
         sim = cosine(table.lookup(pairs.sent1), table.lookup(pairs.sent2))
         result.parts[name] = score_part(sim, pairs.gold, keep_pairs=name in meta.eval_parts)
+    result.similarities = pooled_similarities(task, table)
     if regressor is not None and meta.supervised:
         from bench.tasks.regressor import evaluate_regressor
 
