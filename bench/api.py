@@ -42,7 +42,7 @@ def _names(tasks: str | Sequence[str]) -> list[str]:
     return list(tasks)
 
 
-def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
+def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
              protocols: str | Protocol | Sequence[str | Protocol] = "simcse", *,
              tokenizer: Any = None, pooler: str | None = None, name: str | None = None,
              data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
@@ -51,15 +51,24 @@ def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
              show_progress: bool = False, transfer_config: str = "test",
              classifier: str = "torch", regressor_selection: str = "pearson",
              regressor_label_fix: bool = False, jobs: int | None = None,
+             task_files: Sequence[str | Path] = (), tasks_dir: str | Path | None = None,
              out: str | Path | None = None) -> RunReport:
     """Evaluate ``model`` on ``tasks`` under ``protocols``; return the typed run report.
 
     ``tasks``: task names, aliases or sets (``sts``, ``transfer``, ``every``), as a list or a
-    comma/space-separated string. ``protocols``: presets, spelled forms, ``every``,
+    comma/space-separated string; default: the tasks of ``task_files`` when given, else
+    ``sts``. ``task_files``: STS task files (TOML, ``bench.tasks.taskfile``) to register;
+    ``tasks_dir``: a folder of them (default ``$BENCH_TASKS_DIR``), registered so that
+    ``tasks`` can name them. ``protocols``: presets, spelled forms, ``every``,
     ``every-cosine``. The remaining options are those of ``bench run``. With ``out``, the
     report (and its per-pair sidecar) is written there. ``device`` defaults to the model
     object's own device, and to the CPU for names and paths.
     """
+    from bench.tasks.taskfile import load_task_files
+
+    declared = load_task_files(task_files, [tasks_dir] if tasks_dir else None)
+    if tasks is None:
+        tasks = [meta.name for meta in declared] or "sts"
     if device is None and not isinstance(model, str | Path):
         device = _object_device(model)
     device = check_device(device or "cpu")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.data.locate import locate
+from bench.data.locate import candidate, locate
 from bench.data.manifest import checksums
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
@@ -28,6 +28,7 @@ from bench.scoring import average
 from bench.seeding import seed_everything
 from bench.tasks.families import FAMILIES, EvalContext
 from bench.tasks.registry import TaskMetadata, select
+from bench.tasks.taskfile import task_file_digests
 
 
 @dataclass
@@ -56,6 +57,15 @@ def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
     return [meta.load(downstream) for meta in metas]
 
 
+def file_digests(task: Any, downstream: Path, verify: bool) -> dict[str, str]:
+    """sha256 of a task's files: built-in tasks keyed relative to the data folder and checked
+    against the manifest (with ``verify``); task-file tasks keyed ``<task>:<file>`` and only
+    digested (the report lists them under ``data.not_in_manifest``)."""
+    if task.meta.origin is not None:
+        return task_file_digests(task.meta)
+    return checksums(downstream, list(task.files), verify=verify)
+
+
 def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelRecord:
     """The report's model record: the encoder's spec and fingerprint, what it knows of itself
     (``Encoder.model_meta``), and the recipe's ``training_data`` when it has one."""
@@ -82,11 +92,14 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    location = locate(config.data_dir)
     metas = select(config.tasks)
+    # task files carry their own data: SentEval's folder is needed only for built-in tasks
+    builtin = any(meta.origin is None for meta in metas)
+    location = locate(config.data_dir) if builtin else candidate(config.data_dir)
     tasks = load_tasks(metas, location.downstream)
-    files = [f for task in tasks for f in task.files]
-    data_sums = checksums(location.downstream, files, verify=config.verify_data)
+    task_sums = {task.name: file_digests(task, location.downstream, config.verify_data)
+                 for task in tasks}
+    data_sums = {k: v for sums in task_sums.values() for k, v in sums.items()}
     timings["load_data_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -121,8 +134,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
             timings[f"{family_name}_s"] = time.perf_counter() - t
     results = {task.name: results[task.name] for task in tasks}
     for task in tasks:
-        results[task.name].files = {k: v for k, v in data_sums.items()
-                                    if k in task.meta.files()}
+        results[task.name].files = task_sums[task.name]
     scores = score_protocols(results, config.protocols)
     if scores:
         for name, value in scores[0].values.items():
@@ -139,11 +151,12 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     if transfer:
         run_info.update(transfer_config=config.transfer_config, classifier=config.classifier,
                         transfer_jobs=ctx.jobs or _transfer_jobs(config, len(transfer)))
+    unlisted = [k for t in tasks if t.meta.origin is not None for k in task_sums[t.name]]
     return RunReport(
         model=model_record(config.model, encoder, dim), protocols=list(config.protocols),
         tasks=results, scores=scores,
         data={"found_via": location.source, "verified": config.verify_data,
-              "sha256": data_sums},
+              "sha256": data_sums, **({"not_in_manifest": unlisted} if unlisted else {})},
         run=run_info, environment=describe_environment(config.device), timings=timings,
         created=now_iso(), bench_version=__version__, transfer_average=average(transfer))
 

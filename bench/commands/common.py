@@ -13,6 +13,15 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                    "(default: $BENCH_DATA_DIR, then ~/.cache/bench/senteval)")
 
 
+def add_task_file_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task-file", action="append", default=[], metavar="TOML",
+                   help="an STS task file declaring your own data (format: README, 'Your own "
+                   "STS data'); repeatable")
+    p.add_argument("--tasks-dir", metavar="DIR",
+                   help="a folder of task files whose tasks --tasks can name (default "
+                   "$BENCH_TASKS_DIR)")
+
+
 def add_model_options(p: argparse.ArgumentParser, multiple: bool = False) -> None:
     if multiple:
         p.add_argument("--model", action="append", required=True,

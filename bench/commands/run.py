@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from bench.api import evaluate
-from bench.commands.common import add_data_options, add_model_options, split_list
+from bench.commands.common import (
+    add_data_options,
+    add_model_options,
+    add_task_file_options,
+    split_list,
+)
 from bench.errors import BenchError
 from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols
 from bench.render import print_table, report_tables
@@ -23,9 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="preset (bench list protocols), spelled form such as all-spearman or "
                    "wmean-pearson, 'every' (all 12 combinations), 'every-cosine' (the 6 without "
                    "a regressor), or a comma-separated list (default simcse)")
-    p.add_argument("--tasks", nargs="+", default=["sts"],
+    p.add_argument("--tasks", nargs="+", default=None,
                    help="task sets (sts = STS12-16, STS-B, SICK-R; transfer = MR, CR, SUBJ, "
-                   "MPQA, SST2, TREC, MRPC; every = both) or task names (default: sts)")
+                   "MPQA, SST2, TREC, MRPC; user = the task files' tasks; every = all) or task "
+                   "names (default: the --task-file tasks if any, else sts)")
+    add_task_file_options(p)
     p.add_argument("--transfer-config", choices=sorted(CONFIGS), default="test",
                    help="SentEval classifier setting for transfer tasks: test (kfold 10, adam, "
                    "batch 64, tenacity 5, epoch_size 4; the literature's) or fasttest (kfold 5, "
@@ -58,7 +65,8 @@ def main(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
     report = evaluate(
-        args.model, tasks=split_list(args.tasks), protocols=parse_protocols(args.protocol),
+        args.model, tasks=split_list(args.tasks) if args.tasks else None,
+        task_files=args.task_file, tasks_dir=args.tasks_dir, protocols=parse_protocols(args.protocol),
         pooler=args.pooler, data_dir=args.data_dir, cache_dir=args.cache_dir,
         use_cache=not args.no_cache, batch_size=args.batch_size, device=args.device,
         precision=args.precision, seed=args.seed, verify_data=not args.skip_verify,
