@@ -18,6 +18,8 @@ from typing import Any
 
 from bench.devices import check_device
 from bench.encoders.base import Encoder
+from bench.errors import ModelError
+from bench.prompts import Prompts
 from bench.protocols import Protocol, parse_protocols
 from bench.results import RunReport
 from bench.runner import RunConfig, run
@@ -52,6 +54,9 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
              classifier: str = "torch", regressor_selection: str = "pearson",
              regressor_label_fix: bool = False, jobs: int | None = None,
              task_files: Sequence[str | Path] = (), tasks_dir: str | Path | None = None,
+             prompt: str | None = None, prompt_a: str | None = None,
+             prompt_b: str | None = None, prompt_name: str | None = None,
+             max_length: int | None = None, dtype: str | None = None,
              out: str | Path | None = None) -> RunReport:
     """Evaluate ``model`` on ``tasks`` under ``protocols``; return the typed run report.
 
@@ -59,7 +64,11 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
     comma/space-separated string; default: the tasks of ``task_files`` when given, else
     ``sts``. ``task_files``: STS task files (TOML, ``bench.tasks.taskfile``) to register;
     ``tasks_dir``: a folder of them (default ``$BENCH_TASKS_DIR``), registered so that
-    ``tasks`` can name them. ``protocols``: presets, spelled forms, ``every``,
+    ``tasks`` can name them. ``prompt`` (both sides), ``prompt_a``/``prompt_b`` (first /
+    second sentence of a pair), ``prompt_name`` (a sentence-transformers model's own named
+    prompt) replace a recipe's prompts for every task family (``bench.prompts``);
+    ``max_length`` truncates inputs (tokens); ``dtype`` is the load dtype of the weights,
+    apart from the autocast ``precision``. ``protocols``: presets, spelled forms, ``every``,
     ``every-cosine``. The remaining options are those of ``bench run``. With ``out``, the
     report (and its per-pair sidecar) is written there. ``device`` defaults to the model
     object's own device, and to the CPU for names and paths.
@@ -72,6 +81,7 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
     if device is None and not isinstance(model, str | Path):
         device = _object_device(model)
     device = check_device(device or "cpu")
+    prompts = Prompts.from_options(prompt, prompt_a, prompt_b, prompt_name)
     config = RunConfig(
         model=name or (str(model) if isinstance(model, str | Path) else ""),
         protocols=_protocols(protocols), tasks=_names(tasks),
@@ -80,13 +90,19 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
         batch_size=batch_size, device=device, precision=precision, pooler=pooler, seed=seed,
         verify_data=verify_data, show_progress=show_progress, transfer_config=transfer_config,
         classifier=classifier, regressor_selection=regressor_selection,
-        regressor_label_fix=regressor_label_fix, jobs=jobs)
+        regressor_label_fix=regressor_label_fix, jobs=jobs, prompts=prompts,
+        max_length=max_length, dtype=dtype)
     encoder: Encoder | None = None
     if not isinstance(model, str | Path):
         from bench.encoders.objects import wrap
 
+        if dtype not in (None, "fp32"):
+            raise ModelError("dtype applies when bench loads the model; a model object is "
+                             "used in the dtype it has (convert it before passing it)")
         encoder = wrap(model, tokenizer=tokenizer, pooler=pooler, precision=precision,
-                       device=device, name=name)
+                       device=device, max_length=max_length, name=name)
+        if prompts is not None:
+            encoder.set_prompts(prompts)
         config.model = encoder.name
     else:
         config.model = str(model)

@@ -20,6 +20,7 @@ from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
+from bench.prompts import Prompts
 from bench.protocols import Protocol
 from bench.recipes import load_recipes
 from bench.reports import now_iso
@@ -51,6 +52,9 @@ class RunConfig:
     regressor_selection: str = "pearson" # dev metric for the regressor: pearson | spearman
     regressor_label_fix: bool = False    # map STS-B scores onto [1, 5] before encoding
     jobs: int | None = None              # transfer tasks fitted at once (None: one per core)
+    prompts: Prompts | None = None       # replaces the recipe's prompts when set
+    max_length: int | None = None        # truncation (tokens); None: the recipe's / none
+    dtype: str | None = None             # load dtype of the weights; None: the recipe's / fp32
 
 
 def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
@@ -104,9 +108,10 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
 
     t = time.perf_counter()
     if encoder is None:
-        encoder = resolve(config.model, EncoderOptions(config.device, config.precision,
-                                                       config.pooler, config.data_dir,
-                                                       config.cache_dir, config.use_cache))
+        encoder = resolve(config.model, EncoderOptions(
+            config.device, config.precision, config.pooler, config.data_dir, config.cache_dir,
+            config.use_cache, max_length=config.max_length, dtype=config.dtype,
+            prompts=config.prompts))
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 
@@ -114,7 +119,9 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
         encoder, {task.name: task.sentences() for task in tasks},
         cache_root=Path(config.cache_dir) if config.cache_dir else None,
         use_cache=config.use_cache, batch_size=config.batch_size,
-        show_progress=config.show_progress)
+        show_progress=config.show_progress,
+        families={task.name: task.meta.family for task in tasks},
+        sides={task.name: task.sides() for task in tasks})
     dim = embed_stats.pop("dim", None)
     timings.update(embed_stats)
 
@@ -143,8 +150,15 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     timings["total_s"] = time.perf_counter() - t_start
     timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
 
+    source = encoder.source_encoder()
     run_info: dict[str, Any] = {"seed": config.seed, "device": config.device,
                                 "precision": config.precision, "batch_size": config.batch_size}
+    for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision
+        if getattr(source, key, None) is not None:
+            run_info[key] = getattr(source, key)
+    if source.prompts:  # the texts that went before each side, per family evaluated
+        run_info["prompts"] = {f: list(source.prompt_pair(f))
+                               for f in dict.fromkeys(t.meta.family for t in tasks)}
     if needs_regressor:
         run_info.update(regressor_selection=config.regressor_selection,
                         regressor_label_fix=config.regressor_label_fix)

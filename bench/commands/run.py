@@ -8,6 +8,7 @@ from pathlib import Path
 from bench.api import evaluate
 from bench.commands.common import (
     add_data_options,
+    add_encoding_options,
     add_model_options,
     add_task_file_options,
     split_list,
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "MPQA, SST2, TREC, MRPC; user = the task files' tasks; every = all) or task "
                    "names (default: the --task-file tasks if any, else sts)")
     add_task_file_options(p)
+    add_encoding_options(p)
     p.add_argument("--transfer-config", choices=sorted(CONFIGS), default="test",
                    help="SentEval classifier setting for transfer tasks: test (kfold 10, adam, "
                    "batch 64, tenacity 5, epoch_size 4; the literature's) or fasttest (kfold 5, "
@@ -62,11 +64,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
+    if args.max_length is not None and args.max_length < 1:
+        raise BenchError(f"--max-length must be a positive number of tokens, got "
+                         f"{args.max_length}")
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
     report = evaluate(
         args.model, tasks=split_list(args.tasks) if args.tasks else None,
-        task_files=args.task_file, tasks_dir=args.tasks_dir, protocols=parse_protocols(args.protocol),
+        task_files=args.task_file, tasks_dir=args.tasks_dir, prompt=args.prompt,
+        prompt_a=args.prompt_a, prompt_b=args.prompt_b, prompt_name=args.prompt_name,
+        max_length=args.max_length, dtype=args.dtype, protocols=parse_protocols(args.protocol),
         pooler=args.pooler, data_dir=args.data_dir, cache_dir=args.cache_dir,
         use_cache=not args.no_cache, batch_size=args.batch_size, device=args.device,
         precision=args.precision, seed=args.seed, verify_data=not args.skip_verify,

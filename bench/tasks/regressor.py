@@ -174,7 +174,7 @@ def evaluate_regressor(task, table, *, selection: str = "pearson", label_fix: bo
         s1 = [part.sent1[i] for i in order]
         s2 = [part.sent2[i] for i in order]
         gold = np.asarray(part.gold, dtype=np.float64)[order]
-        split[role] = (pair_features(table.lookup(s1), table.lookup(s2)), gold)
+        split[role] = (pair_features(table.lookup(s1), table.lookup(s2, side=1)), gold)
     train_gold = split["train"][1]
     targets = encode_labels(rescale(train_gold, low, high) if label_fix else train_gold)
     dev_scores = split["dev"][1]
