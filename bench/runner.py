@@ -172,7 +172,8 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
         data={"found_via": location.source, "verified": config.verify_data,
               "sha256": data_sums, **({"not_in_manifest": unlisted} if unlisted else {})},
         run=run_info, environment=describe_environment(config.device), timings=timings,
-        created=now_iso(), bench_version=__version__, transfer_average=average(transfer))
+        created=now_iso(), bench_version=__version__, transfer_average=average(transfer),
+        notes=[note for t in tasks for note in t.meta.notes])
 
 
 def _transfer_jobs(config: RunConfig, n: int) -> int:

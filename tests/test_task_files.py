@@ -90,6 +90,7 @@ def test_task_file_runs_through_run_compare_and_evaluate(user_task, tiny_bert, d
     assert len(values) == 12 and all(set(v) == {"MySTS"} for v in values.values())
     task = data["tasks"]["MySTS"]
     assert task["regression"] is not None and task["eval_parts"] == ["test"]
+    assert task["regression"]["label_fix"] is True  # classes span the declared score range
     assert task["files"] == {f"MySTS:{n}": _sha(folder / n)
                              for n in ("my.toml", "train.tsv", "dev.tsv", "test.tsv")}
     assert set(data["data"]["not_in_manifest"]) == set(task["files"])

@@ -34,12 +34,21 @@ _STS_YEARS = {
               1186, "Agirre et al. (2016). SemEval-2016 Task 1: Semantic textual similarity, "
               "monolingual and cross-lingual evaluation. SemEval."),
 }
+# Measured with bench (README, "Near-ties"): pairs whose two sentences are identical have
+# cosine 1 up to rounding, so their Spearman ranks are decided by float noise.
+_NOTES = {"STS12": (
+    "near-ties: STS12 SMTeuroparl has 65 and surprise.SMTnews 14 pairs of "
+    "identical sentences, whose cosine is 1 up to float rounding; their ranks follow the noise "
+    "of batching, hardware and precision, so these two subsets' Spearman can move by up to "
+    "about NEAR_SUBSET points and STS12 mean/wmean by about NEAR_MEAN between otherwise "
+    "identical runs (bench, SentEval, MTEB alike). Differences that small on STS12 are noise.",)}
 for _name, (_subsets, _pairs, _cite) in _STS_YEARS.items():
     register(TaskMetadata(
         name=_name, family="sts", reader=StsYearReader(f"STS/{_name}-en-test", _subsets),
         aliases=(_name.replace("STS", "STS20"),), parts=_subsets, eval_parts=_subsets,
         score_range=(0.0, 5.0), sizes={"pairs": _pairs}, citation=_cite,
-        description=f"SemEval {_name} English test subsets; gold 0-5"))
+        description=f"SemEval {_name} English test subsets; gold 0-5",
+        notes=_NOTES.get(_name, ())))
 
 register(TaskMetadata(
     name="STSBenchmark", family="sts", display_name="STS-B", aliases=("STS-B", "STSB"),

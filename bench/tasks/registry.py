@@ -51,6 +51,7 @@ class TaskMetadata:
     description: str = ""
     version: int = 1
     origin: Path | None = None  # the task file that declared it (None: built in)
+    notes: tuple[str, ...] = ()  # caveats a run report carries whenever the task is evaluated
 
     @property
     def label(self) -> str:
