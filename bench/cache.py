@@ -6,7 +6,9 @@ sentence keys (sha1 of the UTF-8 text) and their vectors. Chunks are written ato
 finished chunk and the rerun encodes only what is missing; a half-written chunk never
 becomes visible. ``meta.json`` records the encoder's description and the key scheme that
 named the folder (``KEY_SCHEME``); its mtime is refreshed whenever the folder is used, which
-is what ``bench cache prune --unused-days`` reads as "last used".
+is what ``bench cache prune --unused-days`` reads as "last used". A chunk that cannot be
+read anyway (disk fault, a copy cut short) is reported in one line, renamed to
+``*.npz.corrupt`` and its sentences are encoded again.
 """
 
 from __future__ import annotations
@@ -15,26 +17,42 @@ import hashlib
 import json
 import os
 import uuid
+import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from bench.atomic import atomic_open, atomic_write_text, remove_stale_temporaries
+from bench.errors import warn
+from bench.paths import user_cache_root
 
 ENV_VAR = "BENCH_CACHE_DIR"
 # 1: before weights under a ``.cache`` parent were hashed (keys could ignore the weights);
 # 2: every key of an encoder with weights covers at least one weight file.
 KEY_SCHEME = 2
 STATE_FOLDER = "_postprocessors"  # fitted post-processor states, beside the vector folders
+# What np.load raises on a truncated or damaged .npz (zip) file.
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def set_aside(path: Path, why: str) -> None:
+    """Move an unreadable chunk out of the way (kept for inspection), saying so in one line."""
+    aside = path.with_name(path.name + ".corrupt")
+    try:
+        os.replace(path, aside)
+        where = f"moved to {aside.name}"
+    except OSError as exc:
+        where = f"could not move it aside: {exc.strerror or exc}"
+    warn(f"unreadable cache chunk {path} ({why}); {where}; its sentences are encoded again")
 
 
 def default_cache_root() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "bench" / "embeddings"
+    return user_cache_root() / "embeddings"
 
 
 def sentence_key(text: str | tuple[str, str]) -> bytes:
@@ -53,6 +71,7 @@ class EmbeddingCache:
         self._describe = describe or {}
         self._index: dict[bytes, tuple[int, int]] | None = None
         self._chunks: list[np.ndarray] = []
+        self._writable = True
         self._touched = False
 
     def _mark_used(self) -> None:
@@ -74,8 +93,9 @@ class EmbeddingCache:
                     try:
                         with np.load(path) as data:
                             keys, vectors = data["keys"], data["vectors"]
-                    except (OSError, ValueError, KeyError, EOFError):
-                        continue  # unreadable chunk: its sentences get re-encoded
+                    except UNREADABLE as exc:
+                        set_aside(path, f"{type(exc).__name__}: {str(exc)[:80]}")
+                        continue
                     if keys.ndim != 2 or keys.shape != (len(vectors), 20):
                         continue  # a chunk from an older layout: re-encode its sentences
                     c = len(self._chunks)
@@ -104,17 +124,24 @@ class EmbeddingCache:
         """Persist one chunk atomically and add it to the in-memory index."""
         if len(sentences) == 0:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        meta = self.folder / "meta.json"
-        if not meta.exists():
-            atomic_write_text(meta, json.dumps({**self._describe, "key_scheme": KEY_SCHEME},
-                                               indent=2, sort_keys=True))
         # uint8 rows, not an "S20" string array: numpy strips trailing NUL bytes from those
         keys = np.frombuffer(b"".join(sentence_key(s) for s in sentences),
                              dtype=np.uint8).reshape(len(sentences), 20).copy()
-        path = self.folder / f"chunk-{uuid.uuid4().hex}.npz"
-        with atomic_open(path, "wb") as fh:
-            np.savez(fh, keys=keys, vectors=vectors)
+        if self._writable:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                meta = self.folder / "meta.json"
+                if not meta.exists():
+                    atomic_write_text(meta, json.dumps({**self._describe,
+                                                        "key_scheme": KEY_SCHEME},
+                                                       indent=2, sort_keys=True))
+                path = self.folder / f"chunk-{uuid.uuid4().hex}.npz"
+                with atomic_open(path, "wb") as fh:
+                    np.savez(fh, keys=keys, vectors=vectors)
+            except OSError as exc:  # full disk, folder gone: the run goes on, uncached
+                self._writable = False
+                warn(f"cannot write to the embedding cache {self.folder} "
+                      f"({exc.strerror or exc}); going on without caching")
         index = self._load()
         c = len(self._chunks)
         self._chunks.append(np.asarray(vectors))

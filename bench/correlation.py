@@ -7,6 +7,7 @@ This is the one place a metric is defined: a protocol's ``metric`` axis takes it
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,12 +15,18 @@ import numpy as np
 from scipy import stats
 
 
+# Constant input (every vector zero, say) gives NaN, as in SentEval; SciPy's warning is
+# silenced because the run's footer and report say so (bench.render.footer_lines).
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    return float(stats.pearsonr(x, y)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return float(stats.pearsonr(x, y)[0])
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    return float(stats.spearmanr(x, y)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return float(stats.spearmanr(x, y)[0])
 
 
 def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Devices named on the command line or in the API, validated once, before any work starts."""
+"""Device names: validated once, up front, before any model is loaded or any sentence encoded.
+
+torch accepts many spellings and fails late (an AssertionError deep in a classifier) or not
+at all (a CPU-only encoder would record ``cuda`` as its device); bench accepts ``cpu``,
+``cuda``, ``cuda:N`` and ``mps`` and checks that the device exists here.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,29 @@ import re
 
 from bench.errors import BenchError
 
-_FORMS = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+VALID_FORMS = "cpu, cuda, cuda:N, mps"
+_FORM = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 
 
-def check_device(device: str) -> str:
-    """``cpu``, ``cuda``, ``cuda:N`` or ``mps``, available here; else one line saying why."""
-    device = str(device).strip()
-    if not _FORMS.match(device):
-        raise BenchError(f"--device {device!r}: not a device; valid: cpu, cuda, cuda:N, mps")
-    if device == "cpu":
-        return device
+class DeviceError(BenchError):
+    """A device name that is malformed or not present on this machine."""
+
+
+def check_device(device: str, option: str = "--device") -> str:
+    """Return ``device`` if it is valid and available, else raise a one-line DeviceError."""
+    if not isinstance(device, str) or not _FORM.match(device):
+        raise DeviceError(f"{option} {device!r} is not a device; valid forms: {VALID_FORMS}")
     import torch
 
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise BenchError(f"--device {device}: CUDA is not available on this machine")
+            raise DeviceError(f"{option} {device!r} requested but CUDA is not available here "
+                              "(use --device cpu)")
         index = int(device.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():
-            raise BenchError(f"--device {device}: only {torch.cuda.device_count()} CUDA "
-                             f"device(s) here")
-    elif not torch.backends.mps.is_available():
-        raise BenchError("--device mps: Apple's MPS backend is not available on this machine")
+            raise DeviceError(f"{option} {device!r}: this machine has "
+                              f"{torch.cuda.device_count()} CUDA device(s)")
+    if device == "mps" and not (getattr(torch.backends, "mps", None)
+                                and torch.backends.mps.is_available()):
+        raise DeviceError(f"{option} {device!r} requested but MPS is not available here")
     return device

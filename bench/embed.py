@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -53,6 +54,28 @@ class EmbeddingTable:
         return replace(self, prompts=(a, b))
 
 
+def raise_non_finite(model: str, bad: int, total: int, example: str) -> NoReturn:
+    """Non-finite vectors (a broken checkpoint, fp16 overflow) would only turn into NaN
+    correlations later: stop before anything is scored, naming the model and the count."""
+    raise ModelError(f"model {model!r} returned non-finite (NaN or infinite) vectors for {bad} "
+                     f"of {total} sentences (first: {example[:60]!r}); nothing was scored")
+
+
+def check_finite(model: str, matrix: np.ndarray, sentences: Sequence[Text]) -> None:
+    if matrix.size and not np.isfinite(matrix).all():
+        rows = ~np.isfinite(matrix.reshape(len(matrix), -1)).all(axis=1)
+        raise_non_finite(model, int(rows.sum()), len(matrix),
+                         "".join(_split(sentences[int(np.argmax(rows))])))
+
+
+def count_zero_vectors(matrix: np.ndarray) -> int:
+    """Sentences whose vector is all zeros (a bag-of-words model that knows none of the words):
+    legitimate, scored with cosine 0 as SentEval's fork does, and reported."""
+    if not matrix.size:
+        return 0
+    return int((~matrix.reshape(len(matrix), -1).any(axis=1)).sum())
+
+
 def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache | None = None,
           batch_size: int = 64, show_progress: bool = True,
           description: str = "encoding") -> EmbeddingTable:
@@ -73,6 +96,7 @@ def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache 
         order = sorted(range(len(group)), key=lambda i: (-keys[i], group[i]))
         groups[prompt] = [group[i] for i in order]
     fresh: dict[Text, np.ndarray] = {}
+    bad: list[Text] = []
     t_encode = time.perf_counter()
     if todo:
         pending_s: list[Text] = []
@@ -87,16 +111,23 @@ def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache 
                                            f"{vectors.shape[0]} vectors for {len(batch)} "
                                            f"sentences")
                     items = [text_item(prompt, s) for s in batch]
+                    finite = np.isfinite(vectors).all(axis=1)
+                    if not finite.all():  # counted and refused below; never cached
+                        bad.extend(s for s, ok in zip(items, finite) if not ok)
+                        items = [s for s, ok in zip(items, finite) if ok]
+                        vectors = vectors[finite]
                     pending_s.extend(items)
                     pending_v.append(vectors)
                     if cache is not None and len(pending_s) >= FLUSH_EVERY:
                         cache.put(pending_s, np.concatenate(pending_v))
                         pending_s, pending_v = [], []
                     fresh.update(zip(items, vectors))
-                    advance(len(batch))
+                    advance(len(finite))
         if cache is not None and pending_s:
             cache.put(pending_s, np.concatenate(pending_v))
     encode_s = time.perf_counter() - t_encode
+    if bad:
+        raise_non_finite(encoder.name, len(bad), len(unique), "".join(_split(bad[0])))
     cached = [s for s in unique if s not in fresh]
     parts = []
     if cached:
@@ -109,8 +140,10 @@ def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache 
         matrix = np.concatenate([p.astype(dtype, copy=False) for p in parts])
     else:
         matrix = np.zeros((0, 0), dtype=np.float32)
+    check_finite(encoder.name, matrix, order)  # vectors read back from an older cache
     stats = {"sentences_requested": len(sentences), "sentences_unique": len(unique),
              "sentences_cached": len(cached), "sentences_encoded": len(todo),
+             "zero_vectors": count_zero_vectors(matrix),
              "encode_s": round(encode_s, 4), "embed_total_s": round(time.perf_counter() - t0, 4)}
     return EmbeddingTable(matrix, {s: i for i, s in enumerate(order)}, stats)
 
@@ -157,6 +190,9 @@ def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
     t = time.perf_counter()
     views = {task: encoder.task_view(task, sents, table.with_prompts(*prompts[task]))
              for task, sents in task_sentences.items()}
+    if encoder is not source:  # a post-processor may divide by zero norms or variances
+        for view in views.values():
+            check_finite(encoder.name, view.vectors, sorted(view.index, key=view.index.get))
     stats = dict(table.stats)
     stats["postprocess_s"] = round(time.perf_counter() - t, 4)
     first = next(iter(views.values()), None)

@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.atomic import atomic_write_text
 from bench.errors import ModelError
+from bench.paths import user_cache_root
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".npy", ".parquet", ".txt", ".h5",
                    ".model", ".json")
@@ -25,8 +26,7 @@ SKIPPED_FOLDERS = (".cache",)
 
 
 def digest_memo_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "bench" / "file-digests.json"
+    return user_cache_root() / "file-digests.json"
 
 
 def sha256_file(path: str | os.PathLike) -> str:

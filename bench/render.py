@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 from rich.console import Console
 from rich.table import Table
@@ -85,3 +86,27 @@ def print_table(table: Table) -> None:
     if not console.is_terminal:
         console = Console(width=max(console.width, 120))
     console.print(table)
+
+
+def footer_lines(report: RunReport) -> list[str]:
+    """What the numbers above cannot show: unverified data, zero vectors, undefined values."""
+    lines = []
+    status = report.data.get("status", {})
+    unverified = {k: v for k, v in status.items() if v != "verified"}
+    if unverified:
+        kinds = sorted(set(unverified.values()))
+        first = next(iter(unverified))
+        lines.append(f"data: UNVERIFIED, {len(unverified)} of {len(status)} files not checked "
+                     f"against the manifest or differing from it ({', '.join(kinds)}; first: "
+                     f"{first}); numbers may not be comparable with published ones")
+    zero = report.run.get("zero_vectors", 0)
+    if zero:
+        unique = report.timings.get("sentences_unique", "?")
+        lines.append(f"zero vectors: {zero} of {unique} distinct sentences (no known word); "
+                     "their cosine counts as 0, as in SentEval")
+    undefined = [f"{s.protocol.key}/{task}" for s in report.scores
+                 for task, v in s.values.items() if isinstance(v, float) and math.isnan(v)]
+    if undefined:
+        lines.append(f"nan: {len(undefined)} value(s) undefined (constant similarities), e.g. "
+                     f"{undefined[0]}; stored as null in the report")
+    return lines

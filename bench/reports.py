@@ -5,7 +5,9 @@ schema version (schema-1 run reports are upgraded in memory, see ``upgrade_run_v
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.atomic import atomic_write_bytes, atomic_write_text
+from bench.atomic import atomic_create_text, atomic_write_bytes, atomic_write_text
+from bench.data.manifest import data_key
 from bench.errors import BenchError
+from bench.outputs import OutputError, fallback_path
 from bench.results import (
     LITERATURE_SCHEMA,
     RUN_SCHEMA,
@@ -46,29 +50,90 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "model"
 
 
-def default_report_path(model_name: str, folder: Path = Path("reports/runs")) -> Path:
+DEFAULT_RUNS_FOLDER = Path("reports/runs")
+
+
+def default_report_path(model_name: str, folder: Path = DEFAULT_RUNS_FOLDER, n: int = 1) -> Path:
+    """``<folder>/<model>-<time>.json``; ``n`` > 1 adds ``-n`` (a name already taken)."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return folder / f"{slug(model_name)}-{stamp}.json"
+    return folder / f"{slug(model_name)}-{stamp}{'' if n == 1 else f'-{n}'}.json"
+
+
+def _finite(obj: Any) -> Any:
+    """NaN and infinities become null: strict JSON (``json.dumps`` would write bare ``NaN``).
+    A null where a number belongs means "computed, not a number" (e.g. a correlation of
+    constant similarities); a missing key means "not computed"."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def report_text(report: dict[str, Any]) -> str:
+    report.setdefault("schema_version", SCHEMA_VERSION)
+    return json.dumps(_finite(report), indent=1, sort_keys=False, allow_nan=False) + "\n"
 
 
 def write_report(report: dict[str, Any], path: Path) -> Path:
     """Write a plain report dict atomically: a killed run never leaves a truncated file."""
-    report.setdefault("schema_version", SCHEMA_VERSION)
-    atomic_write_text(path, json.dumps(report, indent=1, sort_keys=False) + "\n")
+    atomic_write_text(path, report_text(report))
     return path
 
 
-def save(report: RunReport, path: Path) -> Path:
-    """Write a run report and its per-pair sidecar (``<name>.pairs.npz``), both atomically;
-    the JSON records the sidecar's sha256, so a mismatched pair of files is detected."""
-    path = Path(path)
+def write_new_report(report: dict[str, Any], model_name: str,
+                     folder: Path = DEFAULT_RUNS_FOLDER) -> Path:
+    """Write under a default name that no other report has: an exclusive create, with a
+    ``-2``, ``-3``, ... suffix when another run took the name in the same second."""
+    for n in itertools.count(1):
+        path = default_report_path(model_name, folder, n)
+        try:
+            atomic_create_text(path, report_text(_with_pairs_name(report, path)))
+            return path
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _with_pairs_name(report: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The report dict with its sidecar's name following the report's own name."""
+    if report.get("pairs"):
+        report["pairs"] = {**report["pairs"], "file": sidecar_path(path).name}
+    return report
+
+
+def save(report: RunReport, path: Path | None = None, model_name: str | None = None,
+         folder: Path = DEFAULT_RUNS_FOLDER) -> Path:
+    """Write a run report and its per-pair sidecar (``<name>.pairs.npz``), both atomically, to
+    ``path`` or a fresh default name; the JSON records the sidecar's sha256, so a mismatched
+    pair of files is detected. If writing fails at the end anyway, both go to a fallback in
+    the system temp folder and the error line names it."""
+    model_name = model_name or report.model.requested or report.model.name
     arrays = report.pair_arrays()
-    if arrays:
-        raw = pairs_bytes(arrays)
-        side = sidecar_path(path)
-        atomic_write_bytes(side, raw)
-        report.pairs_file = {"file": side.name, "sha256": hashlib.sha256(raw).hexdigest()}
-    return write_report(report.to_dict(), path)
+    raw = pairs_bytes(arrays) if arrays else None
+    if raw is not None:
+        report.pairs_file = {"file": "", "sha256": hashlib.sha256(raw).hexdigest()}
+    wanted = Path(path) if path is not None else default_report_path(model_name, folder)
+    try:
+        if path is None:
+            target = write_new_report(report.to_dict(), model_name, folder)
+        else:
+            target = write_report(_with_pairs_name(report.to_dict(), Path(path)), Path(path))
+        if raw is not None:
+            atomic_write_bytes(sidecar_path(target), raw)
+    except OSError as exc:
+        spare = fallback_path(wanted)
+        if raw is not None:
+            atomic_write_bytes(sidecar_path(spare), raw)
+        atomic_write_text(spare, report_text(_with_pairs_name(report.to_dict(), spare)))
+        raise OutputError(f"cannot write report {wanted} ({exc.strerror or exc}); it was "
+                          f"written to {spare} instead") from None
+    if raw is not None:
+        report.pairs_file = {"file": sidecar_path(target).name,
+                             "sha256": report.pairs_file["sha256"]}
+    return target
 
 
 def read_report(path: Path) -> dict[str, Any]:
@@ -120,8 +185,8 @@ def load(path: str | Path) -> Any:
 
 # ------------------------------------------------------------------------ schema 1 -> 2
 
-def _points(x: float) -> float:
-    return 100 * float(x)
+def _points(x: float | None) -> float:
+    return float("nan") if x is None else 100 * float(x)
 
 
 def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
@@ -129,7 +194,7 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
     ``avg`` stored as a task, absolute paths) as a schema-2 ``RunReport``. Stored scores are
     kept as they were; the per-pair data of the scored parts is kept in memory."""
     from bench.protocols import Protocol
-    from bench.results import ModelRecord, ProtocolScores
+    from bench.results import ModelRecord, ProtocolScores, number
 
     tasks: dict[str, TaskResult] = {}
     sums = (data.get("data") or {}).get("sha256") or {}
@@ -153,17 +218,21 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
                 _points(reg["dev"][sel]), int(reg["dev"]["n"]), int(reg["epochs"]),
                 int(reg["best_epoch"]), [round(_points(c), 4) for c in reg["dev_curve"]],
                 int(reg["below_one_train"]), float(reg["wall_s"]),
-                np.asarray(reg["yhat"], dtype=np.float64),
-                np.asarray(reg["gold"], dtype=np.float64))
+                np.asarray(reg["yhat"], dtype=np.float64) if "yhat" in reg else None,
+                np.asarray(reg["gold"], dtype=np.float64) if "gold" in reg else None)
         tasks[name] = task
     transfer = data.get("transfer") or {}
     for name, res in transfer.items():
         if name != "avg" and isinstance(res, dict):
             tasks[name] = TaskResult(name, "transfer", transfer=TransferResult.from_dict(res),
                                      main_score=float(res["acc"]))
+    per_task = (data.get("data") or {}).get("files")  # schema-1 reports of late 2026 list them
     for name, task in tasks.items():
-        task.files = {k.removeprefix("downstream/"): v for k, v in sums.items()
-                      if _belongs(k, name)}
+        if isinstance(per_task, dict) and isinstance(per_task.get(name), list):
+            keys = {data_key(str(k)) for k in per_task[name]}
+            task.files = {data_key(k): v for k, v in sums.items() if data_key(k) in keys}
+        else:
+            task.files = {data_key(k): v for k, v in sums.items() if _belongs(k, name)}
     try:
         protocols = [Protocol.from_dict(p) for p in data.get("protocols", [])]
         for key in data.get("scores") or {}:
@@ -175,10 +244,14 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
     for proto in protocols:
         stored = (data.get("scores") or {}).get(proto.key)
         if isinstance(stored, dict) and stored:
-            values = {t: float(v) for t, v in stored.items() if t != "avg"}
-            avg = stored.get("avg")
-            scores.append(ProtocolScores(proto, values, Average(float(avg), tuple(values))
-                                         if isinstance(avg, int | float) else None))
+            bad = next((t for t, v in stored.items()
+                        if v is not None and not isinstance(v, int | float)), None)
+            if bad is not None:
+                raise ReportError(f"{where}: scores[{proto.key!r}][{bad!r}] is "
+                                  f"{stored[bad]!r}, not a number")
+            values = {t: number(v) for t, v in stored.items() if t != "avg"}
+            avg = stored.get("avg", float("nan"))
+            scores.append(ProtocolScores(proto, values, Average(number(avg), tuple(values))))
     first = scores[0] if scores else None
     for name, task in tasks.items():
         if task.family == "sts" and first is not None:
@@ -191,7 +264,7 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
     record = ModelRecord.from_dict({k: v for k, v in model.items() if k not in extra}, where)
     record.extra = extra
     run = {k: v for k, v in (data.get("run") or {}).items() if k != "cache"}
-    files = {k.removeprefix("downstream/"): v for k, v in sums.items()}
+    files = {data_key(k): v for k, v in sums.items()}
     info = {"found_via": (data.get("data") or {}).get("found_via"),
             "verified": (data.get("data") or {}).get("verified"), "sha256": files}
     tavg = transfer.get("avg")
@@ -211,4 +284,4 @@ def _belongs(key: str, task: str) -> bool:
     from bench.tasks.registry import find
 
     meta = find(task)
-    return meta is not None and key.removeprefix("downstream/") in meta.files()
+    return meta is not None and data_key(key) in meta.files()

@@ -31,6 +31,11 @@ class ReportError(BenchError):
     """A report file that cannot be read: one line naming the file and the field."""
 
 
+def number(value: Any) -> float:
+    """A stored number; null (how strict JSON stores a computed NaN) reads back as nan."""
+    return float("nan") if value is None else float(value)
+
+
 def _need(data: Any, key: str, where: str, kind: type | tuple[type, ...] = object) -> Any:
     if not isinstance(data, dict) or key not in data:
         raise ReportError(f"{where}: missing field {key!r}")
@@ -155,8 +160,8 @@ class TaskResult:
                    dict(data.get("files", {})))
         for part, values in (data.get("parts") or {}).items():
             try:
-                task.parts[part] = PartResult(int(values["n"]), float(values["pearson"]),
-                                              float(values["spearman"]))
+                task.parts[part] = PartResult(int(values["n"]), number(values["pearson"]),
+                                              number(values["spearman"]))
             except (KeyError, TypeError, ValueError):
                 raise ReportError(f"{where}: parts[{part!r}] needs n, pearson, spearman") from None
         if data.get("regression"):
@@ -288,7 +293,7 @@ class RunReport:
         try:
             protocols = [Protocol.from_dict(p) for p in _need(data, "protocols", where, list)]
             scores = [ProtocolScores(Protocol.from_dict(s["protocol"]),
-                                     {k: float(v) for k, v in s["values"].items()},
+                                     {k: number(v) for k, v in s["values"].items()},
                                      Average.from_dict(s["average"]) if s.get("average")
                                      else None)
                       for s in _need(data, "scores", where, list)]

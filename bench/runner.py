@@ -14,19 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.cache import default_cache_root
 from bench.data.locate import candidate, locate
-from bench.data.manifest import checksums
+from bench.data.manifest import Checksums, checksums
+from bench.devices import check_device
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
+from bench.outputs import check_folder
 from bench.prompts import Prompts
 from bench.protocols import Protocol
 from bench.recipes import load_recipes
 from bench.reports import now_iso
 from bench.results import ModelRecord, RunReport, TaskResult, score_protocols
 from bench.scoring import average
-from bench.seeding import seed_everything
+from bench.seeding import check_seed, seed_everything
 from bench.tasks.families import FAMILIES, EvalContext
 from bench.tasks.registry import TaskMetadata, select
 from bench.tasks.taskfile import task_file_digests
@@ -61,10 +64,10 @@ def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
     return [meta.load(downstream) for meta in metas]
 
 
-def file_digests(task: Any, downstream: Path, verify: bool) -> dict[str, str]:
+def file_digests(task: Any, downstream: Path, verify: bool) -> Checksums:
     """sha256 of a task's files: built-in tasks keyed relative to the data folder and checked
-    against the manifest (with ``verify``); task-file tasks keyed ``<task>:<file>`` and only
-    digested (the report lists them under ``data.not_in_manifest``)."""
+    against the manifest (with ``verify``); task-file tasks keyed ``<task>:<file>``, digested
+    and marked unverified (no manifest knows them)."""
     if task.meta.origin is not None:
         return task_file_digests(task.meta)
     return checksums(downstream, list(task.files), verify=verify)
@@ -92,6 +95,8 @@ def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelReco
 def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     """Execute a run and return its report (not yet written)."""
     t_start = time.perf_counter()
+    check_device(config.device)
+    check_seed(config.seed)
     seed_everything(config.seed)
     timings: dict[str, float] = {}
 
@@ -103,8 +108,14 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     tasks = load_tasks(metas, location.downstream)
     task_sums = {task.name: file_digests(task, location.downstream, config.verify_data)
                  for task in tasks}
-    data_sums = {k: v for sums in task_sums.values() for k, v in sums.items()}
+    sums = Checksums({k: v for c in task_sums.values() for k, v in c.sha256.items()},
+                     {k: v for c in task_sums.values() for k, v in c.status.items()})
     timings["load_data_s"] = time.perf_counter() - t
+    # after the data is validated (bad data writes nothing), before encoding (not at the
+    # first chunk)
+    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_root()
+    if config.use_cache:
+        check_folder(cache_root, "cache folder")
 
     t = time.perf_counter()
     if encoder is None:
@@ -117,12 +128,13 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
 
     views, embed_stats = encode_tasks(
         encoder, {task.name: task.sentences() for task in tasks},
-        cache_root=Path(config.cache_dir) if config.cache_dir else None,
+        cache_root=cache_root,
         use_cache=config.use_cache, batch_size=config.batch_size,
         show_progress=config.show_progress,
         families={task.name: task.meta.family for task in tasks},
         sides={task.name: task.sides() for task in tasks})
     dim = embed_stats.pop("dim", None)
+    zero_vectors = embed_stats.pop("zero_vectors", 0)
     timings.update(embed_stats)
 
     needs_regressor = any(p.regressor != "none" for p in config.protocols)
@@ -141,7 +153,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
             timings[f"{family_name}_s"] = time.perf_counter() - t
     results = {task.name: results[task.name] for task in tasks}
     for task in tasks:
-        results[task.name].files = task_sums[task.name]
+        results[task.name].files = task_sums[task.name].sha256
     scores = score_protocols(results, config.protocols)
     if scores:
         for name, value in scores[0].values.items():
@@ -152,7 +164,8 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
 
     source = encoder.source_encoder()
     run_info: dict[str, Any] = {"seed": config.seed, "device": config.device,
-                                "precision": config.precision, "batch_size": config.batch_size}
+                                "precision": config.precision, "batch_size": config.batch_size,
+                                "zero_vectors": zero_vectors}
     for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision
         if getattr(source, key, None) is not None:
             run_info[key] = getattr(source, key)
@@ -165,12 +178,12 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     if transfer:
         run_info.update(transfer_config=config.transfer_config, classifier=config.classifier,
                         transfer_jobs=ctx.jobs or _transfer_jobs(config, len(transfer)))
-    unlisted = [k for t in tasks if t.meta.origin is not None for k in task_sums[t.name]]
     return RunReport(
         model=model_record(config.model, encoder, dim), protocols=list(config.protocols),
         tasks=results, scores=scores,
-        data={"found_via": location.source, "verified": config.verify_data,
-              "sha256": data_sums, **({"not_in_manifest": unlisted} if unlisted else {})},
+        data={"found_via": location.source, "verified": sums.verified,
+              "verify_requested": config.verify_data, "status": sums.status,
+              "sha256": sums.sha256},
         run=run_info, environment=describe_environment(config.device), timings=timings,
         created=now_iso(), bench_version=__version__, transfer_average=average(transfer),
         notes=[note for t in tasks for note in t.meta.notes])

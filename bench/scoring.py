@@ -90,7 +90,8 @@ class Average:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Average:
-        return cls(float(data["value"]), tuple(data["tasks"]))
+        value = data["value"]
+        return cls(float("nan") if value is None else float(value), tuple(data["tasks"]))
 
 
 def average(values: Mapping[str, float]) -> Average | None:

@@ -14,3 +14,15 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding accepts 0 .. 2**32 - 1
+
+
+def check_seed(seed: int, option: str = "--seed") -> int:
+    """A seed every generator accepts, or one line naming the option."""
+    from bench.errors import BenchError
+
+    if not 0 <= seed <= MAX_SEED:
+        raise BenchError(f"{option} must be between 0 and {MAX_SEED}, got {seed}")
+    return seed

@@ -407,3 +407,125 @@ def test_bad_input_errors(tmp_path, capsys):
     assert "no such report" in _one_line_error(capsys, ["compare", str(tmp_path / "x.json")])
     assert "unknown protocol" in _one_line_error(
         capsys, ["compare", str(LITERATURE / "simcse-table5.json"), "--protocol", "median-r"])
+
+
+# ---------------------------------------------------------------- data integrity (issue 11)
+
+FILES = {"STS12": ["STS/STS12-en-test/STS.input.a.txt", "STS/STS12-en-test/STS.gs.a.txt"],
+         "STSBenchmark": ["STS/STSBenchmark/sts-test.csv"]}
+
+
+def _with_data(path: Path, report: dict, changed: str | None = None, old_keys: bool = False
+               ) -> Path:
+    """Add a data section (one digest per file; ``changed`` gets another digest)."""
+    sums = {k: ("b" if k == changed else "a") * 64 for keys in FILES.values() for k in keys}
+    data: dict = {"verified": True, "sha256": sums, "files": FILES}
+    if old_keys:  # reports written before issue 11: downstream/ prefix, no per-task files
+        data = {"verified": True, "sha256": {f"downstream/{k}": v for k, v in sums.items()}}
+    report["data"] = data
+    write_report(report, path)
+    return path
+
+
+def _md_rows(text: str) -> dict[str, list[str]]:
+    """Model label -> cells of the first Markdown table in ``text``."""
+    rows = {}
+    for line in text.split("\n\n", 2)[1].splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows.setdefault(cells[0], cells)
+    return rows
+
+
+def _two_runs(tmp_path: Path, changed: str | None, **kw) -> tuple[Path, Path]:
+    gold = _gold()
+    a = _with_data(tmp_path / "a.json", _synthetic_run(tmp_path / "a.json", "model-a",
+                                                       _noisy(gold, 2.0, 1), gold))
+    b = _with_data(tmp_path / "b.json", _synthetic_run(tmp_path / "b.json", "model-b",
+                                                       _noisy(gold, 1.0, 2), gold), changed, **kw)
+    return a, b
+
+
+def test_compare_refuses_reports_measured_on_different_data(tmp_path, capsys):
+    a, b = _two_runs(tmp_path, changed="STS/STS12-en-test/STS.gs.a.txt")
+    assert main(["compare", str(a), str(b)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different data for STS12" in err[0]
+    assert "STS/STS12-en-test/STS.gs.a.txt" in err[0] and "--allow-mixed" in err[0]
+
+
+def test_allow_mixed_marks_only_the_task_whose_data_differs(tmp_path, capsys):
+    a, b = _two_runs(tmp_path, changed="STS/STS12-en-test/STS.gs.a.txt")
+    assert main(["compare", str(a), str(b), "--allow-mixed", "--format", "md"]) == 0
+    text = capsys.readouterr().out
+    rows = _md_rows(text)
+    sts12, stsb, avg = 3, 4, 5
+    assert rows["model-b"][sts12].endswith("\u2020") and "**" not in rows["model-b"][sts12]
+    assert "\u2020" not in rows["model-b"][stsb] and rows["model-b"][avg].endswith("\u2020")
+    assert "\u2020" not in "".join(rows["model-a"])
+    assert "**" in rows["model-b"][stsb]  # same data for STS-B: still ranked (less noise)
+    assert "sha256 differs" in text
+
+
+def test_same_digests_under_old_and_new_keys_compare(tmp_path, capsys):
+    a, b = _two_runs(tmp_path, changed=None, old_keys=True)
+    assert main(["compare", str(a), str(b), "--format", "md"]) == 0
+    assert "\u2020" not in capsys.readouterr().out
+
+
+def test_unverified_report_gets_a_note(tmp_path, capsys):
+    a, b = _two_runs(tmp_path, changed=None)
+    report = json.loads(b.read_text())
+    report["data"]["verified"] = False
+    b.write_text(json.dumps(report))
+    assert main(["compare", str(a), str(b), "--format", "md"]) == 0
+    assert "model-b (b.json): its data was not verified" in capsys.readouterr().out
+
+
+def test_avg_over_different_task_sets_is_not_bolded_across(tmp_path, capsys):
+    gold = _gold()
+    both = _synthetic_run(tmp_path / "two.json", "two-tasks", _noisy(gold, 2.0, 1), gold)
+    again = _synthetic_run(tmp_path / "two2.json", "two-tasks-b", _noisy(gold, 1.5, 3), gold)
+    only_b = {"STSBenchmark": gold["STSBenchmark"]}
+    one = _synthetic_run(tmp_path / "one.json", "one-task", _noisy(only_b, 0.1, 2), only_b)
+    assert one["scores"]["all-spearman"]["avg"] > max(both["scores"]["all-spearman"]["avg"],
+                                                      again["scores"]["all-spearman"]["avg"])
+    assert main(["compare", str(tmp_path / "two.json"), str(tmp_path / "two2.json"),
+                 str(tmp_path / "one.json"), "--format", "md"]) == 0
+    text = capsys.readouterr().out
+    rows = _md_rows(text)
+    avg = -1
+    assert "**" not in rows["one-task"][avg]
+    best_two = max(("two-tasks", "two-tasks-b"),
+                   key=lambda m: {"two-tasks": both, "two-tasks-b": again}[m]["scores"]
+                   ["all-spearman"]["avg"])
+    assert rows[best_two][avg].startswith("**")
+    assert "Avg. over other tasks than the other rows, not ranked: one-task" in text
+    assert main(["compare", str(tmp_path / "two.json"), str(tmp_path / "two2.json"),
+                 str(tmp_path / "one.json"), "--sensitivity", "--format", "md"]) == 0
+    text = capsys.readouterr().out
+    assert "not ranked, their Avg. covers other tasks: one-task" in text
+    assert "(#" not in _md_rows(text)["one-task"][1]  # shown, never given a rank
+
+
+def test_nan_and_missing_look_different():
+    from bench.compare.render import cell_text
+    from bench.compare.tables import Cell
+
+    assert cell_text(Cell(None), "STS12", "md") == "-"
+    assert cell_text(Cell(float("nan")), "STS12", "md") == "nan"
+
+
+def test_null_score_in_a_report_is_shown_as_nan(tmp_path, capsys):
+    gold = _gold()
+    report = _synthetic_run(tmp_path / "a.json", "model-a", _noisy(gold, 2.0, 1), gold)
+    report["scores"]["all-spearman"]["STS12"] = None
+    report["scores"]["all-spearman"]["avg"] = None
+    part = report["sts"]["STS12"]["parts"]["a"]
+    part["spearman"] = None  # what a run stores when the similarities are constant:
+    part["sim"] = [0.0] * len(part["sim"])  # recomputing from them gives nan again
+    write_report(report, tmp_path / "a.json")
+    assert main(["compare", str(tmp_path / "a.json"), "--format", "md"]) == 0
+    assert _md_rows(capsys.readouterr().out)["model-a"][3] == "nan"
+    assert main(["compare", str(tmp_path / "a.json"), "--format", "md", "--protocol",
+                 "mean-spearman"]) == 0
+    assert _md_rows(capsys.readouterr().out)["model-a"][3] == "nan"

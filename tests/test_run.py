@@ -78,6 +78,7 @@ def test_cli_run_writes_a_complete_report(data_dir, tmp_path, capsys):
     task = report["tasks"]["STS13"]
     assert task["files"]["STS/STS13-en-test/STS.gs.FNWN.txt"] and task["version"] == 1
     assert task["main_score"] == report["scores"][0]["values"]["STS13"]
+    assert report["data"]["status"]["STS/STS13-en-test/STS.gs.FNWN.txt"] == "verified"
     assert report["environment"]["packages"]["numpy"] == np.__version__
     assert report["run"]["seed"] == 1111
     assert report["timings"]["total_s"] > 0
@@ -91,9 +92,11 @@ def test_cli_run_writes_a_complete_report(data_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--model", "no-such-model"], "unknown model 'no-such-model'; valid recipes: .*glove-avg"),
+    (["--model", "no-such-model"], "cannot load model 'no-such-model'.*not a recipe either.*"
+     "valid recipes: .*glove-avg"),
     (["--model", "glove-avg", "--protocol", "wmean-kendall"], "unknown protocol 'wmean-kendall'"),
-    (["--model", "glove-avg", "--tasks", "STS99"], "unknown task 'STS99'; valid: sts, .*MRPC"),
+    (["--model", "glove-avg", "--tasks", "STS99"],
+     "unknown task 'STS99'; valid: sts, transfer, every, STS12.*MRPC"),
 ])
 def test_bad_arguments_give_one_line(data_dir, tmp_path, capsys, argv, message):
     code = main(["run", *argv, "--data-dir", str(data_dir), "--out", str(tmp_path / "r.json")])

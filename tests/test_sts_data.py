@@ -84,7 +84,7 @@ def test_checksum_mismatch_is_reported(tmp_path, data_dir):
     target.mkdir(parents=True)
     shutil.copy(data_dir / "STS/STSBenchmark/sts-test.csv", target / "sts-test.csv")
     good = checksums(root / "downstream", [target / "sts-test.csv"])
-    assert list(good) == ["STS/STSBenchmark/sts-test.csv"]
+    assert list(good.sha256) == ["STS/STSBenchmark/sts-test.csv"] and good.verified
     with open(target / "sts-test.csv", "a", encoding="utf-8") as fh:
         fh.write("x\tx\tx\tx\t1.0\tone\ttwo\n")
     with pytest.raises(DataError, match=r"checksum mismatch: .*sts-test\.csv"):

@@ -93,7 +93,8 @@ def test_task_file_runs_through_run_compare_and_evaluate(user_task, tiny_bert, d
     assert task["regression"]["label_fix"] is True  # classes span the declared score range
     assert task["files"] == {f"MySTS:{n}": _sha(folder / n)
                              for n in ("my.toml", "train.tsv", "dev.tsv", "test.tsv")}
-    assert set(data["data"]["not_in_manifest"]) == set(task["files"])
+    assert data["data"]["status"] == dict.fromkeys(task["files"], "unverified-unknown")
+    assert data["data"]["verified"] is False  # digested, but no manifest vouches for them
     capsys.readouterr()
     assert main(["compare", *map(str, reports), "--ci", "--significance"]) == 0
     printed = capsys.readouterr().out

@@ -22,11 +22,14 @@ from bench.analysis.report import AnalysisReport, save
 from bench.analysis.sets import build_sets, parse_splits
 from bench.analysis.targets import collect_targets
 from bench.data.locate import locate
+from bench.devices import check_device
 from bench.encoders.base import PRECISIONS
 from bench.encoders.pooling import POOLERS
 from bench.encoders.registry import EncoderOptions
 from bench.errors import BenchError
+from bench.outputs import OutputError, check_folder
 from bench.reports import now_iso, slug
+from bench.seeding import check_seed
 
 SHOWN_LIST_LENGTH = 10  # longer list options (histogram bin edges) are in the JSON only
 
@@ -39,7 +42,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "runs; repeatable")
     p.add_argument("--pooler", choices=POOLERS,
                    help="pooler for paths, hub ids and checkpoints (overrides a recipe's)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
     p.add_argument("--cache-dir", help="embedding cache (default $BENCH_CACHE_DIR or "
@@ -113,6 +116,9 @@ def main(args: argparse.Namespace) -> int:
     kind: AnalysisKind = args.analysis_kind
     if args.batch_size < 1:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
+    check_device(args.device)
+    check_seed(args.seed)
+    check_folder(args.out_dir, "--out-dir")  # before encoding, not after it
     splits = parse_splits(args.splits)
     options = _options(args, splits)
     targets = collect_targets(args.model, args.checkpoints)
@@ -137,12 +143,16 @@ def main(args: argparse.Namespace) -> int:
     _print(args, entries, options, kind.rows(entries, options))
     stem = _stem(args, entries)
     png = args.out_dir / f"{stem}.png"
-    kind.plot(entries, sets, options, png, kind.title(options, sets))
     report = AnalysisReport(
         analysis=args.analysis, bench_version=__version__, created=now_iso(), options=options,
         data={"found_via": location.source, **sets.describe()},
         models=[{k: v for k, v in e.items() if not k.startswith("_")} for e in entries],
         plot=png.name)
-    path = save(report, args.out_dir / f"{stem}.json")
+    path = save(report, args.out_dir / f"{stem}.json")  # first: the numbers
+    try:
+        kind.plot(entries, sets, options, png, kind.title(options, sets))
+    except OSError as exc:
+        raise OutputError(f"cannot write the plot {png} ({exc.strerror or exc}); the report "
+                          f"is in {path}") from None
     print(f"report: {path}\nplot:   {png}")
     return 0

@@ -53,7 +53,7 @@ def add_model_options(p: argparse.ArgumentParser, multiple: bool = False) -> Non
                        help="recipe name (bench list models), local path, or hub id")
     p.add_argument("--pooler", choices=POOLERS,
                    help="pooler for a path or hub id (overrides a recipe's)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="autocast precision for transformer encoders (default fp32)")
     p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bench.atomic import atomic_write_text
+from bench.compare.datacheck import mark_data_mismatches, unverified_notes
 from bench.compare.guard import MIXED, Placement, place
 from bench.compare.render import FORMATS, print_terminal, render
 from bench.compare.rows import load_rows
@@ -14,6 +15,7 @@ from bench.compare.sensitivity import sensitivity
 from bench.compare.tables import Cell, Table, significance_table, sts_table, transfer_table
 from bench.compare.uncertainty import intervals, paired_tests, same_pairs
 from bench.errors import BenchError
+from bench.outputs import check_file
 from bench.protocols import parse_one
 from bench.tasks.registry import get as get_task
 
@@ -118,7 +120,15 @@ def _csv_table(main: Table, sig: Table | None, transfer: Table | None) -> Table:
 def main(args: argparse.Namespace) -> int:
     if args.resamples < 10:
         raise BenchError(f"--resamples must be at least 10, got {args.resamples}")
+    if args.out is not None:
+        check_file(args.out, "--out")
     rows = load_rows(args.reports)
+    differing = mark_data_mismatches(rows)
+    if differing and not args.allow_mixed:
+        more = f" (and {len(differing) - 1} more)" if len(differing) > 1 else ""
+        raise BenchError(f"reports measured on different data for {differing[0]}{more}; their "
+                         "numbers for that task are not comparable (pass --allow-mixed to show "
+                         "them, marked and never bolded)")
     tables: list[Table] = []
     if args.sensitivity:
         column = "avg" if args.rank_by.lower() in ("avg", "avg.") else \
@@ -128,11 +138,11 @@ def main(args: argparse.Namespace) -> int:
         transfer = transfer_table(rows)
         sig = None
         if any(r.has_sts for r in rows):
-            target = parse_one(args.protocol) if args.protocol else None
+            target = parse_one(args.protocol) if args.protocol is not None else None
             placement = place(rows, target, args.allow_mixed)
             cis, sig = _with_uncertainty(args, placement)
             tables.append(sts_table(placement, cis))
-        elif args.protocol or args.ci or args.significance:
+        elif args.protocol is not None or args.ci or args.significance:
             raise BenchError("these reports have no STS scores (transfer only)")
         if args.format == "csv":
             if tables:
@@ -143,6 +153,7 @@ def main(args: argparse.Namespace) -> int:
             tables += [t for t in (sig, transfer) if t is not None]
     if not tables:
         raise BenchError("nothing to compare: the reports hold neither STS nor transfer scores")
+    tables[0].notes.extend(unverified_notes(rows))
     if args.out is None and args.format == "terminal":
         print_terminal(tables)
         return 0

@@ -44,7 +44,7 @@ def _where(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     loc = locate(args.data_dir)
     result = verify_all(loc.downstream)
-    console = Console()
+    console = Console(soft_wrap=True)  # piped: one line per file, paths never wrapped
     total = len(load_manifest())
     for key in result.missing:
         console.print(f"[red]missing[/red]   {loc.downstream / key}")

@@ -1,8 +1,14 @@
-"""``bench list models | protocols``: what can be named on the command line."""
+"""``bench list models | protocols``: what can be named on the command line.
+
+On a terminal: a table. Piped (``bench list models | grep``): one full line per entry,
+tab-separated, never cut to the terminal width. ``--json``: the same as JSON.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -14,28 +20,42 @@ from bench.recipes import load_recipes
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list model recipes or protocols")
     p.add_argument("what", choices=["models", "protocols"])
+    p.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     p.set_defaults(func=main)
 
 
+def _entries(what: str) -> tuple[list[str], list[list[str]], str]:
+    """Column names, rows, and the line printed under the table."""
+    if what == "models":
+        rows = [[name, r.encoder.get("type", "?"), "yes" if r.offline else "needs hub",
+                 r.description] for name, r in sorted(load_recipes().items())]
+        return (["name", "type", "offline", "description"], rows,
+                "Also accepted: a local model folder, a GloVe .txt file, or a hub id "
+                "(with --pooler).")
+    rows = [[name, ", ".join(p.key for p in preset.protocols), preset.source]
+            for name, preset in sorted(load_presets().items())]
+    return (["name", "protocols", "source"], rows,
+            "Spelled forms: " + ", ".join(p.key for p in every_combination())
+            + "; 'every' = every combination, 'every-cosine' = the six without a regressor; "
+            "comma-separated lists allowed.")
+
+
 def main(args: argparse.Namespace) -> int:
+    columns, rows, note = _entries(args.what)
+    if args.json:
+        print(json.dumps([dict(zip(columns, row)) for row in rows], indent=1))
+        return 0
     console = Console()
-    if args.what == "models":
-        table = Table(title="model recipes (baselines/)", title_justify="left")
-        for col in ("name", "type", "offline", "description"):
-            table.add_column(col)
-        for name, r in sorted(load_recipes().items()):
-            table.add_row(name, r.encoder.get("type", "?"), "yes" if r.offline else "needs hub",
-                          r.description)
-        console.print(table)
-        console.print("Also accepted: a local model folder, a GloVe .txt file, or a hub id "
-                      "(with --pooler).")
-    else:
-        table = Table(title="protocol presets (protocols/)", title_justify="left")
-        for col in ("name", "protocols", "source"):
-            table.add_column(col)
-        for name, preset in sorted(load_presets().items()):
-            table.add_row(name, ", ".join(p.key for p in preset.protocols), preset.source)
-        console.print(table)
-        console.print("Spelled forms: " + ", ".join(p.key for p in every_combination())
-                      + "; 'all' = every combination; comma-separated lists allowed.")
+    if not console.is_terminal:
+        for row in rows:
+            sys.stdout.write("\t".join(row) + "\n")
+        return 0
+    title = "model recipes (baselines/)" if args.what == "models" else "protocol presets (protocols/)"
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(note)
     return 0

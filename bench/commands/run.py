@@ -13,10 +13,11 @@ from bench.commands.common import (
     add_task_file_options,
     split_list,
 )
-from bench.errors import BenchError
+from bench.errors import BenchError, warn
+from bench.outputs import check_file, check_folder
 from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols
-from bench.render import print_table, report_tables
-from bench.reports import default_report_path, save
+from bench.render import footer_lines, print_table, report_tables
+from bench.reports import DEFAULT_RUNS_FOLDER, save
 from bench.tasks.classifier import CLASSIFIERS, CONFIGS
 
 
@@ -69,6 +70,14 @@ def main(args: argparse.Namespace) -> int:
                          f"{args.max_length}")
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
+    if not args.no_report:  # before encoding: a result computed for nothing is worse
+        if args.out is not None:
+            check_file(args.out, "--out")
+        else:
+            check_folder(DEFAULT_RUNS_FOLDER, "reports folder")
+    if args.skip_verify:
+        warn("--skip-verify: a data file that differs from the manifest does not stop the run "
+             "(the report marks it)")
     report = evaluate(
         args.model, tasks=split_list(args.tasks) if args.tasks else None,
         task_files=args.task_file, tasks_dir=args.tasks_dir, prompt=args.prompt,
@@ -82,7 +91,9 @@ def main(args: argparse.Namespace) -> int:
         regressor_label_fix=args.regressor_label_fix, jobs=args.jobs)
     for table in report_tables(report, args.model):
         print_table(table)
+    for line in footer_lines(report):
+        print(line)
     if not args.no_report:
-        path = save(report, args.out or default_report_path(args.model))
+        path = save(report, args.out, args.model)
         print(f"report: {path}")
     return 0

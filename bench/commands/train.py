@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.commands.common import add_data_options
+from bench.devices import check_device
 from bench.encoders.base import PRECISIONS
 from bench.errors import BenchError
+from bench.outputs import check_file
 from bench.recipes import load_recipes
 from bench.resources import repo_root
+from bench.seeding import check_seed
 from bench.train.data import MODES
 from bench.train.model import TRAIN_POOLERS
 
@@ -121,6 +124,12 @@ def main(args: argparse.Namespace) -> int:
     from bench.train.config import TrainConfig
     from bench.train.trainer import train
 
+    if getattr(args, "device", None) is not None:
+        check_device(args.device)
+    if getattr(args, "seed", None) is not None:
+        check_seed(args.seed)
+    if getattr(args, "json", None) is not None:
+        check_file(args.json, "--json")
     summary = train(TrainConfig(**settings(args)))
     if summary["rank"] != 0:
         return 0

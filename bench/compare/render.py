@@ -29,11 +29,15 @@ def _number(value: float, column: str) -> str:
 def cell_text(cell: Cell, column: str, fmt: str) -> str:
     """One cell as text; an interval follows the number in brackets."""
     value = cell.value
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None:  # not computed / not in the report
         return "-"
     if isinstance(value, str):
         return latex_escape(value) if fmt == "latex" else value
+    if isinstance(value, float) and math.isnan(value):  # computed, but not a number
+        return "nan"
     text = _number(float(value), column)
+    if cell.mark:
+        text += "$^\\dagger$" if fmt == "latex" else "\u2020"
     if cell.ci is not None and not any(math.isnan(c) for c in cell.ci):
         lo, hi = (_number(c, column) for c in cell.ci)
         text += (f"\\,{{\\scriptsize[{lo}, {hi}]}}" if fmt == "latex" else f" [{lo}, {hi}]")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.data.manifest import data_key
 from bench.protocols import Protocol
 from bench.reports import ReportError, load
 from bench.results import LiteratureReport, ProtocolScores, RunReport
@@ -34,6 +35,10 @@ class Row:
     source: str = ""
     note: str = ""
     group: str = ""
+    data_sha256: dict[str, str] = field(default_factory=dict)  # data file -> digest
+    data_files: dict[str, list[str]] | None = None  # task -> its data files
+    verified: bool | None = None  # None: the report does not say (literature)
+    data_mismatch: dict[str, str] = field(default_factory=dict)  # task -> why (compare.datacheck)
 
     @property
     def protocols(self) -> list[Protocol]:
@@ -75,19 +80,18 @@ class Row:
                     and all(p.key != q.key for q in out) and self.report.score(p) is not None]
         return out
 
-    def data_digests(self) -> dict[str, dict[str, str]]:
-        """Per task, the sha256 of each data file it was measured on (runs only)."""
-        if self.report is None:
-            return {}
-        return {name: dict(t.files) for name, t in self.report.tasks.items() if t.files}
-
-
 def _run_rows(report: RunReport, path: Path) -> list[Row]:
     transfer = {k: t.transfer.acc for k, t in report.transfer_tasks().items()}
+    sums = report.data.get("sha256")
+    sums = {data_key(str(k)): str(v) for k, v in sums.items()} if isinstance(sums, dict) else {}
+    files = ({name: list(t.files) for name, t in report.tasks.items()}
+             if any(t.files for t in report.tasks.values()) else None)
+    verified = report.data.get("verified")
     return [Row(label=report.model.name or report.model.requested or path.stem, path=path,
                 kind="run", stored=list(report.scores), report=report, transfer=transfer,
                 transfer_average=report.transfer_average, source=path.name,
-                note=report.created)]
+                note=report.created, data_sha256=sums, data_files=files,
+                verified=verified if isinstance(verified, bool) else None)]
 
 
 def _literature_rows(report: LiteratureReport, path: Path) -> list[Row]:

@@ -26,6 +26,11 @@ class Cell:
     value: float | str | None
     ci: tuple[float, float] | None = None
     bold: bool = False
+    mark: bool = False  # measured on other data than the reference row (``--allow-mixed``)
+
+
+DATA_MARK_NOTE = ("a dagger marks a number measured on data whose sha256 differs from the "
+                  "first report's for that task (--allow-mixed): not comparable, never bolded")
 
 
 @dataclass
@@ -74,14 +79,20 @@ def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]
     other tasks is another quantity, shown with its task count and never ranked."""
     tasks = ordered(sorted({t for p in placement.placed for t in p.values}))
     columns = ["Model", "Protocol", "Source"] + [label(t) for t in tasks] + ["Avg."]
-    comparable = [i for i, p in enumerate(placement.placed) if p.how != MIXED]
+    placed = placement.placed
+    comparable = [i for i, p in enumerate(placed) if p.how != MIXED]
     avg_sets = [tuple(sorted(p.scores.average.tasks)) if p.scores.average else None
-                for p in placement.placed]
+                for p in placed]
     main_set = same_task_set([avg_sets[i] for i in comparable])
     avg_ok = [i for i in comparable if avg_sets[i] == main_set]
-    best = {k: max((placement.placed[i].values.get(k, -np.inf) for i in comparable),
-                   default=None) for k in tasks}
-    best_avg = max((placement.placed[i].scores.average.value for i in avg_ok), default=None)
+    # a column's best is taken among comparable rows measured on the same data for it
+    peers = {k: [i for i in comparable if not _other_data(placed[i].row, k, tasks)]
+             for k in [*tasks, "avg"]}
+    best = {k: max((v for i in peers[k] if (v := placed[i].values.get(k)) is not None
+                    and np.isfinite(v)), default=None) for k in tasks}
+    avg_ok = [i for i in avg_ok if i in peers["avg"]]
+    best_avg = max((placed[i].scores.average.value for i in avg_ok
+                    if np.isfinite(placed[i].scores.average.value)), default=None)
     rows = []
     odd_avg = []
     for i, p in enumerate(placement.placed):
@@ -90,18 +101,20 @@ def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]
         ci_row = (cis or {}).get(i, {})
         for k in tasks:
             v = p.values.get(k)
-            bold = (v is not None and i in comparable and len(comparable) > 1
-                    and round(v, 2) == round(best[k], 2))
-            cells.append(Cell(v, ci_row.get(k), bold))
+            bold = (v is not None and np.isfinite(v) and i in peers[k] and len(peers[k]) > 1
+                    and best[k] is not None and round(v, 2) == round(best[k], 2))
+            cells.append(Cell(v, ci_row.get(k), bold, mark=_other_data(p.row, k, tasks)))
         avg = p.scores.average
         if avg is None:
             cells.append(Cell(None))
-        elif i in avg_ok or i not in comparable:
-            bold = i in avg_ok and len(avg_ok) > 1 and round(avg.value, 2) == round(best_avg, 2)
-            cells.append(Cell(avg.value, ci_row.get("avg"), bold))
-        else:
+        elif i in comparable and avg_sets[i] != main_set:
             odd_avg.append(p.row.label)
             cells.append(Cell(f"{avg.value:.2f} ({len(avg.tasks)} tasks)"))
+        else:
+            bold = (i in avg_ok and len(avg_ok) > 1 and best_avg is not None
+                    and round(avg.value, 2) == round(best_avg, 2))
+            cells.append(Cell(avg.value, ci_row.get("avg"), bold,
+                              mark=_other_data(p.row, "avg", tasks)))
         rows.append(cells)
     target = placement.target
     title = (f"STS ({target.metric.capitalize()} x 100; protocol {target.key}: aggregation "
@@ -113,6 +126,8 @@ def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]
     if odd_avg:
         notes.append("Avg. over other tasks than the other rows, not ranked: "
                      + ", ".join(odd_avg))
+    if any(c.mark for r in rows for c in r):
+        notes.append(DATA_MARK_NOTE)
     for lit in sorted({p.row.path.name for p in placement.placed if p.row.kind == "literature"}):
         notes.append(f"{lit}: published numbers (no per-pair data, so no intervals)")
     return Table(title, columns, rows, notes)
@@ -132,11 +147,22 @@ def transfer_table(rows: list[Row]) -> Table | None:
         if avg is None and all(t in r.transfer for t in tasks):
             avg = float(np.mean([r.transfer[t] for t in tasks]))
         cells = [Cell(r.label), Cell("senteval-transfer"), Cell(r.source)]
-        cells += [Cell(r.transfer.get(t)) for t in tasks] + [Cell(avg)]
+        cells += [Cell(r.transfer.get(t), mark=_other_data(r, t, tasks)) for t in tasks]
+        cells.append(Cell(avg, mark=_other_data(r, "avg", tasks)))
         out.append(cells)
         if avg is None:
             notes.append(f"{r.label}: Avg. left out, the row lacks some tasks")
+    if any(c.mark for r in out for c in r):
+        notes.append(DATA_MARK_NOTE)
     return Table("Transfer tasks (accuracy)", columns, out, notes)
+
+
+def _other_data(row: Row, column: str, tasks: list[str]) -> bool:
+    """Column ``column`` of ``row`` rests on data that differs from the reference row's
+    (an average over ``tasks`` does as soon as one of them does)."""
+    if column == "avg":
+        return any(t in row.data_mismatch for t in tasks)
+    return column in row.data_mismatch
 
 
 def significance_table(reference: str, results: dict[str, list[PairedResult]], key: str,

@@ -7,25 +7,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import DataError
+from bench.paths import user_cache_root
 
 ENV_VAR = "BENCH_DATA_DIR"
 
 
 def default_data_root() -> Path:
     """Per-user cache folder that ``bench data download`` fills."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "bench" / "senteval"
+    return user_cache_root() / "senteval"
 
 
 @dataclass(frozen=True)
 class DataLocation:
-    downstream: Path  # the folder holding STS/, SICK/, MR/, ...
+    downstream: Path  # the folder holding STS/, SICK/, MR/, ... (any name; manifest keys are
+    #                   relative to it)
     source: str  # "--data-dir", "$BENCH_DATA_DIR" or "default cache"
-
-    @property
-    def root(self) -> Path:
-        """The folder that holds ``downstream/`` (manifest paths are relative to it)."""
-        return self.downstream.parent
 
 
 def _as_downstream(path: Path) -> Path:

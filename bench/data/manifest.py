@@ -1,4 +1,10 @@
-"""The sha256 manifest of SentEval's data, shipped in the package, and verification against it."""
+"""The sha256 manifest of SentEval's data, shipped in the package, and verification against it.
+
+Keys are paths relative to the ``downstream`` folder itself (``STS/STS12-en-test/...``), so
+verification does not depend on what the user called that folder or its parent. The shipped
+file spells them with a ``downstream/`` prefix (the archive's layout); ``data_key`` strips it,
+and is the one place that knows about it (reports written before this change use it too).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,27 @@ from bench.errors import DataError
 from bench.fingerprint import sha256_file
 
 MANIFEST = Path(__file__).with_name("manifest.tsv")
+ARCHIVE_PREFIX = "downstream/"
+
+# Per-file verification status, as written in a report's ``data.status``.
+# Digests are always computed and compared; ``verify`` only decides whether a mismatch stops
+# the run (--skip-verify lets it go on, and the report says "mismatch").
+VERIFIED = "verified"           # sha256 matches the manifest
+UNKNOWN = "unverified-unknown"  # the manifest has no entry for this file
+MISMATCH = "mismatch"           # differs from the manifest (only with --skip-verify)
 
 
 @dataclass(frozen=True)
 class Entry:
-    path: str  # relative to the data folder (SentEval's downstream/)
+    path: str  # relative to the downstream folder
     size: int
     sha256: str
     lines: int
+
+
+def data_key(key: str) -> str:
+    """A manifest or report key without the archive's ``downstream/`` prefix."""
+    return key[len(ARCHIVE_PREFIX):] if key.startswith(ARCHIVE_PREFIX) else key
 
 
 @lru_cache(maxsize=1)
@@ -27,29 +46,50 @@ def load_manifest() -> dict[str, Entry]:
         cols = line.split("\t")
         if len(cols) != 4:
             raise DataError(f"{MANIFEST}:{lineno}: expected 4 columns")
-        key = cols[0].removeprefix("downstream/")  # keys never depend on the folder's name
+        key = data_key(cols[0])
         entries[key] = Entry(key, int(cols[1]), cols[2], int(cols[3]))
     return entries
 
 
-def relative_key(root: Path, path: Path) -> str:
-    return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+def relative_key(downstream: Path, path: Path) -> str:
+    """The manifest key of ``path``: its path relative to the ``downstream`` folder."""
+    return Path(path).resolve().relative_to(Path(downstream).resolve()).as_posix()
 
 
-def checksums(root: Path, files: list[Path], verify: bool = True) -> dict[str, str]:
-    """sha256 of each file, keyed relative to the data folder ``root``; with ``verify``, fail
-    on a mismatch with the manifest."""
+@dataclass(frozen=True)
+class Checksums:
+    """What a run learnt about the files it read: digest and verification status per file."""
+
+    sha256: dict[str, str]
+    status: dict[str, str]
+
+    @property
+    def verified(self) -> bool:
+        """True only when every file read was compared with the manifest and matched."""
+        return bool(self.status) and all(s == VERIFIED for s in self.status.values())
+
+
+def checksums(downstream: Path, files: list[Path], verify: bool = True) -> Checksums:
+    """sha256 of each file (keyed relative to ``downstream``); with ``verify``, fail on a
+    mismatch. A file the manifest does not know is marked unverified, never verified."""
     manifest = load_manifest()
-    out: dict[str, str] = {}
+    sums: dict[str, str] = {}
+    status: dict[str, str] = {}
     for path in files:
-        key = relative_key(root, path)
+        key = relative_key(downstream, path)
         digest = sha256_file(path)
-        out[key] = digest
+        sums[key] = digest
         expected = manifest.get(key)
-        if verify and expected is not None and expected.sha256 != digest:
+        if expected is None:
+            status[key] = UNKNOWN
+        elif expected.sha256 == digest:
+            status[key] = VERIFIED
+        elif verify:
             raise DataError(f"checksum mismatch: {path} (sha256 {digest[:12]}..., manifest says "
                             f"{expected.sha256[:12]}...); re-download it or pass --skip-verify")
-    return out
+        else:
+            status[key] = MISMATCH
+    return Checksums(sums, status)
 
 
 @dataclass(frozen=True)
@@ -59,10 +99,11 @@ class VerifyResult:
     mismatched: list[str]
 
 
-def verify_all(root: Path) -> VerifyResult:
+def verify_all(downstream: Path) -> VerifyResult:
+    """Compare every manifest entry with the file under ``downstream`` (any folder name)."""
     ok, missing, bad = [], [], []
     for key, entry in load_manifest().items():
-        path = root / key
+        path = downstream / key
         if not path.is_file():
             missing.append(key)
         elif sha256_file(path) != entry.sha256:

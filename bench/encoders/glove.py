@@ -34,25 +34,51 @@ def _load_packaged(root: Path) -> tuple[dict[str, int], np.ndarray]:
 
 
 def _load_text(path: Path) -> tuple[dict[str, int], np.ndarray]:
-    """Read a GloVe/word2vec-style .txt: ``word v1 v2 ...`` per line (a count header is skipped)."""
+    """Read a GloVe/word2vec-style .txt: ``word v1 ... vD`` per line (a ``count dim`` header
+    is skipped). The last D fields are the vector and the rest, spaces included, the word:
+    glove.840B.300d has words such as ``. . .``, on which SentEval's ``bow.py`` (split at the
+    first space, parse the rest) would read a malformed vector. D comes from the header
+    or, without one, from the first line (its last field that is not a number ends the word).
+    """
     vocab: dict[str, int] = {}
     rows: list[np.ndarray] = []
     dim = None
     with open(path, encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, start=1):
-            word, _, rest = line.rstrip("\n").partition(" ")
-            values = np.array(rest.split(), dtype=np.float64)
-            if lineno == 1 and values.size == 1:  # "count dim" header
+            fields = line.rstrip("\r\n").rstrip(" ").split(" ")
+            if fields == [""]:
+                continue  # a blank line (trailing newline of a hand-made file)
+            if lineno == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
+                dim = int(fields[1])  # "count dim" header
                 continue
             if dim is None:
-                dim = values.size
-            if values.size != dim:
-                raise ModelError(f"{path}:{lineno}: expected {dim} values, found {values.size}")
+                dim = min(_trailing_numbers(fields), len(fields) - 1)
+            if len(fields) < dim + 1:
+                raise ModelError(f"{path}:{lineno}: expected {dim} values, found "
+                                 f"{len(fields) - 1}")
+            try:
+                values = np.array(fields[-dim:], dtype=np.float64)
+            except ValueError:
+                raise ModelError(f"{path}:{lineno}: the last {dim} fields are not all "
+                                 "numbers") from None
+            word = " ".join(fields[:-dim])
             vocab[word] = len(rows)  # later duplicates win, as a dict assignment in SentEval
             rows.append(values)
     if not rows:
         raise ModelError(f"{path}: no word vectors")
     return vocab, np.vstack(rows)
+
+
+def _trailing_numbers(fields: list[str]) -> int:
+    """How many fields at the end of a line parse as numbers."""
+    n = 0
+    for text in reversed(fields):
+        try:
+            float(text)
+        except ValueError:
+            break
+        n += 1
+    return n
 
 
 class GloveAverageEncoder(Encoder):

@@ -6,7 +6,9 @@ SimCSE run folders) plug in without touching the resolution logic.
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,15 +86,30 @@ def _set_prompts(encoder: Encoder, prompts: Prompts) -> None:
         encoder.set_prompts(prompts)
 
 
+_HUB_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
 def _looks_like_hub_id(name: str) -> bool:
+    """``org/name`` or a bare legacy id such as ``bert-base-uncased`` (the Hugging Face hub's
+    repository-name characters: letters, digits, ``-``, ``_``, ``.``)."""
     parts = name.split("/")
-    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
+    return 1 <= len(parts) <= 2 and all(_HUB_PART.match(p) for p in parts) \
+        and not name.endswith(".txt")
+
+
+def _recipe_hint(name: str, recipes: dict[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(recipes), n=3)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"; {name!r} is not a recipe either{hint} (valid recipes: {', '.join(sorted(recipes))})"
 
 
 def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
     """Turn what the user typed after ``--model`` into an Encoder, or fail with valid choices."""
     _load_plugins()
     recipes = load_recipes()
+    if not name.strip():
+        raise ModelError(f"--model is empty; give a recipe name ({', '.join(sorted(recipes))}), "
+                         "a local path or a hub id")
     if name in recipes:
         config = dict(recipes[name].encoder)
         if options.pooler:
@@ -116,7 +133,10 @@ def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
         raise ModelError(f"model path {name!r} is neither a Hugging Face model folder, a "
                          f"sentence-transformers folder, a bench run nor a GloVe .txt file")
     if name.startswith("packaged:") or _looks_like_hub_id(name):
-        return build({"type": "transformer", "model": name, "pooler": options.pooler or "cls"},
-                     options, name)
+        encoder = build({"type": "transformer", "model": name,
+                         "pooler": options.pooler or "cls"}, options, name)
+        if "/" not in name and hasattr(encoder, "not_found_hint"):
+            encoder.not_found_hint = _recipe_hint(name, recipes)  # a typo of a recipe?
+        return encoder
     raise ModelError(f"unknown model {name!r}; valid recipes: {', '.join(sorted(recipes))} "
                      f"(or a local path, or a hub id such as org/name with --pooler)")

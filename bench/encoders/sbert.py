@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.devices import check_device
 from bench.encoders.base import Encoder
 from bench.encoders.transformer import (
     autocast_context,
-    check_device,
     describe_weights,
     resolve_model_location,
     token_counts,

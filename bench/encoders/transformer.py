@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.devices import check_device
 from bench.encoders.base import PRECISIONS, Encoder
 from bench.encoders.cls_only import cls_only_last_layer
 from bench.encoders.packaged import is_packaged, packaged_path
@@ -92,12 +93,6 @@ def autocast_context(device: str, precision: str):
     return torch.autocast(device_type=torch.device(device).type, dtype=_AUTOCAST[precision])
 
 
-def check_device(device: str) -> str:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"device {device!r} requested but CUDA is not available here")
-    return device
-
-
 def load_hf(location: str, display: str, dtype: str = "fp32"):
     """Load tokenizer and model (weights in ``dtype``), turning hub/network failures into one
     clear line."""
@@ -110,8 +105,11 @@ def load_hf(location: str, display: str, dtype: str = "fp32"):
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
         model = AutoModel.from_pretrained(location, dtype=torch_dtype(dtype))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if Path(location).is_dir():  # the folder exists: its contents are at fault
+            raise ModelError(f"cannot load model {display!r} from the folder {location}: "
+                             f"{first[:200]} (check its config.json and weight files)") from None
         raise ModelError(
             f"cannot load model {display!r}: {first[:200]} (no local folder of that name and the "
             f"model hub is not reachable or has no such model; download it elsewhere and pass "
@@ -169,11 +167,17 @@ class TransformerEncoder(Encoder):
         self.precision = precision
         self.name = name or f"{model}[{pooler}]"
         self.location = resolve_model_location(model)
+        self.not_found_hint = ""  # added to the error when no model of that name exists
         self.ignore_files = tuple(ignore_files)
 
     @cached_property
     def _loaded(self):
-        tokenizer, model = load_hf(self.location, self.model_id, self.dtype)
+        try:
+            tokenizer, model = load_hf(self.location, self.model_id, self.dtype)
+        except ModelError as exc:
+            if not self.not_found_hint:
+                raise
+            raise ModelError(f"{exc}{self.not_found_hint}") from None
         model.eval().to(self.device)
         return tokenizer, model
 

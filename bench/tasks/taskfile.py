@@ -28,11 +28,14 @@ import os
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.data.records import FORMATS, RecordsReader
 from bench.errors import DataError
 from bench.tasks.registry import TaskMetadata, register, tasks
+
+if TYPE_CHECKING:
+    from bench.data.manifest import Checksums
 
 ENV_VAR = "BENCH_TASKS_DIR"
 KEYS = {"name", "display_name", "aliases", "description", "citation", "format", "header",
@@ -135,16 +138,18 @@ def register_task_file(path: str | os.PathLike) -> TaskMetadata:
         raise DataError(f"{meta.origin}: {exc}") from None
 
 
-def task_file_digests(meta: TaskMetadata) -> dict[str, str]:
+def task_file_digests(meta: TaskMetadata) -> Checksums:
     """sha256 of a task file and of its data files, keyed ``<task>:<file as the task file
-    names it>``: no manifest knows them, so they are digested for the report, not verified."""
+    names it>``: no manifest knows them, so they are digested for the report and marked
+    unverified (``data.status``), never verified."""
+    from bench.data.manifest import UNKNOWN, Checksums
     from bench.fingerprint import sha256_file
 
     assert meta.origin is not None and isinstance(meta.reader, RecordsReader)
-    out = {f"{meta.name}:{meta.origin.name}": sha256_file(meta.origin)}
+    sums = {f"{meta.name}:{meta.origin.name}": sha256_file(meta.origin)}
     for name in meta.reader.files():
-        out[f"{meta.name}:{name}"] = sha256_file(meta.reader.path(name))
-    return out
+        sums[f"{meta.name}:{name}"] = sha256_file(meta.reader.path(name))
+    return Checksums(sums, dict.fromkeys(sums, UNKNOWN))
 
 
 def folder_task_files(folder: str | os.PathLike) -> list[Path]:

@@ -22,7 +22,8 @@ import torch
 import torch.distributed as dist
 
 from bench.atomic import atomic_write_text
-from bench.encoders.transformer import autocast_context, check_device
+from bench.devices import check_device
+from bench.encoders.transformer import autocast_context
 from bench.environment import describe_environment
 from bench.errors import BenchError
 from bench.fingerprint import sha256_file
@@ -37,6 +38,7 @@ from bench.train.model import SimCSEModel, load_backbone, mask_tokens
 
 def _init_distributed(device: str) -> tuple[int, int, str]:
     """(rank, world size, device) from torchrun's environment; gloo on CPU, NCCL on GPUs."""
+    check_device(device)  # before a process group is set up on a device that is not there
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
