@@ -10,6 +10,7 @@ import torch
 
 import bench
 from bench.encoders.registry import EncoderOptions, resolve
+from tests.helpers import HashEncoder
 from tests.sts_files import stsb_rows, unregister_task_files, write_task
 from tests.test_api import tiny_bert  # noqa: F401  (fixture)
 
@@ -90,3 +91,23 @@ def test_bf16_vectors_scored_by_bench_have_no_spurious_ties(tiny_bert, stsb200):
     assert _ties(direct) > 10 * max(bench_ties, 1)
     # the vectors are bf16 values; bench scores them in float64
     assert np.array_equal(u.float().numpy(), encoder.encode(list(task.sent1)))
+
+
+def _identical_pairs(data_dir, subset: str) -> int:
+    """Pairs of identical sentences in SentEval's STS12 files (pairs with a gold line only)."""
+    folder = data_dir / "STS/STS12-en-test"
+    inputs = (folder / f"STS.input.{subset}.txt").read_text(encoding="utf-8").splitlines()
+    golds = (folder / f"STS.gs.{subset}.txt").read_text(encoding="utf-8").splitlines()
+    return sum(line.split("\t")[0].split() == line.split("\t")[1].split()
+               for line, gold in zip(inputs, golds) if gold != "")
+
+
+def test_sts12_reports_note_its_near_ties(data_dir):
+    report = bench.evaluate(HashEncoder(), tasks="STS12", data_dir=data_dir,
+                            protocols="all-spearman", use_cache=False)
+    (note,) = [n for n in report.notes if n.startswith("near-ties")]
+    europarl, news = (_identical_pairs(data_dir, s) for s in ("SMTeuroparl", "surprise.SMTnews"))
+    assert f"SMTeuroparl has {europarl} and surprise.SMTnews {news} pairs" in note
+    other = bench.evaluate(HashEncoder(), tasks="STS16", data_dir=data_dir,
+                           protocols="all-spearman", use_cache=False)
+    assert not any(n.startswith("near-ties") for n in other.notes)
