@@ -194,6 +194,10 @@ def _bad(folder: Path, case: str) -> tuple[Path, str]:
     if case == "builtin-name":
         toml.write_text(toml.read_text().replace('"MySTS"', '"STSBenchmark"'))
         return toml, f"{toml}: task 'STSBenchmark' is already registered (a built-in task)"
+    if case == "regressor-subsets":
+        toml.write_text(toml.read_text().replace('evaluate = "test"', 'evaluate = ["test", "x"]')
+                        .replace('test = "test.tsv"', 'test = "test.tsv"\nx = "test.tsv"'))
+        return toml, f"{toml}: with train and dev, 'evaluate' names one test part"
     if case == "missing-part":
         toml.write_text(toml.read_text().replace('evaluate = "test"', 'evaluate = "tst"'))
         return toml, f"{toml}: evaluate part 'tst' is not in [files]"
@@ -201,7 +205,8 @@ def _bad(folder: Path, case: str) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize("case", ["ragged", "range", "empty-sentence", "empty-file", "format",
-                                  "duplicate", "builtin-name", "missing-part"])
+                                  "duplicate", "builtin-name", "missing-part",
+                                  "regressor-subsets"])
 def test_bad_task_files_give_one_line_and_write_nothing(user_task, tmp_path, capsys, case):
     bad, message = _bad(user_task.parent, case)
     out, cache = tmp_path / "report.json", tmp_path / "cache"

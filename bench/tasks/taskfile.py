@@ -108,6 +108,9 @@ def parse_task_file(path: str | os.PathLike) -> TaskMetadata:
     if roles["train"] is not None and (roles["train"] == roles["dev"]
                                        or {roles["train"], roles["dev"]} & set(evaluate)):
         raise DataError(f"{path}: train, dev and the evaluated parts must be different parts")
+    if roles["train"] is not None and len(evaluate) != 1:  # as SentEval's STS-B / SICK-R
+        raise DataError(f"{path}: with train and dev, 'evaluate' names one test part (the "
+                        f"regressor is scored on it); subsets go without train/dev")
     aliases = data.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise DataError(f"{path}: 'aliases' must be a list of names")
