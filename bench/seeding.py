@@ -1,4 +1,4 @@
-"""Seed every random number generator a run or a training step draws from."""
+"""One place that seeds every random number generator bench draws from."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import numpy as np
 
 
 def seed_everything(seed: int) -> None:
-    """Python's, NumPy's global and torch's (CPU and every GPU) generators."""
+    """Seed Python's ``random``, NumPy's global RNG and torch (CPU and every CUDA device).
+
+    ``torch.manual_seed`` also seeds CUDA, as the reference trainers' ``set_seed`` does
+    (``transformers.set_seed``, which SimCSE's ``train.py`` calls through HF's Trainer).
+    """
     import torch
 
     random.seed(seed)

@@ -10,6 +10,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# huggingface_hub reads this once, when first imported, which may happen in a session
+# fixture (tiny_bert) before the per-test environment below is in place: without it, a
+# missing model is looked up on the network until a timeout instead of failing at once.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
 
 def _senteval_dir() -> Path:
     env = os.environ.get("BENCH_TEST_DATA_DIR")
@@ -43,3 +49,12 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("BENCH_DATA_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """Folder of a random-weight 2-layer BERT (hidden 32) with MiniLM's tokenizer; see
+    ``tests.helpers.make_tiny_bert``. Use it where pretrained weights add nothing."""
+    from tests.helpers import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))

@@ -20,7 +20,7 @@ from bench.analysis.targets import checkpoint_targets, find_sts_average
 from bench.cli import main as cli
 from bench.errors import BenchError
 from bench.reports import ReportError
-from tests.helpers import HashEncoder
+from tests.helpers import HashEncoder, write_tiny_stsb
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -182,6 +182,7 @@ def _check_outputs(out: Path, analysis: str) -> dict:
     return report
 
 
+@pytest.mark.slow
 def test_commands_write_json_and_png(data_dir, tmp_path, capsys):
     from bench.encoders.registry import resolve
 
@@ -229,30 +230,12 @@ def test_analyze_errors_are_one_line(data_dir, tmp_path, capsys):
     assert "unknown STS-B split" in capsys.readouterr().err
 
 
-def _tiny_stsb(root: Path) -> Path:
-    """A small STS-B in SentEval's layout (written here, not copied from the shared data)."""
-    folder = root / "STS" / "STSBenchmark"
-    folder.mkdir(parents=True)
-    words = ["cat", "dog", "man", "woman", "car", "road", "music", "film", "child", "ball"]
-    rng = np.random.default_rng(4)
-    for split in ("train", "dev", "test"):
-        lines = []
-        for i in range(6):
-            a, b = rng.choice(words, 2, replace=False)
-            gold = (i * 0.9) % 5.0
-            lines.append(f"g\tf\t2012\t{i}\t{gold:.2f}\ta {a} sees a {b}\tthe {b} sees {a} {i}")
-        (folder / f"sts-{split}.csv").write_text("\n".join(lines) + "\n")
-    return root
-
-
-def test_align_uniform_over_fake_checkpoints(tmp_path):
+def test_align_uniform_over_fake_checkpoints(tmp_path, tiny_bert):
     torch = pytest.importorskip("torch")
     from transformers import AutoModel, AutoTokenizer
 
-    from bench.encoders.packaged import packaged_path
-
     run = tmp_path / "runs" / "fake"
-    source = packaged_path("packaged:all-MiniLM-L6-v2")
+    source = tiny_bert  # random weights: the claim is about checkpoint handling, not values
     tokenizer = AutoTokenizer.from_pretrained(source)
     gen = torch.Generator().manual_seed(0)
     for step, scale in ((20, 0.02), (3, 0.0)):  # written out of order on purpose
@@ -262,7 +245,7 @@ def test_align_uniform_over_fake_checkpoints(tmp_path):
                 p.add_(scale * torch.randn(p.shape, generator=gen))
         model.save_pretrained(run / "checkpoints" / f"step-{step}")
         tokenizer.save_pretrained(run / "checkpoints" / f"step-{step}")
-    data = _tiny_stsb(tmp_path / "data")
+    data = write_tiny_stsb(tmp_path / "data")
     out = tmp_path / "out"
     torch.set_num_threads(1)
     assert cli(["analyze", "align-uniform", "--checkpoints", str(tmp_path / "runs"),
@@ -356,7 +339,7 @@ def test_new_analysis_is_one_module(extra_analysis, tmp_path, monkeypatch, capsy
     (extra_analysis / "mean_norm.py").write_text(textwrap.dedent(_MEAN_NORM))
     encoder = HashEncoder(dim=6)
     _fake_models(monkeypatch, encoder)
-    data = _tiny_stsb(tmp_path / "data")
+    data = write_tiny_stsb(tmp_path / "data")
     out = tmp_path / "out"
     assert cli(["analyze", "mean-norm", "--model", "fake", "--data-dir", str(data),
                 "--out-dir", str(out), "--power", "2", "--quiet", "--no-cache"]) == 0
@@ -380,7 +363,7 @@ def test_analysis_module_lacking_a_member_is_named(extra_analysis):
 def test_threshold_without_positives_fails_before_encoding(tmp_path, monkeypatch, capsys):
     encoder = HashEncoder()
     _fake_models(monkeypatch, encoder)
-    data = _tiny_stsb(tmp_path / "data")
+    data = write_tiny_stsb(tmp_path / "data")
     assert cli(["analyze", "align-uniform", "--model", "fake", "--data-dir", str(data),
                 "--out-dir", str(tmp_path / "out"), "--threshold", "5", "--quiet"]) == 2
     err = capsys.readouterr().err

@@ -8,35 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from scipy import stats
 
 import bench
 from bench.cli import main
 from bench.data.manifest import Entry, load_manifest
 from bench.data.sts import ColumnsReader
-from bench.encoders.packaged import packaged_path
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.fingerprint import sha256_file
 from bench.tasks.registry import TaskMetadata, register, unregister
 from tests.helpers import HashEncoder
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory) -> Path:
-    """A random 2-layer BERT with the packaged MiniLM's tokenizer: real code paths, no weights
-    worth downloading."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(str(packaged_path("packaged:all-MiniLM-L6-v2")))
-    torch.manual_seed(0)
-    model = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32,
-                                 num_hidden_layers=2, num_attention_heads=2,
-                                 intermediate_size=37, max_position_embeddings=128))
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def _values(report) -> dict[str, dict[str, float]]:
@@ -49,14 +30,15 @@ def _cli(tmp_path: Path, data_dir: Path, *argv: str) -> dict[str, dict[str, floa
     return {s["protocol"]["key"]: s["values"] for s in json.loads(out.read_text())["scores"]}
 
 
-def test_evaluate_gives_bench_run_numbers_for_every_model_kind(tiny_bert, data_dir, tmp_path):
+def test_evaluate_gives_bench_run_numbers_for_every_model_kind(tiny_bert, my_sts, tmp_path):
     from sentence_transformers import SentenceTransformer, models
     from transformers import AutoModel, AutoTokenizer
 
-    common = {"tasks": "STS16", "protocols": "every-cosine", "data_dir": data_dir,
+    data_dir, _ = my_sts  # a small task, so that five encodings stay cheap
+    common = {"tasks": "MySTS", "protocols": "every-cosine", "data_dir": data_dir,
               "cache_dir": tmp_path / "cache"}
     expected = _cli(tmp_path, data_dir, "--model", str(tiny_bert), "--pooler", "avg",
-                    "--tasks", "STS16", "--protocol", "every-cosine",
+                    "--tasks", "MySTS", "--protocol", "every-cosine",
                     "--cache-dir", str(tmp_path / "cli-cache"))
     by_path = bench.evaluate(str(tiny_bert), pooler="avg", **common)
     assert _values(by_path) == expected
@@ -121,7 +103,7 @@ def test_bad_model_objects_are_one_line_errors(data_dir):
 
 def test_sts_evaluator_equals_an_independent_dev_spearman(data_dir):
     from bench.callbacks import StsEvaluator
-    from bench.data.sts import load_sts_task
+    from bench.tasks.registry import load_sts_task
 
     evaluator = StsEvaluator("sts-b", "dev", data_dir=data_dir)
     encoder = HashEncoder(16)
@@ -134,18 +116,19 @@ def test_sts_evaluator_equals_an_independent_dev_spearman(data_dir):
     assert len(evaluator) == 1500 and evaluator.name == "STSBenchmark-dev-spearman"
 
 
-def test_sentence_transformers_evaluator_adapter(tiny_bert, data_dir):
+def test_sentence_transformers_evaluator_adapter(tiny_bert, my_sts):
     from sentence_transformers import SentenceTransformer, models
 
     from bench.callbacks import StsEvaluator, sentence_transformers_evaluator
 
+    data_dir, _ = my_sts
     st = SentenceTransformer(modules=[models.Transformer(str(tiny_bert)),
                                       models.Pooling(32, "mean")], device="cpu")
-    evaluator = sentence_transformers_evaluator("STSBenchmark", "dev", data_dir=data_dir)
+    evaluator = sentence_transformers_evaluator("MySTS", "test", data_dir=data_dir)
     metrics = evaluator(st)
-    key = "bench_STSBenchmark-dev-spearman_spearman"
+    key = "bench_MySTS-test-spearman_spearman"
     assert evaluator.primary_metric == key and set(metrics) == {key}
-    direct = StsEvaluator("STSBenchmark", "dev", data_dir=data_dir)(
+    direct = StsEvaluator("MySTS", "test", data_dir=data_dir)(
         lambda s: st.encode(list(s), convert_to_numpy=True))
     assert metrics[key] == pytest.approx(direct, abs=1e-12)
 

@@ -1,4 +1,7 @@
-"""The [CLS]-only last layer gives the full model's [CLS] output and gradients."""
+"""The [CLS]-only last layer gives the full model's [CLS] output and gradients.
+
+An identity of the computation, true for any weights: checked on the tiny random BERT, and
+on the packaged MiniLM (whose attention implementation and layer sizes are the real ones)."""
 
 from __future__ import annotations
 
@@ -12,17 +15,22 @@ SENTENCES = ["A man is playing a guitar on a crowded street corner tonight.",
              "Short one.", "Two dogs run.", "The quick brown fox jumps over the lazy dog again."]
 
 
-def _model(attn: str):
+def _model(attn: str, location: str):
     from transformers import AutoModel, AutoTokenizer
 
-    location = str(packaged_path("packaged:all-MiniLM-L6-v2"))
     return (AutoTokenizer.from_pretrained(location),
             AutoModel.from_pretrained(location, attn_implementation=attn).eval())
 
 
+@pytest.fixture(params=["tiny", "minilm"])
+def location(request, tiny_bert) -> str:
+    return str(tiny_bert if request.param == "tiny"
+               else packaged_path("packaged:all-MiniLM-L6-v2"))
+
+
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
-def test_cls_row_and_pooler_equal_the_full_forward(attn):
-    tokenizer, model = _model(attn)
+def test_cls_row_and_pooler_equal_the_full_forward(attn, location):
+    tokenizer, model = _model(attn, location)
     inputs = tokenizer(SENTENCES, padding=True, return_tensors="pt")  # padded rows included
     with torch.no_grad():
         full = model(**inputs)
@@ -38,8 +46,9 @@ def test_cls_row_and_pooler_equal_the_full_forward(attn):
         assert model(**inputs).last_hidden_state.shape[1] == inputs["input_ids"].shape[1]
 
 
-def test_gradients_equal_the_full_forward():
-    tokenizer, model = _model("sdpa")  # eval(): no dropout, so both passes are deterministic
+def test_gradients_equal_the_full_forward(tiny_bert):
+    # eval(): no dropout, so both passes are deterministic
+    tokenizer, model = _model("sdpa", str(tiny_bert))
     inputs = tokenizer(SENTENCES, padding=True, return_tensors="pt")
     target = torch.randn(len(SENTENCES), model.config.hidden_size, generator=torch.Generator()
                          .manual_seed(0))

@@ -12,7 +12,6 @@ import bench
 from bench.encoders.registry import EncoderOptions, resolve
 from tests.helpers import HashEncoder
 from tests.sts_files import stsb_rows, unregister_task_files, write_task
-from tests.test_api import tiny_bert  # noqa: F401  (fixture)
 
 TOLERANCE = 1e-4  # points
 MODEL = "minilm-avg"  # the packaged all-MiniLM-L6-v2, last-layer mean
@@ -75,7 +74,7 @@ def _legitimate_ties(s1, s2) -> int:
     return len(keys) - len(set(keys)) + max(same - 1, 0)
 
 
-def test_bf16_vectors_scored_by_bench_have_no_spurious_ties(tiny_bert, stsb200):  # noqa: F811
+def test_bf16_vectors_scored_by_bench_have_no_spurious_ties(tiny_bert, stsb200):
     plain, _ = stsb200
     report = bench.evaluate(str(tiny_bert), pooler="avg", task_files=[plain], dtype="bf16",
                             protocols="all-spearman", use_cache=False)

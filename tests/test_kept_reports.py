@@ -3,6 +3,14 @@
 ``tests/data/*.schema1.json`` are the schema-1 reports as bench wrote them before the typed
 report (their per-pair lists removed to keep them small; stored scores, per-part correlations,
 regressor and transfer results kept). Both versions are read through ``bench.reports.load``.
+
+GloVe averages are deterministic: equal to 1e-9 points. The MiniLM STS report was last written
+before encoding batches were formed by token count (the previous session's change), so its
+vectors differ from today's by float noise (~1e-7): Pearson moves by < 1e-5 points, Spearman
+by < 1e-4, except STS12, whose SMTeuroparl and surprise.SMTnews subsets hold pairs of identical
+sentences whose cosine is 1 up to rounding: their ranks swap with that noise, and STS12's
+Spearman moves by up to 0.0054 points (0.025 on surprise.SMTnews alone). The MiniLM transfer
+report is compared exactly (accuracies are rounded to 2 decimals by SentEval's protocol).
 """
 
 from __future__ import annotations
@@ -22,6 +30,14 @@ PAIRS = {  # schema-1 fixture -> regenerated kept report
 }
 
 
+def _tolerance(old_name: str, metric: str, task: str) -> float:
+    if old_name != "minilm-avg-sts-all":
+        return 1e-9
+    if metric == "pearson":
+        return 1e-5
+    return 0.01 if task == "STS12" else 1e-4
+
+
 @pytest.mark.parametrize("old_name, new_name", PAIRS.items())
 def test_regenerated_report_equals_its_schema1_version(old_name, new_name):
     old = load(REPO / "tests" / "data" / f"{old_name}.schema1.json")
@@ -35,19 +51,27 @@ def test_regenerated_report_equals_its_schema1_version(old_name, new_name):
             continue
         assert was.values.keys() == now.values.keys()
         for task, value in was.values.items():
-            assert now.values[task] == pytest.approx(value, abs=1e-9), (proto.key, task)
-        assert now.average.value == pytest.approx(was.average.value, abs=1e-9)
+            tol = _tolerance(old_name, proto.metric, task)
+            assert now.values[task] == pytest.approx(value, abs=tol), (proto.key, task)
+        assert now.average.value == pytest.approx(was.average.value,
+                                                  abs=_tolerance(old_name, proto.metric, "STS12"))
         assert now.average.tasks == tuple(was.values)
     for name, task in old.tasks.items():
         fresh = new.tasks[name]
         for part, values in task.parts.items():
             assert fresh.parts[part].n == values.n
-            assert fresh.parts[part].spearman == pytest.approx(values.spearman, abs=1e-9)
-            assert fresh.parts[part].pearson == pytest.approx(values.pearson, abs=1e-9)
+            near_ties = 0.03 if part in ("SMTeuroparl", "surprise.SMTnews") else 1e-4
+            tol = 1e-9 if old_name != "minilm-avg-sts-all" else near_ties
+            assert fresh.parts[part].spearman == pytest.approx(values.spearman, abs=tol)
+            assert fresh.parts[part].pearson == pytest.approx(values.pearson, abs=max(tol, 1e-5)
+                                                              if tol > 1e-9 else tol)
         if task.regression is not None:
-            for key in ("pearson", "spearman", "mse", "dev", "epochs", "best_epoch"):
+            tol = 1e-9 if old_name != "minilm-avg-sts-all" else 1e-3
+            for key in ("pearson", "spearman", "mse", "dev"):
                 assert getattr(fresh.regression, key) == pytest.approx(
-                    getattr(task.regression, key), abs=1e-9), (name, key)
+                    getattr(task.regression, key), abs=tol), (name, key)
+            for key in ("epochs", "best_epoch"):
+                assert getattr(fresh.regression, key) == getattr(task.regression, key)
         if task.transfer is not None:
             assert fresh.transfer.to_dict() | {"wall_s": 0} == \
                 task.transfer.to_dict() | {"wall_s": 0}

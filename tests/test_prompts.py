@@ -15,7 +15,6 @@ from bench.errors import ModelError
 from bench.prompts import Prompts
 from tests.helpers import HashEncoder
 from tests.sts_files import stsb_rows, unregister_task_files, write_task
-from tests.test_api import tiny_bert  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -52,13 +51,13 @@ def _spearman(a: np.ndarray, b: np.ndarray, gold) -> float:
     return 100 * stats.spearmanr(cos, [float(g) for g in gold])[0]
 
 
-def _hf(tiny_bert):  # noqa: F811
+def _hf(tiny_bert):
     from transformers import AutoModel, AutoTokenizer
 
     return AutoModel.from_pretrained(tiny_bert), AutoTokenizer.from_pretrained(tiny_bert)
 
 
-def test_a_prompt_reaches_the_tokenizer_once_per_sentence_and_side(small_task, tiny_bert,  # noqa: F811
+def test_a_prompt_reaches_the_tokenizer_once_per_sentence_and_side(small_task, tiny_bert,
                                                                    tmp_path):
     toml, rows = small_task
     model, tokenizer = _hf(tiny_bert)
@@ -102,7 +101,7 @@ def test_a_prompt_reaches_the_tokenizer_once_per_sentence_and_side(small_task, t
     assert again.scores[0].values == sym.scores[0].values
 
 
-def test_sentence_transformers_named_prompts_are_honoured(small_task, tiny_bert):  # noqa: F811
+def test_sentence_transformers_named_prompts_are_honoured(small_task, tiny_bert):
     from sentence_transformers import SentenceTransformer, models
 
     toml, rows = small_task
@@ -129,7 +128,7 @@ def test_sentence_transformers_named_prompts_are_honoured(small_task, tiny_bert)
         bench.evaluate(st, task_files=[toml], prompt_name="passage", use_cache=False)
 
 
-def test_the_cache_never_mixes_prompts_lengths_or_precisions(small_task, tiny_bert, tmp_path):  # noqa: F811
+def test_the_cache_never_mixes_prompts_lengths_or_precisions(small_task, tiny_bert, tmp_path):
     toml, rows = small_task
     cache = tmp_path / "cache"
     variants = {"plain": {}, "prompt": {"prompt": "query: "}, "max_length": {"max_length": 8},
@@ -155,8 +154,8 @@ def test_the_cache_never_mixes_prompts_lengths_or_precisions(small_task, tiny_be
     assert record.run["max_length"] == 8 and record.model.spec["max_length"] == 8
 
 
-def test_max_length_truncates_what_the_model_sees(tiny_bert):  # noqa: F811
-    long = " ".join(["word"] * 300)  # past the tiny model's 128 positions: fails untruncated
+def test_max_length_truncates_what_the_model_sees(tiny_bert):
+    long = " ".join(["word"] * 600)  # past the tiny model's 512 positions: fails untruncated
     short = resolve(str(tiny_bert), EncoderOptions(pooler="avg", max_length=16))
     tokens = short._loaded[0]([long], truncation=True, max_length=16)["input_ids"][0]
     expected = short.encode([short._loaded[0].decode(tokens[1:-1])])

@@ -15,7 +15,7 @@ from bench.tasks.regressor import Regressor, encode_labels, pair_features, resca
 
 
 @pytest.mark.parametrize("y, expected", [
-    (3.4, [0, 0, 0.6, 0.4, 0]),      # protocols.md 3b example
+    (3.4, [0, 0, 0.6, 0.4, 0]),      # Tai et al. (2015): floor 3 gets 0.6, floor + 1 gets 0.4
     (5.0, [0, 0, 0, 0, 1]),
     (1.0, [1, 0, 0, 0, 0]),
     (2.0, [0, 1, 0, 0, 0]),

@@ -21,12 +21,12 @@ import bench.reports
 import bench.runner
 from bench.cache import EmbeddingCache
 from bench.cli import main
-from bench.data.sts import load_sts_task
 from bench.encoders.glove import GloveAverageEncoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.errors import BenchError, ModelError
 from bench.protocols import parse_protocols
 from bench.runner import RunConfig, run
+from bench.tasks.registry import load_sts_task
 from tests.helpers import HashEncoder
 
 STS13 = Path("STS") / "STS13-en-test"

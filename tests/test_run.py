@@ -17,10 +17,10 @@ import pytest
 from scipy import stats
 
 from bench.cli import main
-from bench.data.sts import load_sts_task
 from bench.protocols import parse_protocols
 from bench.reports import load
 from bench.runner import RunConfig, run
+from bench.tasks.registry import load_sts_task
 from tests.helpers import HashEncoder
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bench.data.sts import PairSet, StsTask, load_sts_task
+from bench.data.sts import PairSet, StsTask
 from bench.embed import embed
 from bench.protocols import Protocol
 from bench.results import PartResult, RegressionResult, TaskResult
 from bench.scoring import average, row, task_value
-from bench.tasks.registry import TaskMetadata
+from bench.tasks.registry import TaskMetadata, load_sts_task
 from bench.tasks.sts import cosine, evaluate_sts_task
 from tests.helpers import HashEncoder
 

@@ -1,6 +1,7 @@
 """SimCSE training: loss against hand-computed Eq. 4/5/8, dropout views, resume, run folders
 as models, and one-line errors for bad input. Training runs are a handful of steps at
-batch <= 8 and max length 16 on the packaged MiniLM."""
+batch <= 8 and max length 16 on a tiny random-weight BERT (``tiny_bert``): none of these
+claims depends on pretrained weights."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bench.train.data import batch_indices, read_training_data
 from bench.train.loss import simcse_loss
 from bench.train.model import SimCSEModel, load_backbone, mask_tokens
 from bench.train.trainer import Trainer
+from tests.helpers import write_tiny_stsb
 
 MINILM = "packaged:all-MiniLM-L6-v2"
 
@@ -106,9 +108,9 @@ def test_reads_the_shared_corpora(train_dir):
 
 
 # -- model: dropout views ----------------------------------------------------------------------
-def _two_views(dropout):
+def _two_views(backbone_path, dropout):
     torch.manual_seed(0)
-    tok, backbone, _ = load_backbone(MINILM, dropout=dropout)
+    tok, backbone, _ = load_backbone(str(backbone_path), dropout=dropout)
     model = SimCSEModel(backbone, "cls", mlp_only_train=True).train()
     batch = tok(["a cat sits on the mat", "stocks fell sharply"] * 2, padding=True,
                 return_tensors="pt")
@@ -117,10 +119,10 @@ def _two_views(dropout):
     return z1, z2
 
 
-def test_p0_gives_identical_views_and_default_dropout_does_not():
-    z1, z2 = _two_views(0.0)
+def test_p0_gives_identical_views_and_default_dropout_does_not(tiny_bert):
+    z1, z2 = _two_views(tiny_bert, 0.0)
     torch.testing.assert_close(z1, z2, rtol=0, atol=1e-6)
-    d1, d2 = _two_views(None)
+    d1, d2 = _two_views(tiny_bert, None)
     assert (d1 - d2).abs().max() > 1e-3
 
 
@@ -133,26 +135,49 @@ def tiny_corpus(tmp_path_factory, train_dir):
     return path
 
 
-def _cfg(tmp: Path, data: Path, name: str, data_dir: Path, **kw) -> TrainConfig:
-    base = dict(mode="unsup", data=str(data), backbone=MINILM, name=name, runs_dir=str(tmp),
-                batch_size=4, max_length=16, max_steps=4, eval_steps=2, eval_pairs=16,
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """A 16-pair STS-B, so each dev evaluation encodes a few dozen sentences."""
+    return write_tiny_stsb(tmp_path_factory.mktemp("tiny-stsb"), pairs=16)
+
+
+def _cfg(tmp: Path, data: Path, name: str, data_dir: Path | None, backbone: Path,
+         **kw) -> TrainConfig:
+    base = dict(mode="unsup", data=str(data), backbone=str(backbone), name=name,
+                runs_dir=str(tmp), batch_size=4, max_length=16, max_steps=4, eval_steps=2,
                 save_steps=2, log_steps=1, data_dir=data_dir and str(data_dir),
                 show_progress=False)
     base.update(kw)
     return TrainConfig(**base)
 
 
-def test_resume_after_kill_equals_uninterrupted(tmp_path, tiny_corpus, data_dir):
-    Trainer(_cfg(tmp_path, tiny_corpus, "full", data_dir)).train()
+class StopAt:
+    """Stops the run once ``step`` steps are done, as a kill right after that step would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+        self.seen: list[int] = []
+
+    def on_step_end(self, trainer: Trainer) -> bool:
+        self.seen.append(trainer.step)
+        return trainer.step >= self.step
+
+
+def test_resume_after_kill_equals_uninterrupted(tmp_path, tiny_corpus, tiny_data, tiny_bert):
+    cfg = lambda name, **kw: _cfg(tmp_path, tiny_corpus, name, tiny_data, tiny_bert, **kw)
+    Trainer(cfg("full")).train()
     # "Killed" after step 3: step 3 is lost, the run restarts from step-00002.
-    part = Trainer(_cfg(tmp_path, tiny_corpus, "cut", data_dir)).train(stop_after=3)
-    assert not part["finished"]
+    stop = StopAt(3)
+    part = Trainer(cfg("cut"), callbacks=[stop]).train()
+    assert not part["finished"] and part["steps"] == 3 and stop.seen == [1, 2, 3]
     assert [s for s, _ in rundir.checkpoints(tmp_path / "cut")] == [2]
-    resumed = Trainer(_cfg(tmp_path, tiny_corpus, "cut", data_dir, resume=True)).train()
+    resumed = Trainer(cfg("cut", resume=True)).train()
     assert resumed["finished"] and resumed["steps"] == 4
     a = load_file(tmp_path / "full/checkpoints/step-00004/model.safetensors")
     b = load_file(tmp_path / "cut/checkpoints/step-00004/model.safetensors")
     assert a.keys() == b.keys()
+    initial = load_file(tiny_bert / "model.safetensors")
+    assert any(not torch.equal(a[k], initial[k]) for k in initial if k in a)  # it trained
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     log_a, log_b = rundir.read_log(tmp_path / "full"), rundir.read_log(tmp_path / "cut")
@@ -160,6 +185,7 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, tiny_corpus, data_dir)
         return [e[k] for e in log for k in ("loss", "stsb_dev_spearman") if k in e]
 
     assert [e["step"] for e in log_a] == [e["step"] for e in log_b]
+    assert sum("stsb_dev_spearman" in e for e in log_a) == 3  # steps 0, 2 and 4
     assert numbers(log_b) == pytest.approx(numbers(log_a), rel=1e-5)
     # Only the latest checkpoint keeps optimiser state; nothing half-written remains.
     assert not (tmp_path / "cut/checkpoints/step-00002" / rundir.STATE_FILE).exists()
@@ -173,12 +199,20 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, tiny_corpus, data_dir)
     assert Path(step.location).name == "step-00002"
     # Re-using a name without --resume is refused before anything is touched.
     with pytest.raises(BenchError, match="already exists"):
-        Trainer(_cfg(tmp_path, tiny_corpus, "full", data_dir))
+        Trainer(cfg("full"))
 
 
-def test_exported_mlp_is_the_hf_pooler(tmp_path):
+def test_max_steps_then_resume_with_more_steps_is_refused(tmp_path, tiny_corpus, tiny_bert):
+    """max_steps is part of the run's identity: a resume cannot silently extend a run."""
+    cfg = lambda **kw: _cfg(tmp_path, tiny_corpus, "short", None, tiny_bert, eval_steps=0, **kw)
+    assert Trainer(cfg(max_steps=1)).train()["finished"]
+    with pytest.raises(BenchError, match=r"different settings \(max_steps\)"):
+        Trainer(cfg(max_steps=2, resume=True))
+
+
+def test_exported_mlp_is_the_hf_pooler(tmp_path, tiny_bert):
     torch.manual_seed(1)
-    tok, backbone, _ = load_backbone(MINILM)
+    tok, backbone, _ = load_backbone(str(tiny_bert))
     model = SimCSEModel(backbone, "cls", mlp_only_train=False)
     folder = rundir.write_model_folder(tmp_path / "ckpt", model, tok,
                                        {"step": 0, "eval_pooler": model.eval_pooler})
@@ -188,7 +222,7 @@ def test_exported_mlp_is_the_hf_pooler(tmp_path):
     expected = model.encode(sentences, tok)
     np.testing.assert_allclose(enc.encode(sentences), expected, rtol=1e-4, atol=1e-5)
     # The MLP is not the backbone's pre-trained pooler: [CLS] + MLP differs from BERT's own.
-    tok2, original, _ = load_backbone(MINILM)
+    tok2, original, _ = load_backbone(str(tiny_bert))
     with torch.no_grad():
         own = original(**tok2(sentences, padding=True, return_tensors="pt")).pooler_output
     assert np.abs(own.numpy() - expected).max() > 1e-2
@@ -232,9 +266,9 @@ def test_unknown_backbone_is_a_model_error(tmp_path):
 
 
 # -- MLM auxiliary loss and the "fixed 0.1" variant --------------------------------------------
-def test_mlm_head_is_tied_and_masks_only_real_tokens():
+def test_mlm_head_is_tied_and_masks_only_real_tokens(tiny_bert):
     torch.manual_seed(0)
-    tok, backbone, head = load_backbone(MINILM, mlm=True)
+    tok, backbone, head = load_backbone(str(tiny_bert), mlm=True)
     model = SimCSEModel(backbone, "cls", mlp_only_train=True, mlm_head=head).train()
     words = " ".join(["word"] * 200)
     batch = tok([words, "short one"], padding=True, truncation=True, max_length=128,
@@ -251,8 +285,9 @@ def test_mlm_head_is_tied_and_masks_only_real_tokens():
     assert loss is not None and torch.isfinite(loss)
 
 
-def test_fixed_dropout_uses_one_pass(tmp_path, tiny_corpus):
-    fixed = Trainer(_cfg(tmp_path, tiny_corpus, "fixed", None, fixed_dropout=True, eval_steps=0))
+def test_fixed_dropout_uses_one_pass(tmp_path, tiny_corpus, tiny_bert):
+    fixed = Trainer(_cfg(tmp_path, tiny_corpus, "fixed", None, tiny_bert, fixed_dropout=True,
+                         eval_steps=0))
     texts, views = fixed._texts(0)
     assert views == 1 and len(texts) == 4
     with pytest.raises(BenchError, match="only applies to --mode unsup"):

@@ -1,6 +1,7 @@
 """SimCSE under DDP with 2 CPU processes (gloo): the gathered loss and gradients equal the
 single-process ones on the same global batch, and a 2-step DDP training run equals a
-single-process run with the global batch (dropout off, so both are deterministic)."""
+single-process run with the global batch (dropout off, so both are deterministic). The
+training run uses the tiny random-weight BERT: the equality holds for any weights."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ def _loss_worker(rank: int, port: int, out: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # spawns two processes that each import torch
 def test_gathered_loss_and_gradients_equal_single_process(tmp_path):
     mp.spawn(_loss_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     inputs, weight = _global_batch()
@@ -63,14 +65,13 @@ def test_gathered_loss_and_gradients_equal_single_process(tmp_path):
         torch.testing.assert_close(got["grad"], weight.grad, rtol=1e-10, atol=1e-12)
 
 
-def _config(runs: Path, data: Path, name: str, batch: int) -> TrainConfig:
-    return TrainConfig(mode="sup", data=str(data), backbone="packaged:all-MiniLM-L6-v2",
-                       name=name, runs_dir=str(runs), batch_size=batch, max_length=16,
+def _config(runs: Path, data: Path, name: str, batch: int, backbone: str) -> TrainConfig:
+    return TrainConfig(mode="sup", data=str(data), backbone=backbone, name=name, runs_dir=str(runs), batch_size=batch, max_length=16,
                        max_steps=2, eval_steps=0, save_steps=0, log_steps=1, dropout=0.0,
                        learning_rate=1e-4, show_progress=False)
 
 
-def _train_worker(rank: int, port: int, runs: str, data: str) -> None:
+def _train_worker(rank: int, port: int, runs: str, data: str, backbone: str) -> None:
     torch.set_num_threads(1)
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
                        "RANK": str(rank), "LOCAL_RANK": str(rank),
@@ -78,25 +79,25 @@ def _train_worker(rank: int, port: int, runs: str, data: str) -> None:
     from bench.train.trainer import train
 
     try:
-        train(_config(Path(runs), Path(data), "ddp", batch=2))
+        train(_config(Path(runs), Path(data), "ddp", batch=2, backbone=backbone))
     finally:
         dist.destroy_process_group()
 
 
-def test_ddp_training_equals_single_process_on_the_global_batch(tmp_path, train_dir):
+@pytest.mark.slow
+def test_ddp_training_equals_single_process_on_the_global_batch(tmp_path, train_dir, tiny_bert):
     rows = (train_dir / "nli_sample.csv").read_text(encoding="utf-8").splitlines()[:9]
     data = tmp_path / "nli.csv"
     data.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    mp.spawn(_train_worker, args=(_free_port(), str(tmp_path), str(data)), nprocs=WORLD,
-             join=True)
+    mp.spawn(_train_worker, args=(_free_port(), str(tmp_path), str(data), str(tiny_bert)),
+             nprocs=WORLD, join=True)
     from bench.train.trainer import train
 
-    single = train(_config(tmp_path, data, "single", batch=4))
+    single = train(_config(tmp_path, data, "single", batch=4, backbone=str(tiny_bert)))
     assert single["world_size"] == 1
     a = load_file(tmp_path / "ddp/checkpoints/step-00002/model.safetensors")
     b = load_file(tmp_path / "single/checkpoints/step-00002/model.safetensors")
-    base = load_file(Path(__import__("bench.encoders.packaged", fromlist=["x"]).packaged_path(
-        "packaged:all-MiniLM-L6-v2")) / "model.safetensors")
+    base = load_file(tiny_bert / "model.safetensors")
     moved = 0
     for key in a:
         if key.endswith("attention.self.key.bias"):

@@ -9,8 +9,9 @@ import pytest
 
 from bench.data.locate import locate
 from bench.data.manifest import checksums
-from bench.data.sts import load_sts_task, read_sts_subset
+from bench.data.sts import read_sts_subset
 from bench.errors import DataError
+from bench.tasks.registry import load_sts_task
 
 # Pair counts SentEval keeps (issue 2; shared/data/senteval/README.md).
 EXPECTED = {

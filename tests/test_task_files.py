@@ -17,7 +17,6 @@ from bench.errors import DataError
 from bench.tasks.registry import tasks, unregister
 from bench.tasks.taskfile import parse_task_file
 from tests.helpers import HashEncoder
-from tests.test_api import tiny_bert  # noqa: F401  (fixture)
 
 HEADER = ("sentence1", "sentence2", "score")
 
@@ -75,7 +74,7 @@ def _reference_spearman(encoder, rows) -> float:
 
 
 @pytest.mark.slow
-def test_task_file_runs_through_run_compare_and_evaluate(user_task, tiny_bert, data_dir,  # noqa: F811
+def test_task_file_runs_through_run_compare_and_evaluate(user_task, tiny_bert, data_dir,
                                                          tmp_path, capsys):
     folder = user_task.parent
     reports = []

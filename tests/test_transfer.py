@@ -28,7 +28,7 @@ from bench.tasks.transfer import (
     stratified_folds,
 )
 
-COUNTS = {  # SentEval's counts (issue 3, protocols.md section 5)
+COUNTS = {  # the sizes SentEval's loaders give on this data
     "MR": {"all": 10662}, "CR": {"all": 3775}, "SUBJ": {"all": 10000},
     "MPQA": {"all": 10606}, "SST2": {"train": 67349, "dev": 872, "test": 1821},
     "TREC": {"train": 5452, "test": 500}, "MRPC": {"train": 4076, "test": 1725},
@@ -219,6 +219,7 @@ def test_sklearn_grids_follow_senteval():
     assert TorchLogReg.grid("split") == tuple(10 ** t for t in range(-5, -1))
 
 
+@pytest.mark.slow
 def test_run_reports_transfer_section(data_dir):
     from bench.protocols import parse_protocols
     from bench.runner import RunConfig, run
@@ -238,6 +239,7 @@ def test_run_reports_transfer_section(data_dir):
     assert "TREC/train_5500.label" in report.tasks["TREC"].files
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_number_of_jobs(data_dir):
     from bench.protocols import parse_protocols
     from bench.runner import RunConfig, run
@@ -255,10 +257,10 @@ def test_results_do_not_depend_on_the_number_of_jobs(data_dir):
     assert one == three
 
 
-def test_single_thread_is_shared_safely_by_concurrent_fits():
+def test_thread_limit_is_shared_safely_by_concurrent_fits():
     import threading
 
-    from bench.tasks.classifier import single_thread
+    from bench.threads import limit_threads
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
@@ -266,14 +268,14 @@ def test_single_thread_is_shared_safely_by_concurrent_fits():
     first_in, second_done = threading.Event(), threading.Event()
 
     def long_user():
-        with single_thread("cpu"):
+        with limit_threads("cpu"):
             first_in.set()
             second_done.wait(10)
             inside.append(torch.get_num_threads())
 
     def short_user():
         first_in.wait(10)
-        with single_thread("cpu"):
+        with limit_threads("cpu"):
             inside.append(torch.get_num_threads())
         second_done.set()
 

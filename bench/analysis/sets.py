@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.sts import load_sts_task
 from bench.errors import BenchError
+from bench.tasks.registry import load_sts_task
 
 TASK = "STSBenchmark"
 STSB_SPLITS = ("train", "dev", "test")

@@ -7,15 +7,13 @@ path resolver registered for run folders, or the plain Hugging Face folder rule,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-
-_STEP = re.compile(r"^step-(\d+)$")
+from bench.train import rundir
 
 
 @dataclass(frozen=True)
@@ -36,15 +34,8 @@ class Target:
 
 def run_checkpoints(run_dir: Path) -> list[Target]:
     """Every ``checkpoints/step-N`` folder of one run, sorted by step."""
-    folder = run_dir / "checkpoints"
-    found = []
-    for child in folder.iterdir() if folder.is_dir() else ():
-        m = _STEP.match(child.name)
-        if m and child.is_dir():
-            found.append((int(m.group(1)), child))
-    found.sort()
     return [Target(str(path), f"{run_dir.name}@{step}", run_dir.name, step)
-            for step, path in found]
+            for step, path in rundir.checkpoints(run_dir)]
 
 
 def checkpoint_targets(path: Path) -> list[Target]:

@@ -118,14 +118,14 @@ def main(args: argparse.Namespace) -> int:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
     check_device(args.device)
     check_seed(args.seed)
-    check_folder(args.out_dir, "--out-dir")  # before encoding, not after it
     splits = parse_splits(args.splits)
     options = _options(args, splits)
     targets = collect_targets(args.model, args.checkpoints)
     location = locate(args.data_dir)
     sets = build_sets(location.downstream, splits, args.unique_sentences, args.max_pairs,
                       args.seed)
-    kind.check(sets, options)
+    kind.check(sets, options)  # bad options fail before anything is created or encoded
+    check_folder(args.out_dir, "--out-dir")  # before encoding, not after it
     settings = compute.EncodeSettings(
         EncoderOptions(args.device, args.precision, args.pooler, args.data_dir, args.cache_dir,
                        not args.no_cache),

@@ -67,7 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-grad-norm", type=float, help="gradient clipping (default 1.0)")
     s.add_argument("--eval-steps", type=int, help="STS-B dev every N steps; 0 = never (default "
                    "250)")
-    s.add_argument("--eval-pairs", type=int, help="smoke tests only: first N dev pairs")
     s.add_argument("--save-steps", type=int, help="checkpoint every K steps (default 250)")
     s.add_argument("--log-steps", type=int, help="log the loss every N steps (default 10)")
     add_data_options(s)

@@ -1,7 +1,7 @@
 """STS readers that reproduce SentEval's loaders (``senteval/sts.py``, ``senteval/sick.py``)
 and SimCSE's fork of them exactly.
 
-What matters for comparability:
+What matters for comparability (SentEval ``sts.py``, ``sick.py``):
 - STS12-16: ``STS.input.<subset>.txt`` (two tab-separated sentences) and
   ``STS.gs.<subset>.txt``; a pair whose gold line is the empty string is dropped.
 - STS-B: ``sts-{train,dev,test}.csv``, score in column 5, sentences in columns 6-7.
@@ -174,13 +174,3 @@ class ColumnsReader:
                                      self.score, split)
                  for split, path in self.split_files}
         return StsTask(meta.name, parts, tuple(data_dir / f for f in self.files()), meta)
-
-
-def load_sts_task(data_dir: Path, name: str) -> StsTask:
-    """Load one registered STS task (by name or alias) from a SentEval ``downstream`` folder."""
-    from bench.tasks.registry import get
-
-    meta = get(name)
-    if meta.family != "sts":
-        raise DataError(f"task {meta.name!r} is a {meta.family} task, not an STS task")
-    return meta.load(data_dir)

@@ -1,4 +1,5 @@
-"""Poolers as SimCSE's evaluation.py defines them (protocols.md section 4).
+"""Poolers as SimCSE's ``evaluation.py`` defines them (``cls``, ``cls_before_pooler``, ``avg``,
+``avg_first_last``, ``avg_top2``; its ``models.py`` ``Pooler``).
 
 Averages are masked means over all tokens, [CLS] and [SEP] included.
 """

@@ -1,4 +1,5 @@
-"""Post-processors for sentence vectors: BERT-whitening and BERT-flow (protocols.md section 7).
+"""Post-processors for sentence vectors: BERT-whitening (Su et al. 2021, ``eng/utils.py``) and
+BERT-flow (Li et al. 2020, ``bohanli/BERT-flow``).
 
 Both follow scikit-learn's shape (``fit(X)``, ``transform(X)``, constructor parameters as
 attributes, visible in ``repr``) so they can be tested on random data, and both expose
@@ -16,6 +17,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.progress import progress_bar
+from bench.threads import limit_threads
 
 
 class PostProcessor:
@@ -37,6 +39,10 @@ class PostProcessor:
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, **self.get_params()}
+
+    def clone(self) -> PostProcessor:
+        """An unfitted copy with the same parameters, run-time ones included."""
+        return type(self)(**self.get_params())
 
     def get_state(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -149,8 +155,7 @@ class Flow(PostProcessor):
         self.clip_norm = clip_norm
         self.seed = seed
         self.device = device
-        # Batches of 32 x a few hundred: torch's intra-op threads only add synchronisation
-        # (measured: 2 threads cost 16x the CPU time of 1 on a busy 2-core machine).
+        # Batches of 32 x a few hundred: see bench.threads for why one thread by default.
         self.cpu_threads = cpu_threads
         self.show_progress = show_progress
         self.model_ = None
@@ -165,8 +170,12 @@ class Flow(PostProcessor):
                 "clip_norm": self.clip_norm, "seed": self.seed}
 
     def spec(self) -> dict[str, Any]:
-        # device and progress do not change the result (up to float noise): left out.
+        # device, threads and progress do not change the result (up to float noise): left out.
         return {"kind": self.kind, **self.get_params()}
+
+    def clone(self) -> Flow:
+        return Flow(**self.get_params(), device=self.device, cpu_threads=self.cpu_threads,
+                    show_progress=self.show_progress)
 
     @property
     def fitted(self) -> bool:
@@ -202,16 +211,8 @@ class Flow(PostProcessor):
             eval_every: int | None = None) -> Flow:
         """Maximum-likelihood fit; with ``X_valid``, ``valid_nll_`` records its bits/dim
         before training and every ``eval_every`` steps (and at the end)."""
-        import torch
-
-        threads = torch.get_num_threads()
-        on_cpu = torch.device(self.device).type == "cpu"
-        if on_cpu and self.cpu_threads:
-            torch.set_num_threads(self.cpu_threads)
-        try:
+        with limit_threads(self.device, self.cpu_threads):
             return self._fit(X, X_valid, eval_every)
-        finally:
-            torch.set_num_threads(threads)
 
     def _fit(self, X: np.ndarray, X_valid: np.ndarray | None,
              eval_every: int | None) -> Flow:

@@ -5,7 +5,8 @@ post-processed variant of one base shares one embedding cache. The post-processo
 once per (base fingerprint, post-processor spec, fit-set digest) and its state saved on disk
 (``<embedding cache root>/_postprocessors/<key>.npz``, written atomically).
 
-Fit sets, as the originals (protocols.md section 7):
+Fit sets, as the originals (BERT-flow fits on NLI sentences; BERT-whitening's ``eng/utils.py``
+stacks both sides of every pair of the target task):
 
 - ``nli``: every sentence of an NLI CSV (``sent0,sent1[,hard_neg]``), all columns, repeats
   kept. Path: the recipe's ``nli`` key, else ``$BENCH_NLI_FILE``, else
@@ -189,7 +190,7 @@ class PostProcessedEncoder(Encoder):
         key = self.state_key(fit_digest)
         if key in self._fitted:
             return self._fitted[key]
-        pp = make_postprocessor(self._template.spec(), device=self.device)
+        pp = self._template.clone()  # keeps run-time settings (progress, threads, device)
         path = self.state_path(fit_digest)
         t0 = time.perf_counter()
         entry: dict[str, Any] = {"fit": label, "state": path.name if self.use_cache else None}

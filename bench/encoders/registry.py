@@ -62,11 +62,6 @@ def _load_plugins() -> None:
         _plugins_loaded = True
 
 
-def encoder_types() -> list[str]:
-    _load_plugins()
-    return sorted(_TYPES)
-
-
 def build(config: dict[str, Any], options: EncoderOptions, name: str) -> Encoder:
     """Build an encoder from a recipe's ``[encoder]`` table."""
     _load_plugins()

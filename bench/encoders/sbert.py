@@ -119,6 +119,11 @@ class SentenceTransformerEncoder(Encoder):
 
     def _encode(self, sentences: Sequence[str], batch_size: int, prompt: str | None
                 ) -> np.ndarray:
+        if not sentences:  # SentenceTransformer.encode([]) is shape (0,), not (0, d)
+            model = self._model
+            dim = getattr(model, "get_embedding_dimension",
+                          getattr(model, "get_sentence_embedding_dimension", None))()
+            return np.zeros((0, dim), dtype=np.float32)
         with autocast_context(self.device, self.precision):
             vectors = self._model.encode(list(sentences), batch_size=batch_size, prompt=prompt,
                                          convert_to_numpy=True, show_progress_bar=False)

@@ -25,10 +25,11 @@ from bench.commands.common import add_data_options, add_model_options, split_lis
 from bench.data.locate import locate
 from bench.embed import encode_tasks
 from bench.encoders.registry import EncoderOptions, resolve
-from bench.tasks.classifier import CONFIGS, TORCH_L2, ClassifierConfig, single_thread
+from bench.tasks.classifier import CONFIGS, TORCH_L2, ClassifierConfig
 from bench.tasks.registry import select
 from bench.tasks.transfer import evaluate_transfer_task
 from bench.tasks.transfer_suite import default_jobs, evaluate_transfer_suite
+from bench.threads import limit_threads
 
 
 class _RefModel:
@@ -68,7 +69,7 @@ class SentEvalLoop:
         return TORCH_L2
 
     def fit(self, X, y, regs: Sequence[float], *, valid=None, valid_split=None) -> list[_RefModel]:
-        with single_thread("cpu"):
+        with limit_threads("cpu"):
             return [self._fit_one(X, y, reg, valid, valid_split) for reg in regs]
 
     def _fit_one(self, X, y, l2, valid, valid_split) -> _RefModel:

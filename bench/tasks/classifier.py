@@ -1,6 +1,6 @@
 """SentEval's logistic-regression classifier for the transfer tasks, in torch or scikit-learn.
 
-What SentEval does (``tools/classifier.py``, ``tools/validation.py``; protocols.md section 5),
+What SentEval does (``tools/classifier.py``, ``tools/validation.py``),
 and what this module reproduces:
 
 - A single ``Linear(d -> C)`` trained with cross-entropy (mean over the batch); the L2 value is
@@ -25,12 +25,13 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from bench.threads import limit_threads
 
 TORCH_L2 = (1e-5, 1e-4, 1e-3, 1e-2)          # SentEval: [10**t for t in range(-5, -1)]
 SKLEARN_C = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)   # inner k-fold and split: 2**[-2..3]
@@ -116,36 +117,7 @@ def parse_optimizer(spec: str) -> tuple[str, dict[str, float]]:
     return name, params
 
 
-_THREADS_LOCK = threading.Lock()
-_THREADS_USERS = 0
-_THREADS_BEFORE = 1
 _INIT_LOCK = threading.Lock()
-
-
-@contextmanager
-def single_thread(device: str) -> Iterator[None]:
-    """One intra-op thread for CPU fits: the tensors are tiny, and extra threads only add
-    synchronisation (badly so on a busy machine); parallelism comes from fitting several
-    tasks at once instead (``bench.tasks.parallel``). The setting is process-wide, so it is
-    reference-counted: the first of concurrent users saves it, the last one restores it."""
-    import torch
-
-    global _THREADS_USERS, _THREADS_BEFORE
-    if not str(device).startswith("cpu"):
-        yield
-        return
-    with _THREADS_LOCK:
-        if _THREADS_USERS == 0:
-            _THREADS_BEFORE = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _THREADS_USERS += 1
-    try:
-        yield
-    finally:
-        with _THREADS_LOCK:
-            _THREADS_USERS -= 1
-            if _THREADS_USERS == 0:
-                torch.set_num_threads(_THREADS_BEFORE)
 
 
 def initial_linear(inputdim: int, nclasses: int, seed: int):
@@ -209,7 +181,7 @@ class TorchLogReg:
             valid: tuple[np.ndarray, np.ndarray] | None = None,
             valid_split: float | None = None) -> list[LinearModel]:
         """One model per L2 value; early stopping on ``valid`` or a random ``valid_split``."""
-        with single_thread(self.device):
+        with limit_threads(self.device):
             return self._fit(X, y, regs, valid, valid_split)
 
     def _fit(self, X, y, regs, valid, valid_split) -> list[LinearModel]:
@@ -280,17 +252,21 @@ class TorchLogReg:
         """In-place optimiser step with torch's update formulas (single-tensor, no amsgrad)."""
         o = self.optim_params
         if self.optim == "adam":
-            m1.mul_(o["beta1"]).add_(g, alpha=1 - o["beta1"])
-            m2.mul_(o["beta2"]).addcmul_(g, g, value=1 - o["beta2"])
-            bc1 = 1 - o["beta1"] ** step
-            bc2 = 1 - o["beta2"] ** step
-            denom = (m2.sqrt() / math.sqrt(bc2)).add_(o["eps"])
-            p.addcdiv_(m1, denom, value=-o["lr"] / bc1)
+            adam_step(p, g, m1, m2, step, o["lr"], o["beta1"], o["beta2"], o["eps"])
         elif self.optim == "rmsprop":
             m2.mul_(o["alpha"]).addcmul_(g, g, value=1 - o["alpha"])
             p.addcdiv_(g, m2.sqrt().add_(o["eps"]), value=-o["lr"])
         else:
             p.add_(g, alpha=-o["lr"])
+
+
+def adam_step(p, g, m1, m2, step: int, lr: float = 1e-3, beta1: float = 0.9,
+              beta2: float = 0.999, eps: float = 1e-8) -> None:
+    """``torch.optim.Adam``'s single-tensor update (no weight decay, no amsgrad), in place."""
+    m1.mul_(beta1).add_(g, alpha=1 - beta1)
+    m2.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+    denom = (m2.sqrt() / math.sqrt(1 - beta2 ** step)).add_(eps)
+    p.addcdiv_(m1, denom, value=-lr / (1 - beta1 ** step))
 
 
 class SklearnLogReg:

@@ -131,7 +131,7 @@ def tasks() -> dict[str, TaskMetadata]:
 def set_names() -> dict[str, tuple[str, ...]]:
     """Task sets: one per family (``sts``, ``transfer``) and ``every``."""
     _ensure_catalog()
-    return {**_SETS, "every": tuple(_TASKS)}
+    return {**{k: v for k, v in _SETS.items() if v}, "every": tuple(_TASKS)}
 
 
 def valid_names() -> list[str]:
@@ -170,6 +170,14 @@ def select(names: Iterable[str]) -> list[TaskMetadata]:
     if not out:
         raise DataError("no tasks selected")
     return out
+
+
+def load_sts_task(data_dir: Path, name: str) -> Any:
+    """Load one registered STS task (by name or alias) from a SentEval ``downstream`` folder."""
+    meta = get(name)
+    if meta.family != "sts":
+        raise DataError(f"task {meta.name!r} is a {meta.family} task, not an STS task")
+    return meta.load(data_dir)
 
 
 def ordered(names: Sequence[str]) -> list[str]:

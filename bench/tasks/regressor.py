@@ -26,7 +26,6 @@ by hand (softmax + MSE), which is what autograd computes, minus its per-step ove
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,9 @@ import numpy as np
 
 from bench.correlation import correlation
 from bench.results import RegressionResult
-from bench.tasks.classifier import EarlyStopping, initial_linear, single_thread
+from bench.tasks.classifier import EarlyStopping, adam_step, initial_linear
+from bench.tasks.features import pair_features
+from bench.threads import limit_threads
 
 SELECTIONS = ("pearson", "spearman")
 NCLASS = 5
@@ -69,13 +70,6 @@ def sort_pairs(sent1: Sequence[str], sent2: Sequence[str], gold: Sequence[float]
     return sorted(range(len(keys)), key=keys.__getitem__)
 
 
-def pair_features(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``[|u - v|, u * v]`` in float32."""
-    u = np.asarray(u)
-    v = np.asarray(v)
-    return np.concatenate([np.abs(u - v), u * v], axis=1).astype(np.float32)
-
-
 @dataclass
 class RegressorResult:
     selection: str
@@ -101,7 +95,7 @@ class Regressor:
 
     def run(self, train_x: np.ndarray, train_y: np.ndarray, dev_x: np.ndarray,
             dev_scores: np.ndarray, test_x: np.ndarray) -> RegressorResult:
-        with single_thread(self.device):
+        with limit_threads(self.device):
             return self._run(train_x, train_y, dev_x, dev_scores, test_x)
 
     def _run(self, train_x, train_y, dev_x, dev_scores, test_x) -> RegressorResult:
@@ -132,8 +126,8 @@ class Regressor:
                     gp = (p - yt.index_select(0, idx)) * (2.0 / p.numel())
                     gz = p * (gp - (gp * p).sum(1, keepdim=True))
                     step += 1
-                    _adam(W, xb.t() @ gz, m1W, m2W, step)
-                    _adam(b, gz.sum(0), m1b, m2b, step)
+                    adam_step(W, xb.t() @ gz, m1W, m2W, step)
+                    adam_step(b, gz.sum(0), m1b, m2b, step)
             nepoch += self.chunk
             yhat = (torch.softmax(xd @ W + b, dim=1) @ r).double().cpu().numpy()
             score = correlation(yhat, dev_scores, self.selection)
@@ -146,13 +140,6 @@ class Regressor:
         return RegressorResult(self.selection, stopper.best, yhat, nepoch, best_epoch, chunks)
 
 
-def _adam(p, g, m1, m2, step: int, lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999,
-          eps: float = 1e-8) -> None:
-    """torch.optim.Adam's update (defaults, weight decay 0), in place."""
-    m1.mul_(b1).add_(g, alpha=1 - b1)
-    m2.mul_(b2).addcmul_(g, g, value=1 - b2)
-    denom = (m2.sqrt() / math.sqrt(1 - b2 ** step)).add_(eps)
-    p.addcdiv_(m1, denom, value=-lr / (1 - b1 ** step))
 
 
 def evaluate_regressor(task, table, *, selection: str = "pearson", label_fix: bool = False,

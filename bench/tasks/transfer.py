@@ -28,6 +28,7 @@ import numpy as np
 
 from bench.errors import DataError
 from bench.tasks.classifier import CONFIGS, ClassifierConfig, grid_choice, make_classifier, points
+from bench.tasks.features import pair_features
 
 TREC_CLASSES = {"ABBR": 0, "DESC": 1, "ENTY": 2, "HUM": 3, "LOC": 4, "NUM": 5}
 
@@ -199,8 +200,7 @@ def features(samples: Samples, table) -> np.ndarray:
     u = table.lookup(samples.first)
     if samples.second is None:
         return np.asarray(u, dtype=np.float32)
-    v = table.lookup(samples.second, side=1)
-    return np.concatenate([np.abs(u - v), u * v], axis=1).astype(np.float32)
+    return pair_features(u, table.lookup(samples.second, side=1))
 
 
 def stratified_folds(y: np.ndarray, k: int, seed: int = 1111) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -43,10 +43,13 @@ def checkpoint_encoder(path: Path, options: EncoderOptions, name: str | None = N
     meta = rundir.read_meta(folder) or {}
     # The optimizer state (latest checkpoint only, dropped when the next one is written)
     # does not change the vectors: leaving it out keeps a checkpoint's fingerprint stable.
-    return TransformerEncoder(str(folder), options.pooler or meta["eval_pooler"],
-                              device=options.device, precision=options.precision,
-                              max_length=options.max_length, dtype=options.dtype or "fp32",
-                              name=name or str(path), ignore_files=(rundir.STATE_FILE,))
+    encoder = TransformerEncoder(str(folder), options.pooler or meta["eval_pooler"],
+                                 device=options.device, precision=options.precision,
+                                 max_length=options.max_length, dtype=options.dtype or "fp32",
+                                 name=name or str(path), ignore_files=(rundir.STATE_FILE,))
+    if options.prompts:
+        encoder.set_prompts(options.prompts)
+    return encoder
 
 
 def _resolve_path(path: Path, options: EncoderOptions) -> Encoder | None:

@@ -40,7 +40,6 @@ class TrainConfig:
     device: str = "cpu"
     max_grad_norm: float = 1.0  # HF Trainer's default, which the reference inherits
     eval_steps: int = 250  # 0: no evaluation
-    eval_pairs: int | None = None  # smoke tests only: the first N STS-B dev pairs
     save_steps: int = 250  # 0: only the final checkpoint
     log_steps: int = 10
     data_dir: str | None = None

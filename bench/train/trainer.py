@@ -13,25 +13,27 @@ import json
 import os
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from bench.atomic import atomic_write_text
+from bench.callbacks import StsEvaluator
 from bench.devices import check_device
 from bench.encoders.transformer import autocast_context
 from bench.environment import describe_environment
 from bench.errors import BenchError
 from bench.fingerprint import sha256_file
 from bench.progress import progress_bar
+from bench.seeding import seed_everything
 from bench.train import rundir
 from bench.train.config import TrainConfig
 from bench.train.data import TrainingData, batch_indices, read_training_data, steps_per_epoch
-from bench.train.evaluate import StsbDev
 from bench.train.loss import gather_with_grad, simcse_loss
 from bench.train.model import SimCSEModel, load_backbone, mask_tokens
 
@@ -54,7 +56,6 @@ def _barrier(world: int) -> None:
         dist.barrier()
 
 
-
 def _rng_state() -> dict[str, Any]:
     state = {"python": random.getstate(), "numpy": np.random.get_state(),
              "torch": torch.get_rng_state()}
@@ -71,17 +72,29 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _seed(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+class TrainerCallback(Protocol):
+    """Hook called by :meth:`Trainer.train` after every optimiser step.
+
+    ``on_step_end`` runs once the step's logging, evaluation and checkpoint (when due) are
+    done, with ``trainer.step`` the number of steps completed; returning True stops the run
+    there, as a kill after that point would (``--resume`` continues from the last
+    checkpoint). Use it to watch or cut a run from your own code, e.g. stop on a budget.
+    Under DDP it runs in every process, and all of them must return the same answer (decide
+    on ``trainer.step`` or on values every process shares), or the processes part ways.
+    """
+
+    def on_step_end(self, trainer: Trainer) -> bool | None: ...
 
 
 class Trainer:
-    """Holds the model, optimiser and bookkeeping of one run; ``train()`` drives it."""
+    """Holds the model, optimiser and bookkeeping of one run; ``train()`` drives it.
 
-    def __init__(self, cfg: TrainConfig) -> None:
+    ``callbacks``: objects with ``on_step_end(trainer) -> bool`` (see ``TrainerCallback``).
+    """
+
+    def __init__(self, cfg: TrainConfig, callbacks: Sequence[TrainerCallback] = ()) -> None:
         self.cfg = cfg
+        self.callbacks = list(callbacks)
         self.rank, self.world, self.device = _init_distributed(cfg.device)
         self.run_dir = Path(cfg.runs_dir) / cfg.name
         # Everything that can fail on bad input happens before anything is written.
@@ -90,9 +103,10 @@ class Trainer:
         self.per_epoch = steps_per_epoch(len(self.data), self.global_batch, self.data.path)
         self.total_steps = cfg.max_steps or cfg.epochs * self.per_epoch
         self.resume_from = self._check_run_dir()
-        self.dev = StsbDev(cfg.data_dir, cfg.eval_pairs) if cfg.eval_steps and self.rank == 0 \
-            else None
-        _seed(cfg.seed)
+        # model selection as the reference trainer: raw cosine Spearman on the STS-B dev pairs
+        self.dev = (StsEvaluator("STSBenchmark", "dev", "spearman", data_dir=cfg.data_dir)
+                    if cfg.eval_steps and self.rank == 0 else None)
+        seed_everything(cfg.seed)
         self.tokenizer, backbone, head = load_backbone(cfg.backbone, cfg.dropout, cfg.mlm)
         self.model = SimCSEModel(backbone, cfg.pooler, bool(cfg.mlp_only_train), head)
         self.model.to(self.device).train()
@@ -245,7 +259,7 @@ class Trainer:
         """STS-B dev Spearman on process 0 (others wait); the best model is exported."""
         score = None
         if self.rank == 0 and self.dev is not None:
-            score = self.dev.spearman(lambda s: self.model.encode(
+            score = self.dev(lambda s: self.model.encode(
                 s, self.tokenizer, device=self.device, precision=self.cfg.precision))
             # Step 0 is reported but, as in the reference, not a candidate for "best".
             best = self.best["stsb_dev_spearman"]
@@ -260,8 +274,8 @@ class Trainer:
         return score
 
     # -- the loop ---------------------------------------------------------------------------
-    def train(self, stop_after: int | None = None) -> dict[str, Any]:
-        """Run to the end (or to ``stop_after`` steps, to simulate a kill in tests)."""
+    def train(self) -> dict[str, Any]:
+        """Run to the end, or until a callback asks to stop (``finished`` is then False)."""
         cfg = self.cfg
         self._t0 = time.perf_counter()
         if self.rank == 0:
@@ -295,7 +309,8 @@ class Trainer:
                     dev = self.evaluate()
                 if (cfg.save_steps and self.step % cfg.save_steps == 0) or last:
                     self._save_checkpoint(dev)
-                if stop_after is not None and self.step >= stop_after and not last:
+                stop = [bool(cb.on_step_end(self)) for cb in self.callbacks]
+                if any(stop) and not last:
                     return self._summary(initial, finished=False)
         if self.rank == 0:
             atomic_write_text(self.run_dir / rundir.RUN_FILE,
@@ -313,5 +328,5 @@ class Trainer:
                 "config": asdict(self.cfg)}
 
 
-def train(cfg: TrainConfig, stop_after: int | None = None) -> dict[str, Any]:
-    return Trainer(cfg).train(stop_after=stop_after)
+def train(cfg: TrainConfig, callbacks: Sequence[TrainerCallback] = ()) -> dict[str, Any]:
+    return Trainer(cfg, callbacks).train()
