@@ -18,6 +18,8 @@ from typing import Any
 
 from bench.devices import check_device
 from bench.encoders.base import Encoder
+from bench.errors import ModelError
+from bench.prompts import Prompts
 from bench.protocols import DEFAULT_TASKS, Protocol, parse_protocols, preset_tasks
 from bench.results import RunReport
 from bench.runner import RunConfig, run
@@ -51,33 +53,55 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
              show_progress: bool = False, transfer_config: str = "test",
              classifier: str = "torch", regressor_selection: str = "pearson",
              regressor_label_fix: bool = False, jobs: int | None = None,
+             task_files: Sequence[str | Path] = (), tasks_dir: str | Path | None = None,
+             prompt: str | None = None, prompt_a: str | None = None,
+             prompt_b: str | None = None, prompt_name: str | None = None,
+             max_length: int | None = None, dtype: str | None = None,
              out: str | Path | None = None) -> RunReport:
     """Evaluate ``model`` on ``tasks`` under ``protocols``; return the typed run report.
 
     ``tasks``: task names, aliases or sets (``sts``, ``transfer``, ``every``), as a list or a
-    comma/space-separated string; None: the tasks of the protocol presets that list theirs
-    (``mteb``), else ``sts``. ``protocols``: presets, spelled forms, ``every``,
+    comma/space-separated string; default: the tasks of ``task_files`` when given, else those
+    of the protocol presets that list theirs (``mteb``), else ``sts``. ``task_files``: STS task
+    files (TOML, ``bench.tasks.taskfile``) to register; ``tasks_dir``: a folder of them
+    (default ``$BENCH_TASKS_DIR``), registered so that ``tasks`` can name them. ``prompt``
+    (both sides), ``prompt_a``/``prompt_b`` (first / second sentence of a pair),
+    ``prompt_name`` (a sentence-transformers model's own named prompt) replace a recipe's
+    prompts for every task family (``bench.prompts``); ``max_length`` truncates inputs
+    (tokens); ``dtype`` is the load dtype of the weights, apart from the autocast
+    ``precision``. ``protocols``: presets, spelled forms, ``every``,
     ``every-cosine``. The remaining options are those of ``bench run``. With ``out``, the
     report (and its per-pair sidecar) is written there. ``device`` defaults to the model
     object's own device, and to the CPU for names and paths.
     """
+    from bench.tasks.taskfile import load_task_files
+
+    declared = load_task_files(task_files, [tasks_dir] if tasks_dir else None)
+    if tasks is None:
+        tasks = [meta.name for meta in declared] or _preset_tasks(protocols)
     if device is None and not isinstance(model, str | Path):
         device = _object_device(model)
     device = check_device(device or "cpu")
+    prompts = Prompts.from_options(prompt, prompt_a, prompt_b, prompt_name)
     config = RunConfig(
         model=name or (str(model) if isinstance(model, str | Path) else ""),
-        protocols=_protocols(protocols), tasks=_names(tasks) if tasks is not None
-        else _preset_tasks(protocols),
+        protocols=_protocols(protocols), tasks=_names(tasks),
         data_dir=str(data_dir) if data_dir else None,
         cache_dir=str(cache_dir) if cache_dir else None, use_cache=use_cache,
         batch_size=batch_size, device=device, precision=precision, pooler=pooler, seed=seed,
         verify_data=verify_data, show_progress=show_progress, transfer_config=transfer_config,
         classifier=classifier, regressor_selection=regressor_selection,
-        regressor_label_fix=regressor_label_fix, jobs=jobs)
+        regressor_label_fix=regressor_label_fix, jobs=jobs, prompts=prompts,
+        max_length=max_length, dtype=dtype)
     encoder: Encoder | None = None
     if not isinstance(model, str | Path):
+        if dtype not in (None, "fp32"):
+            raise ModelError("dtype applies when bench loads the model; a model object is "
+                             "used in the dtype it has (convert it before passing it)")
         encoder = make_encoder(model, tokenizer=tokenizer, pooler=pooler, precision=precision,
-                               device=device, name=name)
+                               device=device, name=name, max_length=max_length)
+        if prompts is not None:
+            encoder.set_prompts(prompts)
         config.model = encoder.name
     else:
         config.model = str(model)
@@ -98,7 +122,7 @@ def _preset_tasks(protocols: str | Protocol | Sequence[str | Protocol]) -> list[
 def make_encoder(model: Any, *, tokenizer: Any = None, pooler: str | None = None,
                  name: str | None = None, device: str | None = None, precision: str = "fp32",
                  data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
-                 use_cache: bool = True) -> Encoder:
+                 use_cache: bool = True, max_length: int | None = None) -> Encoder:
     """The Encoder for anything ``evaluate`` accepts (``bench.mteb.as_model`` builds on it)."""
     if device is None and not isinstance(model, str | Path):
         device = _object_device(model)
@@ -108,11 +132,11 @@ def make_encoder(model: Any, *, tokenizer: Any = None, pooler: str | None = None
 
         return resolve(str(model), EncoderOptions(
             device, precision, pooler, str(data_dir) if data_dir else None,
-            str(cache_dir) if cache_dir else None, use_cache))
+            str(cache_dir) if cache_dir else None, use_cache, max_length=max_length))
     from bench.encoders.objects import wrap
 
     return wrap(model, tokenizer=tokenizer, pooler=pooler, precision=precision, device=device,
-                name=name)
+                max_length=max_length, name=name)
 
 
 def _object_device(model: Any) -> str | None:

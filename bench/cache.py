@@ -55,8 +55,11 @@ def default_cache_root() -> Path:
     return user_cache_root() / "embeddings"
 
 
-def sentence_key(sentence: str) -> bytes:
-    return hashlib.sha1(sentence.encode("utf-8")).digest()
+def sentence_key(text: str | tuple[str, str]) -> bytes:
+    """sha1 of the sentence; of prompt, NUL, sentence for a prompted text (``bench.embed``)."""
+    if isinstance(text, tuple):
+        text = f"{text[0]}\0{text[1]}"
+    return hashlib.sha1(text.encode("utf-8")).digest()
 
 
 class EmbeddingCache:

@@ -7,8 +7,8 @@ protocols is encoded exactly once, and a rerun with another protocol encodes not
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,16 +22,36 @@ from bench.progress import progress_bar
 FLUSH_EVERY = 2048  # sentences per cache chunk: bounds the work lost to a kill
 
 
+Text = str | tuple[str, str]  # a sentence, or (prompt, sentence) when a prompt goes before it
+
+
+def text_item(prompt: str, sentence: str) -> Text:
+    """The unit that is encoded and cached: the sentence alone when there is no prompt (so
+    unprompted tables and caches are what they always were), else (prompt, sentence)."""
+    return (prompt, sentence) if prompt else sentence
+
+
+def _split(item: Text) -> tuple[str, str]:
+    return item if isinstance(item, tuple) else ("", item)
+
+
 @dataclass
 class EmbeddingTable:
-    """Unique sentences and their vectors, looked up by sentence."""
+    """Unique texts and their vectors, looked up by sentence; ``prompts`` says which prompt
+    a lookup of side a (0) and side b (1) of a pair goes through."""
 
     vectors: np.ndarray
-    index: dict[str, int]
+    index: dict[Text, int]
     stats: dict[str, float] = field(default_factory=dict)
+    prompts: tuple[str, str] = ("", "")
 
-    def lookup(self, sentences: Sequence[str]) -> np.ndarray:
-        return self.vectors[[self.index[s] for s in sentences]]
+    def lookup(self, sentences: Sequence[str], side: int = 0) -> np.ndarray:
+        prompt = self.prompts[side]
+        return self.vectors[[self.index[text_item(prompt, s)] for s in sentences]]
+
+    def with_prompts(self, a: str, b: str) -> EmbeddingTable:
+        """The same vectors (shared, not copied) looked up through prompts ``a`` and ``b``."""
+        return replace(self, prompts=(a, b))
 
 
 def raise_non_finite(model: str, bad: int, total: int, example: str) -> NoReturn:
@@ -41,10 +61,11 @@ def raise_non_finite(model: str, bad: int, total: int, example: str) -> NoReturn
                      f"of {total} sentences (first: {example[:60]!r}); nothing was scored")
 
 
-def check_finite(model: str, matrix: np.ndarray, sentences: Sequence[str]) -> None:
+def check_finite(model: str, matrix: np.ndarray, sentences: Sequence[Text]) -> None:
     if matrix.size and not np.isfinite(matrix).all():
         rows = ~np.isfinite(matrix.reshape(len(matrix), -1)).all(axis=1)
-        raise_non_finite(model, int(rows.sum()), len(matrix), sentences[int(np.argmax(rows))])
+        raise_non_finite(model, int(rows.sum()), len(matrix),
+                         "".join(_split(sentences[int(np.argmax(rows))])))
 
 
 def count_zero_vectors(matrix: np.ndarray) -> int:
@@ -55,50 +76,58 @@ def count_zero_vectors(matrix: np.ndarray) -> int:
     return int((~matrix.reshape(len(matrix), -1).any(axis=1)).sum())
 
 
-def embed(encoder: Encoder, sentences: Sequence[str], *, cache: EmbeddingCache | None = None,
+def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache | None = None,
           batch_size: int = 64, show_progress: bool = True,
           description: str = "encoding") -> EmbeddingTable:
-    """Vectors for every distinct sentence, from the cache where possible."""
+    """Vectors for every distinct text (a sentence or a (prompt, sentence) pair), from the
+    cache where possible. Texts with different prompts never share a batch."""
     t0 = time.perf_counter()
     unique = list(dict.fromkeys(sentences))
     todo = cache.missing(unique) if cache is not None else list(unique)
-    # Longest first (in tokens where the encoder can count them): similar lengths share a
-    # batch (little padding) and an out-of-memory error shows up at the first batch rather
-    # than at the end. Ties keep a fixed order, so batches are the same from run to run.
-    if todo:
-        keys = encoder.length_keys(todo)
-        order = sorted(range(len(todo)), key=lambda i: (-keys[i], todo[i]))
-        todo = [todo[i] for i in order]
-    fresh: dict[str, np.ndarray] = {}
-    bad: list[str] = []
+    # Per prompt, longest first (in tokens where the encoder can count them): similar lengths
+    # share a batch (little padding) and an out-of-memory error shows up at the first batch
+    # rather than at the end. Ties keep a fixed order, so batches are the same from run to run.
+    groups: dict[str, list[str]] = {}
+    for item in todo:
+        prompt, sentence = _split(item)
+        groups.setdefault(prompt, []).append(sentence)
+    for prompt, group in groups.items():
+        keys = encoder.length_keys([prompt + s for s in group])
+        order = sorted(range(len(group)), key=lambda i: (-keys[i], group[i]))
+        groups[prompt] = [group[i] for i in order]
+    fresh: dict[Text, np.ndarray] = {}
+    bad: list[Text] = []
     t_encode = time.perf_counter()
     if todo:
-        pending_s: list[str] = []
+        pending_s: list[Text] = []
         pending_v: list[np.ndarray] = []
         with progress_bar(description, total=len(todo), disable=not show_progress) as advance:
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start:start + batch_size]
-                vectors = encoder.encode(batch, batch_size=batch_size)
-                if vectors.shape[0] != len(batch):
-                    raise RuntimeError(f"encoder {encoder.name!r} returned {vectors.shape[0]} "
-                                       f"vectors for {len(batch)} sentences")
-                finite = np.isfinite(vectors).all(axis=1)
-                if not finite.all():  # counted and refused below; never cached
-                    bad.extend(s for s, ok in zip(batch, finite) if not ok)
-                    batch = [s for s, ok in zip(batch, finite) if ok]
-                    vectors = vectors[finite]
-                pending_s.extend(batch)
-                pending_v.append(vectors)
-                if cache is not None and len(pending_s) >= FLUSH_EVERY:
-                    cache.put(pending_s, np.concatenate(pending_v))
-                    pending_s, pending_v = [], []
-                fresh.update(zip(batch, vectors))
-                advance(len(finite))
+            for prompt, group in groups.items():
+                for start in range(0, len(group), batch_size):
+                    batch = group[start:start + batch_size]
+                    vectors = encoder.encode_prompted(batch, prompt, batch_size=batch_size)
+                    if vectors.shape[0] != len(batch):
+                        raise RuntimeError(f"encoder {encoder.name!r} returned "
+                                           f"{vectors.shape[0]} vectors for {len(batch)} "
+                                           f"sentences")
+                    items = [text_item(prompt, s) for s in batch]
+                    finite = np.isfinite(vectors).all(axis=1)
+                    if not finite.all():  # counted and refused below; never cached
+                        bad.extend(s for s, ok in zip(items, finite) if not ok)
+                        items = [s for s, ok in zip(items, finite) if ok]
+                        vectors = vectors[finite]
+                    pending_s.extend(items)
+                    pending_v.append(vectors)
+                    if cache is not None and len(pending_s) >= FLUSH_EVERY:
+                        cache.put(pending_s, np.concatenate(pending_v))
+                        pending_s, pending_v = [], []
+                    fresh.update(zip(items, vectors))
+                    advance(len(finite))
         if cache is not None and pending_s:
             cache.put(pending_s, np.concatenate(pending_v))
     encode_s = time.perf_counter() - t_encode
     if bad:
-        raise_non_finite(encoder.name, len(bad), len(unique), bad[0])
+        raise_non_finite(encoder.name, len(bad), len(unique), "".join(_split(bad[0])))
     cached = [s for s in unique if s not in fresh]
     parts = []
     if cached:
@@ -121,12 +150,20 @@ def embed(encoder: Encoder, sentences: Sequence[str], *, cache: EmbeddingCache |
 
 def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
                  cache_root: Path | None = None, use_cache: bool = True, batch_size: int = 64,
-                 show_progress: bool = True) -> tuple[dict[str, EmbeddingTable], dict[str, float]]:
+                 show_progress: bool = True, families: Mapping[str, str] | None = None,
+                 sides: Mapping[str, tuple[Sequence[str], Sequence[str]]] | None = None
+                 ) -> tuple[dict[str, EmbeddingTable], dict[str, float]]:
     """One encoding pass over the sentences of several tasks, then each task's view.
 
     The source encoder (a post-processor's base, or the encoder itself) encodes the union
-    of all tasks' sentences once, through the cache keyed by its fingerprint; the encoder
+    of all tasks' texts once, through the cache keyed by its fingerprint; the encoder
     then turns that table into per-task tables (identity for plain encoders).
+
+    Prompts: each task gets the source encoder's prompts for its family (``families``: task
+    -> family). With the same prompt on both sides the texts are (prompt, sentence) for every
+    sentence of the task; with different ones the two sides are different texts, so
+    ``sides`` (task -> (first sentences, second sentences)) must say which sentence is on
+    which side, and each is encoded with its side's prompt.
     """
     from bench.cache import default_cache_root
 
@@ -135,11 +172,24 @@ def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
     if use_cache and source.cacheable:
         cache = EmbeddingCache(cache_root or default_cache_root(), source.fingerprint,
                                source.describe())
-    everything = [s for sents in task_sentences.values() for s in sents]
+    families = families or {}
+    prompts = {task: source.prompt_pair(families.get(task, "")) for task in task_sentences}
+    everything: list[Text] = []
+    for task, sents in task_sentences.items():
+        a, b = prompts[task]
+        if a == b:
+            everything.extend(text_item(a, s) for s in sents)
+        elif sides is None or task not in sides:
+            raise ModelError(f"model {encoder.name!r}: asymmetric prompts need the two sides "
+                             f"of {task}'s pairs; this evaluation has one list of sentences")
+        else:
+            everything.extend(text_item(a, s) for s in sides[task][0])
+            everything.extend(text_item(b, s) for s in sides[task][1])
     table = embed(source, everything, cache=cache, batch_size=batch_size,
                   show_progress=show_progress, description=f"encoding ({source.name})")
     t = time.perf_counter()
-    views = {task: encoder.task_view(task, sents, table) for task, sents in task_sentences.items()}
+    views = {task: encoder.task_view(task, sents, table.with_prompts(*prompts[task]))
+             for task, sents in task_sentences.items()}
     if encoder is not source:  # a post-processor may divide by zero norms or variances
         for view in views.values():
             check_finite(encoder.name, view.vectors, sorted(view.index, key=view.index.get))

@@ -15,14 +15,15 @@ from typing import Any
 
 from bench import __version__
 from bench.cache import default_cache_root
-from bench.data.locate import locate
-from bench.data.manifest import checksums
+from bench.data.locate import candidate, locate
+from bench.data.manifest import Checksums, checksums
 from bench.devices import check_device
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
 from bench.outputs import check_folder
+from bench.prompts import Prompts
 from bench.protocols import Protocol
 from bench.recipes import load_recipes
 from bench.reports import now_iso
@@ -31,6 +32,7 @@ from bench.scoring import average
 from bench.seeding import check_seed, seed_everything
 from bench.tasks.families import FAMILIES, EvalContext
 from bench.tasks.registry import TaskMetadata, select
+from bench.tasks.taskfile import task_file_digests
 
 
 @dataclass
@@ -53,10 +55,22 @@ class RunConfig:
     regressor_selection: str = "pearson" # dev metric for the regressor: pearson | spearman
     regressor_label_fix: bool = False    # map STS-B scores onto [1, 5] before encoding
     jobs: int | None = None              # transfer tasks fitted at once (None: one per core)
+    prompts: Prompts | None = None       # replaces the recipe's prompts when set
+    max_length: int | None = None        # truncation (tokens); None: the recipe's / none
+    dtype: str | None = None             # load dtype of the weights; None: the recipe's / fp32
 
 
 def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
     return [meta.load(downstream) for meta in metas]
+
+
+def file_digests(task: Any, downstream: Path, verify: bool) -> Checksums:
+    """sha256 of a task's files: built-in tasks keyed relative to the data folder and checked
+    against the manifest (with ``verify``); task-file tasks keyed ``<task>:<file>``, digested
+    and marked unverified (no manifest knows them)."""
+    if task.meta.origin is not None:
+        return task_file_digests(task.meta)
+    return checksums(downstream, list(task.files), verify=verify)
 
 
 def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelRecord:
@@ -83,25 +97,32 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     t_start = time.perf_counter()
     check_device(config.device)
     check_seed(config.seed)
-    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_root()
-    if config.use_cache:
-        check_folder(cache_root, "cache folder")  # before encoding, not at the first chunk
     seed_everything(config.seed)
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    location = locate(config.data_dir)
     metas = select(config.tasks)
+    # task files carry their own data: SentEval's folder is needed only for built-in tasks
+    builtin = any(meta.origin is None for meta in metas)
+    location = locate(config.data_dir) if builtin else candidate(config.data_dir)
     tasks = load_tasks(metas, location.downstream)
-    files = [f for task in tasks for f in task.files]
-    sums = checksums(location.downstream, files, verify=config.verify_data)
+    task_sums = {task.name: file_digests(task, location.downstream, config.verify_data)
+                 for task in tasks}
+    sums = Checksums({k: v for c in task_sums.values() for k, v in c.sha256.items()},
+                     {k: v for c in task_sums.values() for k, v in c.status.items()})
     timings["load_data_s"] = time.perf_counter() - t
+    # after the data is validated (bad data writes nothing), before encoding (not at the
+    # first chunk)
+    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_root()
+    if config.use_cache:
+        check_folder(cache_root, "cache folder")
 
     t = time.perf_counter()
     if encoder is None:
-        encoder = resolve(config.model, EncoderOptions(config.device, config.precision,
-                                                       config.pooler, config.data_dir,
-                                                       config.cache_dir, config.use_cache))
+        encoder = resolve(config.model, EncoderOptions(
+            config.device, config.precision, config.pooler, config.data_dir, config.cache_dir,
+            config.use_cache, max_length=config.max_length, dtype=config.dtype,
+            prompts=config.prompts))
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 
@@ -109,7 +130,9 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
         encoder, {task.name: task.sentences() for task in tasks},
         cache_root=cache_root,
         use_cache=config.use_cache, batch_size=config.batch_size,
-        show_progress=config.show_progress)
+        show_progress=config.show_progress,
+        families={task.name: task.meta.family for task in tasks},
+        sides={task.name: task.sides() for task in tasks})
     dim = embed_stats.pop("dim", None)
     zero_vectors = embed_stats.pop("zero_vectors", 0)
     timings.update(embed_stats)
@@ -130,8 +153,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
             timings[f"{family_name}_s"] = time.perf_counter() - t
     results = {task.name: results[task.name] for task in tasks}
     for task in tasks:
-        results[task.name].files = {k: v for k, v in sums.sha256.items()
-                                    if k in task.meta.files()}
+        results[task.name].files = task_sums[task.name].sha256
     scores = score_protocols(results, config.protocols)
     if scores:
         for name, value in scores[0].values.items():
@@ -140,9 +162,16 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     timings["total_s"] = time.perf_counter() - t_start
     timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
 
+    source = encoder.source_encoder()
     run_info: dict[str, Any] = {"seed": config.seed, "device": config.device,
                                 "precision": config.precision, "batch_size": config.batch_size,
                                 "zero_vectors": zero_vectors}
+    for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision
+        if getattr(source, key, None) is not None:
+            run_info[key] = getattr(source, key)
+    if source.prompts:  # the texts that went before each side, per family evaluated
+        run_info["prompts"] = {f: list(source.prompt_pair(f))
+                               for f in dict.fromkeys(t.meta.family for t in tasks)}
     if needs_regressor:
         run_info.update(regressor_selection=config.regressor_selection,
                         regressor_label_fix=config.regressor_label_fix)
@@ -156,7 +185,8 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
               "verify_requested": config.verify_data, "status": sums.status,
               "sha256": sums.sha256},
         run=run_info, environment=describe_environment(config.device), timings=timings,
-        created=now_iso(), bench_version=__version__, transfer_average=average(transfer))
+        created=now_iso(), bench_version=__version__, transfer_average=average(transfer),
+        notes=[note for t in tasks for note in t.meta.notes])
 
 
 def _transfer_jobs(config: RunConfig, n: int) -> int:

@@ -38,6 +38,7 @@ from bench.encoders.registry import EncoderOptions
 from bench.encoders.sbert import SentenceTransformerEncoder
 from bench.encoders.transformer import TransformerEncoder
 from bench.errors import BenchError
+from bench.prompts import Prompts
 from bench.train import rundir
 from bench.train.checkpoint import checkpoint_encoder
 from bench.train.model import SimCSEModel, load_backbone
@@ -90,10 +91,10 @@ def _fast():
     loaded: dict[str, Any] = {}
     real = transformer.load_hf
 
-    def load_once(location: str, display: str):
-        if location not in loaded:
-            loaded[location] = real(location, display)
-        return loaded[location]
+    def load_once(location: str, display: str, dtype: str = "fp32"):
+        if (location, dtype) not in loaded:
+            loaded[location, dtype] = real(location, display, dtype)
+        return loaded[location, dtype]
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(transformer, "load_hf", load_once)
@@ -166,7 +167,7 @@ def _transformer_case(pooler: str, bert: Path, other: Path) -> Case:
         return TransformerEncoder(args.pop("model"), args.pop("pooler"), **args)
 
     varies = {"model": str(other), "pooler": "avg" if pooler != "avg" else "cls",
-              "max_length": 4, "precision": "bf16"}
+              "max_length": 4, "precision": "bf16", "dtype": "bf16"}
     if pooler == "avg_first_last":
         varies["first_layer"] = "embeddings"
     neutral = {
@@ -221,8 +222,10 @@ def _checkpoint_case(folder: Path) -> Case:
     }
     params = [f.name for f in fields(EncoderOptions)] + ["name"]
     return Case("simcse-checkpoint", build, params,
-                {"precision": "bf16", "pooler": "cls_before_pooler"}, neutral,
-                fixed_spec={"model", "max_length"})  # the folder is the model, untruncated
+                {"precision": "bf16", "pooler": "cls_before_pooler", "max_length": 4,
+                 "dtype": "bf16", "prompts": Prompts.from_options("query: ")}, neutral,
+                # a prompt is applied by the encoding pass (encode_prompted), not by encode
+                identity_only={"prompts"}, fixed_spec={"model"})  # the folder is the model
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +237,7 @@ def cases(tiny_bert, other_bert, tiny_st, simcse_checkpoint, glove_files, nli_fi
         "sentence-transformers",
         lambda **kw: SentenceTransformerEncoder(kw.pop("model", str(tiny_st[0])), **kw),
         init_params(SentenceTransformerEncoder),
-        {"model": str(tiny_st[1]), "precision": "bf16"},
+        {"model": str(tiny_st[1]), "precision": "bf16", "dtype": "bf16", "max_length": 4},
         {"device": SKIP, "name": "renamed"}))
     out.append(Case(
         "glove-avg",
@@ -320,7 +323,7 @@ def test_fingerprint_changes_with_every_parameter_that_changes_vectors(case):
     reference = vectors(base, SENTENCES)
     for param, value in case.varies.items():
         variant = case.build(**{param: value})
-        assert variant.spec() != base.spec(), f"{case.id}: {param} is not in spec()"
+        assert variant.full_spec() != base.full_spec(), f"{case.id}: {param} is not in spec()"
         assert variant.fingerprint != base.fingerprint, f"{case.id}: {param}"
         if param in case.identity_only:
             continue

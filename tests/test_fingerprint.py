@@ -184,7 +184,8 @@ def test_hub_model_records_its_revision_and_a_new_revision_gets_a_new_key(tmp_pa
     hub = hub_cache(tmp_path, monkeypatch)
     loads = []
     monkeypatch.setattr(transformer, "load_hf",
-                        lambda location, display: loads.append(location) or (None, _FakeModel()))
+                        lambda location, display, dtype="fp32": loads.append(location)
+                        or (None, _FakeModel()))
     snap_a = download(hub, "org/tiny", REV_A, b"weights of revision a")
     assert local_snapshot("org/tiny") == snap_a
 
@@ -205,7 +206,7 @@ def test_hub_model_records_its_revision_and_a_new_revision_gets_a_new_key(tmp_pa
 def test_hub_model_not_downloaded_is_loaded_before_it_is_fingerprinted(tmp_path, monkeypatch):
     hub = hub_cache(tmp_path, monkeypatch)
 
-    def load_downloads(location, display):  # what from_pretrained does with the hub reachable
+    def load_downloads(location, display, dtype="fp32"):  # what from_pretrained does with the hub reachable
         download(hub, location, REV_A, b"downloaded weights")
         return None, _FakeModel()
 

@@ -401,7 +401,7 @@ def test_bare_hub_id_reaches_the_hf_loader(monkeypatch):
 
     seen = []
 
-    def fake_load(location, display):
+    def fake_load(location, display, dtype="fp32"):
         seen.append(location)
         raise ModelError("stop here")
 

@@ -40,7 +40,7 @@ def model_tables(targets: list[Target], sets: StsbSets, settings: EncodeSettings
             encoder, {TASK: list(sets.encode)},
             cache_root=Path(settings.cache_dir) if settings.cache_dir else None,
             use_cache=settings.use_cache, batch_size=settings.batch_size,
-            show_progress=settings.show_progress)
+            show_progress=settings.show_progress, families={TASK: "sts"})
         stats["total_s"] = round(time.perf_counter() - t0, 4)
         yield target, described, views[TASK], stats
         del encoder, views

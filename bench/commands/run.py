@@ -6,10 +6,16 @@ import argparse
 from pathlib import Path
 
 from bench.api import evaluate
-from bench.commands.common import add_data_options, add_model_options, split_list
+from bench.commands.common import (
+    add_data_options,
+    add_encoding_options,
+    add_model_options,
+    add_task_file_options,
+    split_list,
+)
 from bench.errors import BenchError, warn
 from bench.outputs import check_file, check_folder
-from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols, preset_tasks
+from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols
 from bench.render import footer_lines, print_table, report_tables
 from bench.reports import DEFAULT_RUNS_FOLDER, save
 from bench.tasks.classifier import CLASSIFIERS, CONFIGS
@@ -26,8 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "a regressor), or a comma-separated list (default simcse)")
     p.add_argument("--tasks", nargs="+", default=None,
                    help="task sets (sts = STS12-16, STS-B, SICK-R; transfer = MR, CR, SUBJ, "
-                   "MPQA, SST2, TREC, MRPC; every = both) or task names (default: the tasks "
-                   "of a preset that lists them, such as mteb; else sts)")
+                   "MPQA, SST2, TREC, MRPC; user = the task files' tasks; every = all) or task "
+                   "names (default: the --task-file tasks if any, else the tasks of a preset "
+                   "that lists them, such as mteb, else sts)")
+    add_task_file_options(p)
+    add_encoding_options(p)
     p.add_argument("--transfer-config", choices=sorted(CONFIGS), default="test",
                    help="SentEval classifier setting for transfer tasks: test (kfold 10, adam, "
                    "batch 64, tenacity 5, epoch_size 4; the literature's) or fasttest (kfold 5, "
@@ -57,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
+    if args.max_length is not None and args.max_length < 1:
+        raise BenchError(f"--max-length must be a positive number of tokens, got "
+                         f"{args.max_length}")
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
     if not args.no_report:  # before encoding: a result computed for nothing is worse
@@ -68,8 +80,10 @@ def main(args: argparse.Namespace) -> int:
         warn("--skip-verify: a data file that differs from the manifest does not stop the run "
              "(the report marks it)")
     report = evaluate(
-        args.model, tasks=split_list(args.tasks) if args.tasks else preset_tasks(args.protocol),
-        protocols=parse_protocols(args.protocol),
+        args.model, tasks=split_list(args.tasks) if args.tasks else None,
+        task_files=args.task_file, tasks_dir=args.tasks_dir, prompt=args.prompt,
+        prompt_a=args.prompt_a, prompt_b=args.prompt_b, prompt_name=args.prompt_name,
+        max_length=args.max_length, dtype=args.dtype, protocols=parse_protocols(args.protocol),
         pooler=args.pooler, data_dir=args.data_dir, cache_dir=args.cache_dir,
         use_cache=not args.no_cache, batch_size=args.batch_size, device=args.device,
         precision=args.precision, seed=args.seed, verify_data=not args.skip_verify,

@@ -55,6 +55,11 @@ class StsTask:
             out.extend(part.sent2)
         return out
 
+    def sides(self) -> tuple[list[str], list[str]]:
+        """The first and the second sentences of every pair (side a, side b of a prompt)."""
+        return ([s for p in self.parts.values() for s in p.sent1],
+                [s for p in self.parts.values() for s in p.sent2])
+
 
 def _read_text(path: Path) -> str:
     if not path.is_file():

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from bench.fingerprint import fingerprint as _fingerprint
+from bench.prompts import NO_PROMPTS, Prompts
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -24,6 +25,7 @@ class Encoder(ABC):
 
     name: str = "encoder"
     cacheable: bool = True  # False: its fingerprint cannot stand for its vectors (a callable)
+    prompts: Prompts = NO_PROMPTS  # set with set_prompts; part of the spec when set
 
     @abstractmethod
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -37,9 +39,32 @@ class Encoder(ABC):
         """Digest of the weights the encoder uses; None when the spec says it all."""
         return None
 
+    def full_spec(self) -> dict[str, Any]:
+        """``spec()`` plus the prompts when any are set: what the fingerprint and the report
+        record (an unprompted encoder keeps the fingerprint it always had)."""
+        spec = self.spec()
+        return {**spec, "prompts": self.prompts.to_dict()} if self.prompts else spec
+
     @cached_property
     def fingerprint(self) -> str:
-        return _fingerprint(self.spec(), self.weights_digest())
+        return _fingerprint(self.full_spec(), self.weights_digest())
+
+    def set_prompts(self, prompts: Prompts) -> None:
+        """Use ``prompts`` from now on (before the first fingerprint: it covers them)."""
+        self.prompts = prompts
+        self.__dict__.pop("fingerprint", None)
+
+    def prompt_pair(self, family: str) -> tuple[str, str]:
+        """The texts put before side a and side b of a ``family`` task ("" = none)."""
+        return self.prompts.pair(family)
+
+    def encode_prompted(self, sentences: Sequence[str], prompt: str,
+                        batch_size: int = 64) -> np.ndarray:
+        """Vectors of ``prompt`` + each sentence. Encoders whose library takes the prompt
+        apart from the text (sentence-transformers) override this."""
+        if not prompt:
+            return self.encode(sentences, batch_size=batch_size)
+        return self.encode([prompt + s for s in sentences], batch_size=batch_size)
 
     def length_keys(self, sentences: Sequence[str]) -> list[int]:
         """Per-sentence cost proxy for batching: sentences of equal key share a batch.
@@ -70,8 +95,8 @@ class Encoder(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What a report records about the encoder."""
-        return {"name": self.name, "spec": self.spec(), "fingerprint": self.fingerprint}
+        return {"name": self.name, "spec": self.full_spec(), "fingerprint": self.fingerprint}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.spec().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.full_spec().items())
         return f"{type(self).__name__}({args})"

@@ -33,6 +33,17 @@ def state_dict_digest(module: Any) -> str:
     return h.hexdigest()
 
 
+def dtype_name(module: Any) -> str:
+    """fp32 / fp16 / bf16: the dtype of a loaded model's first floating-point parameter."""
+    from bench.encoders.transformer import DTYPES
+
+    names = {v: k for k, v in DTYPES.items()}
+    for p in module.parameters():
+        if p.is_floating_point():
+            return names.get(p.dtype, str(p.dtype).removeprefix("torch."))
+    return "fp32"
+
+
 def _model_name(model: Any, fallback: str) -> str:
     """The hub id a model was loaded from, or its folder's name (never an absolute path)."""
     from pathlib import Path
@@ -54,6 +65,7 @@ class LoadedTransformerEncoder(TransformerEncoder):
         super().__init__(label, pooler, first_layer=first_layer, max_length=max_length,
                          device=device, precision=precision, name=name or f"{label}[{pooler}]")
         model.eval().to(self.device)
+        self.dtype = dtype_name(model)  # what the object holds: the spec records it
         self.__dict__["_loaded"] = (tokenizer, model)  # the cached_property, filled
 
     def spec(self) -> dict[str, Any]:
@@ -70,11 +82,15 @@ class LoadedTransformerEncoder(TransformerEncoder):
 class LoadedSentenceTransformerEncoder(SentenceTransformerEncoder):
     """A ``SentenceTransformer`` object, encoded through its own ``encode``."""
 
-    def __init__(self, model: Any, *, precision: str = "fp32", name: str | None = None) -> None:
+    def __init__(self, model: Any, *, precision: str = "fp32", max_length: int | None = None,
+                 name: str | None = None) -> None:
         label = str(getattr(getattr(model, "model_card_data", None), "base_model", None)
                     or name or type(model).__name__)
         super().__init__(label, device=str(model.device), precision=precision,
-                         name=name or label)
+                         max_length=max_length, name=name or label)
+        if max_length is not None:
+            model.max_seq_length = max_length
+        self.dtype = dtype_name(model)
         self.__dict__["_model"] = model
 
     def spec(self) -> dict[str, Any]:
@@ -137,7 +153,8 @@ def wrap(model: Any, *, tokenizer: Any = None, pooler: str | None = None,
     if isinstance(model, tuple) and len(model) == 2 and tokenizer is None:
         model, tokenizer = model
     if _is_sentence_transformer(model):
-        return LoadedSentenceTransformerEncoder(model, precision=precision, name=name)
+        return LoadedSentenceTransformerEncoder(model, precision=precision,
+                                                max_length=max_length, name=name)
     if _is_hf_model(model):
         if tokenizer is None:
             raise ModelError(f"model {_model_name(model, type(model).__name__)!r}: a Hugging "

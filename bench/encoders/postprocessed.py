@@ -32,7 +32,7 @@ import numpy as np
 
 from bench.atomic import atomic_open
 from bench.cache import STATE_FOLDER, EmbeddingCache, default_cache_root
-from bench.embed import EmbeddingTable, embed
+from bench.embed import EmbeddingTable, embed, text_item
 from bench.encoders.base import Encoder
 from bench.encoders.postprocess import PostProcessor, make_postprocessor
 from bench.encoders.registry import register_type
@@ -119,7 +119,7 @@ class PostProcessedEncoder(Encoder):
     def spec(self) -> dict[str, Any]:
         fit_data = (digest_sentences(self.nli_sentences()) if self.fit == "nli"
                     else "each task's own sentences")
-        return {"type": "postprocessed", "base": self.base.spec(),
+        return {"type": "postprocessed", "base": self.base.full_spec(),
                 "base_fingerprint": self.base.fingerprint,
                 "postprocessor": self._template.spec(), "fit": self.fit, "fit_data": fit_data}
 
@@ -152,6 +152,9 @@ class PostProcessedEncoder(Encoder):
         return self._fitted_on_nli(batch_size).transform(self.base.encode(sentences, batch_size))
 
     def task_view(self, task: str, sentences: Sequence[str], table: Any) -> EmbeddingTable:
+        if table.prompts[0] != table.prompts[1]:
+            raise ModelError(f"model {self.name!r}: a post-processor is fitted on one set of "
+                             f"vectors; give both sides of {task} the same prompt")
         if self.fit == "nli":
             pp = self._fitted_on_nli()
         else:
@@ -167,9 +170,11 @@ class PostProcessedEncoder(Encoder):
             sentences = self.nli_sentences()
             cache = (EmbeddingCache(self.cache_root, self.base.fingerprint, self.base.describe())
                      if self.use_cache else None)
-            table = embed(self.base, sentences, cache=cache, batch_size=batch_size,
+            prompt = self.base.prompt_pair("sts")[0]  # the fit set is STS-like text
+            table = embed(self.base, [text_item(prompt, s) for s in sentences], cache=cache,
+                          batch_size=batch_size,
                           description=f"encoding NLI fit set ({self.base.name})")
-            return table.lookup(sentences)
+            return table.with_prompts(prompt, prompt).lookup(sentences)
 
         return self._fitted_on("nli", digest_sentences(self.nli_sentences()), vectors)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.encoders.base import Encoder
 from bench.errors import ModelError
+from bench.prompts import Prompts
 from bench.recipes import load_recipes
 
 
@@ -29,6 +30,9 @@ class EncoderOptions:
     data_dir: str | None = None  # for encoders fitted on task data (post-processors)
     cache_dir: str | None = None  # embedding cache root (post-processors keep fitted state there)
     use_cache: bool = True  # False (--no-cache): post-processors neither read nor write it
+    max_length: int | None = None  # truncation in tokens; overrides a recipe's when set
+    dtype: str | None = None  # load dtype (fp32 | fp16 | bf16); overrides a recipe's when set
+    prompts: Prompts | None = None  # --prompt...; replaces a recipe's prompts when set
 
 
 Factory = Callable[[dict[str, Any], EncoderOptions, str], Encoder]
@@ -65,7 +69,16 @@ def build(config: dict[str, Any], options: EncoderOptions, name: str) -> Encoder
     if kind not in _TYPES:
         raise ModelError(f"model {name!r}: unknown encoder type {kind!r}; "
                          f"valid: {', '.join(sorted(_TYPES))}")
-    return _TYPES[kind](config, options, name)
+    encoder = _TYPES[kind](config, options, name)
+    if kind != "postprocessed":  # a post-processor's base encodes: it got them when built
+        _set_prompts(encoder, options.prompts if options.prompts is not None
+                     else Prompts.from_config(config, name))
+    return encoder
+
+
+def _set_prompts(encoder: Encoder, prompts: Prompts) -> None:
+    if prompts:
+        encoder.set_prompts(prompts)
 
 
 _HUB_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -102,6 +115,8 @@ def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
         for resolver in _PATH_RESOLVERS:
             encoder = resolver(path, options)
             if encoder is not None:
+                if options.prompts is not None:
+                    _set_prompts(encoder, options.prompts)
                 return encoder
         if path.is_file() and path.suffix == ".txt":
             return build({"type": "glove-avg", "vectors": str(path)}, options, name)

@@ -21,6 +21,14 @@ from bench.errors import ModelError
 from bench.fingerprint import folder_digest
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def torch_dtype(dtype: str) -> torch.dtype:
+    """The torch dtype a model's weights are loaded in (``--dtype``), or a one-line error."""
+    if dtype not in DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    return DTYPES[dtype]
 
 
 def resolve_model_location(model: str) -> str:
@@ -85,8 +93,9 @@ def autocast_context(device: str, precision: str):
     return torch.autocast(device_type=torch.device(device).type, dtype=_AUTOCAST[precision])
 
 
-def load_hf(location: str, display: str):
-    """Load tokenizer and model, turning hub/network failures into one clear line."""
+def load_hf(location: str, display: str, dtype: str = "fp32"):
+    """Load tokenizer and model (weights in ``dtype``), turning hub/network failures into one
+    clear line."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -95,7 +104,7 @@ def load_hf(location: str, display: str):
     hf_logging.disable_progress_bar()  # "Loading weights" bars: noise in logs and tests
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
-        model = AutoModel.from_pretrained(location)
+        model = AutoModel.from_pretrained(location, dtype=torch_dtype(dtype))
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if Path(location).is_dir():  # the folder exists: its contents are at fault
@@ -136,7 +145,8 @@ class TransformerEncoder(Encoder):
 
     def __init__(self, model: str, pooler: str = "cls", *, first_layer: str = "first",
                  max_length: int | None = None, device: str = "cpu", precision: str = "fp32",
-                 name: str | None = None, ignore_files: Sequence[str] = ()) -> None:
+                 dtype: str = "fp32", name: str | None = None,
+                 ignore_files: Sequence[str] = ()) -> None:
         """``ignore_files``: files of the model folder that do not change the vectors (a
         training checkpoint's optimizer state), left out of the weights digest."""
         if pooler not in POOLERS:
@@ -144,6 +154,11 @@ class TransformerEncoder(Encoder):
         if first_layer not in FIRST_LAYERS:
             raise ModelError(f"unknown first_layer {first_layer!r}; valid: {', '.join(FIRST_LAYERS)}")
         autocast_context(device, precision)  # validates the precision
+        torch_dtype(dtype)
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+            raise ModelError(f"model {model!r}: max_length must be a positive number of tokens, "
+                             f"got {max_length!r}")
+        self.dtype = dtype
         self.model_id = model
         self.pooler = pooler
         self.first_layer = first_layer
@@ -158,7 +173,7 @@ class TransformerEncoder(Encoder):
     @cached_property
     def _loaded(self):
         try:
-            tokenizer, model = load_hf(self.location, self.model_id)
+            tokenizer, model = load_hf(self.location, self.model_id, self.dtype)
         except ModelError as exc:
             if not self.not_found_hint:
                 raise
@@ -172,6 +187,8 @@ class TransformerEncoder(Encoder):
                                 "max_length": self.max_length}
         if self.pooler == "avg_first_last":
             spec["first_layer"] = self.first_layer
+        if self.dtype != "fp32":  # fp32 specs (and fingerprints) stay what they always were
+            spec["dtype"] = self.dtype
         return spec
 
     @cached_property

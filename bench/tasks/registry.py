@@ -56,6 +56,8 @@ class TaskMetadata:
     # False: selected by name only, never through its family's set or "every" (a variant
     # such as MTEB's SICK-R over all pairs, which would otherwise change every default run)
     listed: bool = True
+    origin: Path | None = None  # the task file that declared it (None: built in)
+    notes: tuple[str, ...] = ()  # caveats a run report carries whenever the task is evaluated
 
     @property
     def label(self) -> str:
@@ -83,13 +85,16 @@ class TaskMetadata:
                 "parts": list(self.parts), "eval_parts": list(self.eval_parts),
                 "train_split": self.train_split, "dev_split": self.dev_split,
                 "score_range": list(self.score_range) if self.score_range else None,
-                "citation": self.citation}
+                "citation": self.citation,
+                **({"task_file": self.origin.name} if self.origin is not None else {})}
 
 
 _TASKS: dict[str, TaskMetadata] = {}
 # Named task sets. "every" is the whole registry; "all" is kept as a deprecated alias because
-# "all" is also an STS aggregation and must not be read as one.
+# "all" is also an STS aggregation and must not be read as one. Tasks from task files join the
+# set "user", not their family's: "sts" stays the paper's seven tasks.
 _SETS: dict[str, tuple[str, ...]] = {}
+USER_SET = "user"
 SET_ALIASES = {"all": "every"}
 
 
@@ -101,19 +106,23 @@ def register(meta: TaskMetadata, *, replace: bool = False) -> TaskMetadata:
     if clash:
         raise DataError(f"task {meta.name!r}: name or alias {clash[0]!r} is already registered")
     if meta.name in _TASKS and not replace:
-        raise DataError(f"task {meta.name!r} is already registered")
+        where = _TASKS[meta.name].origin
+        raise DataError(f"task {meta.name!r} is already registered"
+                        + (f" (by {where})" if where else " (a built-in task)"))
     if not set(meta.eval_parts) <= set(meta.parts):
         raise DataError(f"task {meta.name!r}: eval_parts must be among its parts")
     _TASKS[meta.name] = meta
-    _SETS.setdefault(meta.family, ())
-    if meta.listed and meta.name not in _SETS[meta.family]:
-        _SETS[meta.family] = (*_SETS[meta.family], meta.name)
+    group = meta.family if meta.origin is None else USER_SET
+    _SETS.setdefault(group, ())
+    if meta.listed and meta.name not in _SETS[group]:
+        _SETS[group] = (*_SETS[group], meta.name)
     return meta
 
 
 def unregister(name: str) -> None:
     meta = _TASKS.pop(name)
-    _SETS[meta.family] = tuple(n for n in _SETS[meta.family] if n != name)
+    group = meta.family if meta.origin is None else USER_SET
+    _SETS[group] = tuple(n for n in _SETS[group] if n != name)
 
 
 def _ensure_catalog() -> None:
@@ -128,7 +137,8 @@ def tasks() -> dict[str, TaskMetadata]:
 def set_names() -> dict[str, tuple[str, ...]]:
     """Task sets: one per family (``sts``, ``transfer``) and ``every`` (the listed tasks)."""
     _ensure_catalog()
-    return {**_SETS, "every": tuple(n for n, t in _TASKS.items() if t.listed)}
+    return {**{k: v for k, v in _SETS.items() if v},
+            "every": tuple(n for n, t in _TASKS.items() if t.listed)}
 
 
 def valid_names() -> list[str]:

@@ -77,7 +77,7 @@ def evaluate_sts_task(task: StsTask, table: EmbeddingTable, *, regressor: dict[s
     meta = task.meta
     result = TaskResult(task.name, "sts", meta.version, tuple(meta.eval_parts), meta.supervised)
     for name, pairs in task.parts.items():
-        sim = cosine(table.lookup(pairs.sent1), table.lookup(pairs.sent2))
+        sim = cosine(table.lookup(pairs.sent1), table.lookup(pairs.sent2, side=1))
         result.parts[name] = score_part(sim, pairs.gold, keep_pairs=name in meta.eval_parts)
     result.similarities = pooled_similarities(task, table)
     if regressor is not None and meta.supervised:

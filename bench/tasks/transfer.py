@@ -60,6 +60,11 @@ class TransferTask:
     def sentences(self) -> list[str]:
         return [s for part in self.splits.values() for s in part.sentences()]
 
+    def sides(self) -> tuple[list[str], list[str]]:
+        """First texts (every sample) and second texts (MRPC's pairs), for prompts per side."""
+        return ([s for p in self.splits.values() for s in p.first],
+                [s for p in self.splits.values() for s in p.second or ()])
+
 
 def _read(path: Path, encoding: str) -> str:
     if not path.is_file():
@@ -195,7 +200,7 @@ def features(samples: Samples, table) -> np.ndarray:
     u = table.lookup(samples.first)
     if samples.second is None:
         return np.asarray(u, dtype=np.float32)
-    return pair_features(u, table.lookup(samples.second))
+    return pair_features(u, table.lookup(samples.second, side=1))
 
 
 def stratified_folds(y: np.ndarray, k: int, seed: int = 1111) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -9,6 +9,7 @@ MLP, exported into the HF pooler slot) or ``cls_before_pooler`` when the MLP was
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,13 @@ def checkpoint_encoder(path: Path, options: EncoderOptions, name: str | None = N
     meta = rundir.read_meta(folder) or {}
     # The optimizer state (latest checkpoint only, dropped when the next one is written)
     # does not change the vectors: leaving it out keeps a checkpoint's fingerprint stable.
-    return TransformerEncoder(str(folder), options.pooler or meta["eval_pooler"],
-                              device=options.device, precision=options.precision,
-                              name=name or str(path), ignore_files=(rundir.STATE_FILE,))
+    encoder = TransformerEncoder(str(folder), options.pooler or meta["eval_pooler"],
+                                 device=options.device, precision=options.precision,
+                                 max_length=options.max_length, dtype=options.dtype or "fp32",
+                                 name=name or str(path), ignore_files=(rundir.STATE_FILE,))
+    if options.prompts:
+        encoder.set_prompts(options.prompts)
+    return encoder
 
 
 def _resolve_path(path: Path, options: EncoderOptions) -> Encoder | None:
@@ -58,9 +63,8 @@ def _from_recipe(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Enc
     if not path.exists():
         raise ModelError(f"model {name!r}: run folder {cfg['run']!r} does not exist; train it "
                          f"first with 'bench train simcse --recipe {name}'")
-    encoder = checkpoint_encoder(path, EncoderOptions(options.device, options.precision,
-                                                      cfg.get("pooler") or options.pooler,
-                                                      options.data_dir), name)
+    encoder = checkpoint_encoder(path, replace(options,
+                                               pooler=cfg.get("pooler") or options.pooler), name)
     return encoder
 
 
