@@ -54,7 +54,7 @@ def pooled_similarities(task: StsTask, table: EmbeddingTable) -> dict[str, dict[
     s1 = [s for n in names for s in task.parts[n].sent1]
     s2 = [s for n in names for s in task.parts[n].sent2]
     gold = np.concatenate([task.parts[n].gold for n in names])
-    u, v = table.lookup(s1), table.lookup(s2)
+    u, v = table.lookup(s1), table.lookup(s2, side=1)
     out = {}
     for kind in SIMILARITIES:
         sim = pair_similarity(u, v, kind)
