@@ -15,7 +15,7 @@ from bench.commands.common import (
 )
 from bench.errors import BenchError, warn
 from bench.outputs import check_file, check_folder
-from bench.protocols import REGRESSOR_SELECTIONS, parse_protocols
+from bench.protocols import REGRESSOR_SELECTIONS
 from bench.render import footer_lines, print_table, report_tables
 from bench.reports import DEFAULT_RUNS_FOLDER, save
 from bench.tasks.classifier import CLASSIFIERS, CONFIGS
@@ -83,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
         args.model, tasks=split_list(args.tasks) if args.tasks else None,
         task_files=args.task_file, tasks_dir=args.tasks_dir, prompt=args.prompt,
         prompt_a=args.prompt_a, prompt_b=args.prompt_b, prompt_name=args.prompt_name,
-        max_length=args.max_length, dtype=args.dtype, protocols=parse_protocols(args.protocol),
+        max_length=args.max_length, dtype=args.dtype, protocols=args.protocol,
         pooler=args.pooler, data_dir=args.data_dir, cache_dir=args.cache_dir,
         use_cache=not args.no_cache, batch_size=args.batch_size, device=args.device,
         precision=args.precision, seed=args.seed, verify_data=not args.skip_verify,
