@@ -307,6 +307,7 @@ def test_published_compares_with_mteb_run_and_is_refused_against_senteval_sick(
 # ------------------------------------------------------------------ the published numbers
 
 @pytest.mark.slow
+@pytest.mark.reproduction
 def test_mteb_protocol_reproduces_published_minilm_numbers(data_dir, tmp_path, capsys):
     """``bench run --model minilm-avg --protocol mteb`` gives MTEB's published cosine Spearman
     for all-MiniLM-L6-v2 (embeddings-benchmark/mtebpaper, results/all-MiniLM-L6-v2/*.json,
