@@ -103,8 +103,6 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
         if prompts is not None:
             encoder.set_prompts(prompts)
         config.model = encoder.name
-    else:
-        config.model = str(model)
     report = run(config, encoder=encoder)
     if out is not None:
         from bench.reports import save

@@ -14,6 +14,7 @@ from bench.devices import check_device
 from bench.encoders.base import Encoder
 from bench.encoders.transformer import (
     autocast_context,
+    check_loading_options,
     describe_weights,
     resolve_model_location,
     token_counts,
@@ -30,11 +31,7 @@ class SentenceTransformerEncoder(Encoder):
     def __init__(self, model: str, *, device: str = "cpu", precision: str = "fp32",
                  dtype: str = "fp32", max_length: int | None = None,
                  name: str | None = None) -> None:
-        autocast_context(device, precision)
-        torch_dtype(dtype)
-        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
-            raise ModelError(f"model {model!r}: max_length must be a positive number of tokens, "
-                             f"got {max_length!r}")
+        check_loading_options(model, precision, dtype, max_length)
         self.dtype = dtype
         self.max_length = max_length
         self.model_id = model

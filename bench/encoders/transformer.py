@@ -31,6 +31,16 @@ def torch_dtype(dtype: str) -> torch.dtype:
     return DTYPES[dtype]
 
 
+def check_loading_options(model: str, precision: str, dtype: str,
+                          max_length: int | None) -> None:
+    """The options every Hugging Face-backed encoder takes, checked before anything loads."""
+    check_precision(precision)
+    torch_dtype(dtype)
+    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        raise ModelError(f"model {model!r}: max_length must be a positive number of tokens, "
+                         f"got {max_length!r}")
+
+
 def resolve_model_location(model: str) -> str:
     """A packaged name, a local folder or a hub id, as a string transformers accepts."""
     if is_packaged(model):
@@ -84,11 +94,15 @@ def describe_weights(folder: Path) -> dict[str, Any]:
     return {"revision": revision} if revision else {}
 
 
-def autocast_context(device: str, precision: str):
-    """torch.autocast for bf16/fp16, a no-op for fp32."""
+def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ModelError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    if precision == "fp32":
+    return precision
+
+
+def autocast_context(device: str, precision: str):
+    """torch.autocast for bf16/fp16, a no-op for fp32."""
+    if check_precision(precision) == "fp32":
         return nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=_AUTOCAST[precision])
 
@@ -153,11 +167,7 @@ class TransformerEncoder(Encoder):
             raise ModelError(f"unknown pooler {pooler!r} for {model!r}; valid: {', '.join(POOLERS)}")
         if first_layer not in FIRST_LAYERS:
             raise ModelError(f"unknown first_layer {first_layer!r}; valid: {', '.join(FIRST_LAYERS)}")
-        autocast_context(device, precision)  # validates the precision
-        torch_dtype(dtype)
-        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
-            raise ModelError(f"model {model!r}: max_length must be a positive number of tokens, "
-                             f"got {max_length!r}")
+        check_loading_options(model, precision, dtype, max_length)
         self.dtype = dtype
         self.model_id = model
         self.pooler = pooler
