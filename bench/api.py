@@ -57,7 +57,7 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
              prompt: str | None = None, prompt_a: str | None = None,
              prompt_b: str | None = None, prompt_name: str | None = None,
              max_length: int | None = None, dtype: str | None = None,
-             out: str | Path | None = None) -> RunReport:
+             out: str | Path | None = None) -> RunReport | None:
     """Evaluate ``model`` on ``tasks`` under ``protocols``; return the typed run report.
 
     ``tasks``: task names, aliases or sets (``sts``, ``transfer``, ``every``), as a list or a
@@ -73,6 +73,10 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
     ``every-cosine``. The remaining options are those of ``bench run``. With ``out``, the
     report (and its per-pair sidecar) is written there. ``device`` defaults to the model
     object's own device, and to the CPU for names and paths.
+
+    Under ``torchrun --nproc_per_node N`` the encoding is sharded over the N processes
+    (``bench.distributed``): rank 0 returns the report (and writes ``out``), the other ranks
+    return None.
     """
     from bench.tasks.taskfile import load_task_files
 
@@ -104,7 +108,7 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
             encoder.set_prompts(prompts)
         config.model = encoder.name
     report = run(config, encoder=encoder)
-    if out is not None:
+    if out is not None and report is not None:
         from bench.reports import save
 
         save(report, Path(out))

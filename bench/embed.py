@@ -15,6 +15,7 @@ from typing import NoReturn
 import numpy as np
 
 from bench.cache import EmbeddingCache
+from bench.distributed import Shards, assign
 from bench.encoders.base import Encoder
 from bench.errors import ModelError
 from bench.progress import progress_bar
@@ -76,56 +77,93 @@ def count_zero_vectors(matrix: np.ndarray) -> int:
     return int((~matrix.reshape(len(matrix), -1).any(axis=1)).sum())
 
 
-def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache | None = None,
-          batch_size: int = 64, show_progress: bool = True,
-          description: str = "encoding") -> EmbeddingTable:
-    """Vectors for every distinct text (a sentence or a (prompt, sentence) pair), from the
-    cache where possible. Texts with different prompts never share a batch."""
-    t0 = time.perf_counter()
-    unique = list(dict.fromkeys(sentences))
-    todo = cache.missing(unique) if cache is not None else list(unique)
-    # Per prompt, longest first (in tokens where the encoder can count them): similar lengths
-    # share a batch (little padding) and an out-of-memory error shows up at the first batch
-    # rather than at the end. Ties keep a fixed order, so batches are the same from run to run.
+Batch = tuple[str, list[str], int]  # (prompt, sentences, token cost = size x longest)
+
+
+def plan_batches(encoder: Encoder, todo: Sequence[Text], batch_size: int) -> list[Batch]:
+    """The batches that encode ``todo``: per prompt, longest first (in tokens where the
+    encoder can count them), so similar lengths share a batch (little padding) and an
+    out-of-memory error shows up at the first batch rather than at the end. Ties keep a fixed
+    order, so batches are the same from run to run, and in a sharded run on every rank."""
     groups: dict[str, list[str]] = {}
     for item in todo:
         prompt, sentence = _split(item)
         groups.setdefault(prompt, []).append(sentence)
+    batches: list[Batch] = []
     for prompt, group in groups.items():
         keys = encoder.length_keys([prompt + s for s in group])
         order = sorted(range(len(group)), key=lambda i: (-keys[i], group[i]))
-        groups[prompt] = [group[i] for i in order]
-    fresh: dict[Text, np.ndarray] = {}
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            batches.append((prompt, [group[i] for i in rows],
+                            len(rows) * max(max(keys[i] for i in rows), 1)))
+    return batches
+
+
+def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache | None = None,
+          batch_size: int = 64, show_progress: bool = True,
+          description: str = "encoding", shards: Shards | None = None) -> EmbeddingTable:
+    """Vectors for every distinct text (a sentence or a (prompt, sentence) pair), from the
+    cache where possible. Texts with different prompts never share a batch.
+
+    ``shards`` (a sharded run, ``bench.distributed``): rank 0 decides what is missing and how
+    it is batched, each rank encodes the batches ``assign`` gives it and writes their cache
+    chunks, and rank 0 gathers every vector; the table other ranks get back is empty."""
+    t0 = time.perf_counter()
+    unique = list(dict.fromkeys(sentences))
+    if shards is None:
+        todo = cache.missing(unique) if cache is not None else list(unique)
+        batches = plan_batches(encoder, todo, batch_size)
+        mine = list(range(len(batches)))
+    else:
+        key = shards.next_round()
+        todo, batches = shards.share(f"{key}/plan", lambda: _plan(encoder, unique, cache,
+                                                                  batch_size))
+        owner = assign([cost for _, _, cost in batches], shards.world)
+        mine = [i for i, r in enumerate(owner) if r == shards.rank]
+    encoded: dict[int, tuple[list[Text], np.ndarray]] = {}  # batch -> its finite rows
     bad: list[Text] = []
     t_encode = time.perf_counter()
-    if todo:
+    if mine:
         pending_s: list[Text] = []
         pending_v: list[np.ndarray] = []
-        with progress_bar(description, total=len(todo), disable=not show_progress) as advance:
-            for prompt, group in groups.items():
-                for start in range(0, len(group), batch_size):
-                    batch = group[start:start + batch_size]
-                    vectors = encoder.encode_prompted(batch, prompt, batch_size=batch_size)
-                    if vectors.shape[0] != len(batch):
-                        raise RuntimeError(f"encoder {encoder.name!r} returned "
-                                           f"{vectors.shape[0]} vectors for {len(batch)} "
-                                           f"sentences")
-                    items = [text_item(prompt, s) for s in batch]
-                    finite = np.isfinite(vectors).all(axis=1)
-                    if not finite.all():  # counted and refused below; never cached
-                        bad.extend(s for s, ok in zip(items, finite) if not ok)
-                        items = [s for s, ok in zip(items, finite) if ok]
-                        vectors = vectors[finite]
-                    pending_s.extend(items)
-                    pending_v.append(vectors)
-                    if cache is not None and len(pending_s) >= FLUSH_EVERY:
-                        cache.put(pending_s, np.concatenate(pending_v))
-                        pending_s, pending_v = [], []
-                    fresh.update(zip(items, vectors))
-                    advance(len(finite))
+        total = sum(len(batches[i][1]) for i in mine)
+        with progress_bar(description, total=total, disable=not show_progress) as advance:
+            for i in mine:
+                if shards is not None:
+                    shards.check()  # stop within a batch when another rank has failed
+                prompt, batch, _ = batches[i]
+                vectors = encoder.encode_prompted(batch, prompt, batch_size=batch_size)
+                if vectors.shape[0] != len(batch):
+                    raise RuntimeError(f"encoder {encoder.name!r} returned "
+                                       f"{vectors.shape[0]} vectors for {len(batch)} "
+                                       f"sentences")
+                items = [text_item(prompt, s) for s in batch]
+                finite = np.isfinite(vectors).all(axis=1)
+                if not finite.all():  # counted and refused below; never cached
+                    bad.extend(s for s, ok in zip(items, finite) if not ok)
+                    items = [s for s, ok in zip(items, finite) if ok]
+                    vectors = vectors[finite]
+                pending_s.extend(items)
+                pending_v.append(vectors)
+                if cache is not None and len(pending_s) >= FLUSH_EVERY:
+                    cache.put(pending_s, np.concatenate(pending_v))
+                    pending_s, pending_v = [], []
+                encoded[i] = (items, vectors)
+                advance(len(finite))
         if cache is not None and pending_s:
             cache.put(pending_s, np.concatenate(pending_v))
     encode_s = time.perf_counter() - t_encode
+    if shards is not None:
+        gathered = shards.gather(f"{key}/vectors", (encoded, bad))
+        if gathered is None:  # not rank 0: its share is done
+            return EmbeddingTable(np.zeros((0, 0), dtype=np.float32), {},
+                                  {"encode_s": round(encode_s, 4)})
+        encoded = {i: part for shard, _ in gathered for i, part in shard.items()}
+        bad = [s for _, shard_bad in gathered for s in shard_bad]
+    fresh: dict[Text, np.ndarray] = {}
+    for i in sorted(encoded):  # the single-process order, whoever encoded each batch
+        fresh.update(zip(*encoded[i]))
     if bad:
         raise_non_finite(encoder.name, len(bad), len(unique), "".join(_split(bad[0])))
     cached = [s for s in unique if s not in fresh]
@@ -148,10 +186,17 @@ def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache 
     return EmbeddingTable(matrix, {s: i for i, s in enumerate(order)}, stats)
 
 
+def _plan(encoder: Encoder, unique: list[Text], cache: EmbeddingCache | None,
+          batch_size: int) -> tuple[list[Text], list[Batch]]:
+    todo = cache.missing(unique) if cache is not None else list(unique)
+    return todo, plan_batches(encoder, todo, batch_size)
+
+
 def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
                  cache_root: Path | None = None, use_cache: bool = True, batch_size: int = 64,
                  show_progress: bool = True, families: Mapping[str, str] | None = None,
-                 sides: Mapping[str, tuple[Sequence[str], Sequence[str]]] | None = None
+                 sides: Mapping[str, tuple[Sequence[str], Sequence[str]]] | None = None,
+                 shards: Shards | None = None
                  ) -> tuple[dict[str, EmbeddingTable], dict[str, float]]:
     """One encoding pass over the sentences of several tasks, then each task's view.
 
@@ -164,6 +209,9 @@ def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
     sentence of the task; with different ones the two sides are different texts, so
     ``sides`` (task -> (first sentences, second sentences)) must say which sentence is on
     which side, and each is encoded with its side's prompt.
+
+    ``shards``: a sharded run (``bench.distributed``); ranks other than 0 encode their share
+    and get no views back (``{}``).
     """
     from bench.cache import default_cache_root
 
@@ -186,7 +234,10 @@ def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
             everything.extend(text_item(a, s) for s in sides[task][0])
             everything.extend(text_item(b, s) for s in sides[task][1])
     table = embed(source, everything, cache=cache, batch_size=batch_size,
-                  show_progress=show_progress, description=f"encoding ({source.name})")
+                  show_progress=show_progress, description=f"encoding ({source.name})",
+                  shards=shards)
+    if shards is not None and not shards.lead:
+        return {}, dict(table.stats)
     t = time.perf_counter()
     views = {task: encoder.task_view(task, sents, table.with_prompts(*prompts[task]))
              for task, sents in task_sentences.items()}

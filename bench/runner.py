@@ -18,6 +18,7 @@ from bench.cache import default_cache_root
 from bench.data.locate import candidate, locate
 from bench.data.manifest import Checksums, checksums
 from bench.devices import check_device
+from bench.distributed import Shards, announcing, setup
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
@@ -92,10 +93,21 @@ def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelReco
                        **{k: v for k, v in meta.items() if k in fields}, extra=extra)
 
 
-def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
-    """Execute a run and return its report (not yet written)."""
-    t_start = time.perf_counter()
+def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport | None:
+    """Execute a run and return its report (not yet written).
+
+    Under torchrun (``bench.distributed``) every rank encodes its shard and rank 0 alone
+    scores and returns the report; the other ranks return None."""
     check_device(config.device)
+    shards = setup(config.device)
+    with announcing(shards):
+        return _run(config, encoder, shards)
+
+
+def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> RunReport | None:
+    t_start = time.perf_counter()
+    device = shards.device if shards is not None else config.device
+    lead = shards is None or shards.lead
     check_seed(config.seed)
     seed_everything(config.seed)
     timings: dict[str, float] = {}
@@ -120,7 +132,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     t = time.perf_counter()
     if encoder is None:
         encoder = resolve(config.model, EncoderOptions(
-            config.device, config.precision, config.pooler, config.data_dir, config.cache_dir,
+            device, config.precision, config.pooler, config.data_dir, config.cache_dir,
             config.use_cache, max_length=config.max_length, dtype=config.dtype,
             prompts=config.prompts))
     encoder.fingerprint  # hash the weights now, so the timing shows it
@@ -130,19 +142,21 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
         encoder, {task.name: task.sentences() for task in tasks},
         cache_root=cache_root,
         use_cache=config.use_cache, batch_size=config.batch_size,
-        show_progress=config.show_progress,
+        show_progress=config.show_progress and lead,
         families={task.name: task.meta.family for task in tasks},
-        sides={task.name: task.sides() for task in tasks})
+        sides={task.name: task.sides() for task in tasks}, shards=shards)
+    if not lead:  # rank 0 has this rank's vectors and does the rest
+        return None
     dim = embed_stats.pop("dim", None)
     zero_vectors = embed_stats.pop("zero_vectors", 0)
     timings.update(embed_stats)
 
     needs_regressor = any(p.regressor != "none" for p in config.protocols)
     ctx = EvalContext(
-        seed=config.seed, device=config.device, show_progress=config.show_progress,
+        seed=config.seed, device=device, show_progress=config.show_progress,
         regressor=({"selection": config.regressor_selection,
                     "label_fix": config.regressor_label_fix, "seed": config.seed,
-                    "device": config.device} if needs_regressor else None),
+                    "device": device} if needs_regressor else None),
         transfer_config=config.transfer_config, classifier=config.classifier, jobs=config.jobs)
     results: dict[str, TaskResult] = {}
     for family_name, family in FAMILIES.items():
@@ -166,6 +180,8 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     run_info: dict[str, Any] = {"seed": config.seed, "device": config.device,
                                 "precision": config.precision, "batch_size": config.batch_size,
                                 "zero_vectors": zero_vectors}
+    if shards is not None:  # a sharded run: how many processes encoded, on which devices
+        run_info.update(world_size=shards.world, devices=list(shards.devices))
     for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision
         if getattr(source, key, None) is not None:
             run_info[key] = getattr(source, key)

@@ -23,6 +23,7 @@ from bench.analysis.sets import build_sets, parse_splits
 from bench.analysis.targets import collect_targets
 from bench.data.locate import locate
 from bench.devices import check_device
+from bench.distributed import follower
 from bench.encoders.base import PRECISIONS
 from bench.encoders.pooling import POOLERS
 from bench.encoders.registry import EncoderOptions
@@ -139,6 +140,8 @@ def main(args: argparse.Namespace) -> int:
         entry.update(kind.compute(table, sets, options, args, dict(entry)))
         entry["timings"] = {k: v for k, v in stats.items() if k != "cache"}
         entries.append(entry)
+    if follower():  # a sharded run's other ranks: rank 0 prints and writes
+        return 0
 
     _print(args, entries, options, kind.rows(entries, options))
     stem = _stem(args, entries)

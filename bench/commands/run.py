@@ -90,6 +90,8 @@ def main(args: argparse.Namespace) -> int:
         show_progress=not args.quiet, transfer_config=args.transfer_config,
         classifier=args.classifier, regressor_selection=args.regressor_selection,
         regressor_label_fix=args.regressor_label_fix, jobs=args.jobs)
+    if report is None:  # a sharded run's other ranks: rank 0 prints and writes
+        return 0
     for table in report_tables(report, args.model):
         print_table(table)
     for line in footer_lines(report):
