@@ -15,7 +15,7 @@ def _benchmarks() -> dict[str, object]:
     import bench.perf as perf
 
     return {m.name.replace("_", "-"): importlib.import_module(f"bench.perf.{m.name}")
-            for m in pkgutil.iter_modules(perf.__path__)}
+            for m in pkgutil.iter_modules(perf.__path__) if not m.name.startswith("_")}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -4,6 +4,10 @@ The peer is what a user would otherwise write: load the model with sentence-tran
 encode the same unique sentences. bench's cold run pays for data loading, checksums, weight
 hashing, encoding and scoring under every protocol; the cached rerun should cost a small
 fraction of it. Targets (issue 2): cold / peer <= 1.15, cached / cold <= 0.1.
+
+With ``--procs N`` (N > 1) it also times the same cold run as ``bench run`` in one process and
+sharded over N processes under torchrun (``bench.distributed``), each in a fresh process with
+its own cache, and checks that both give the same numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from bench.commands.common import add_data_options
 from bench.data.locate import locate
 from bench.encoders.packaged import packaged_path
 from bench.environment import describe_environment
+from bench.errors import BenchError
 from bench.protocols import parse_protocols
 from bench.runner import RunConfig
 from bench.runner import run as bench_run
@@ -28,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_options(p)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--model", default="minilm-avg", help="bench recipe to time (default minilm-avg)")
+    p.add_argument("--procs", type=int, default=1,
+                   help="also time the run sharded over this many processes (torchrun, gloo) "
+                   "against one process (default 1: not)")
 
 
 def _peer(sentences: list[str], batch_size: int) -> float:
@@ -39,7 +47,31 @@ def _peer(sentences: list[str], batch_size: int) -> float:
     return time.perf_counter() - t
 
 
+def sharded(args: argparse.Namespace, downstream: Path, tmp: Path) -> dict:
+    """One cold ``bench run`` against the same run sharded over ``args.procs`` processes."""
+    from bench.perf._shared import cli_run, largest_gap, score_table
+    from bench.reports import load
+
+    walls, tables = {}, {}
+    for procs in (1, args.procs):
+        run_args = ["--model", args.model, "--tasks", "sts", "--protocol", "every-cosine",
+                    "--data-dir", str(downstream), "--batch-size", str(args.batch_size),
+                    "--cache-dir", str(tmp / f"cache-{procs}"),
+                    "--out", str(tmp / f"run-{procs}.json"), "--quiet"]
+        walls[procs] = cli_run(run_args, procs=procs,
+                               env={"XDG_CACHE_HOME": str(tmp / f"xdg-{procs}")})
+        tables[procs] = score_table(load(tmp / f"run-{procs}.json"))
+    return {"procs": args.procs, "single_process_s": round(walls[1], 2),
+            "sharded_s": round(walls[args.procs], 2),
+            "ratio_sharded_vs_single": round(walls[args.procs] / walls[1], 3),
+            "numbers": largest_gap(tables[1], tables[args.procs]),
+            "note": "fresh processes, cold caches; torchrun gives each worker one thread "
+                    "(OMP_NUM_THREADS=1), the single process uses every core"}
+
+
 def run(args: argparse.Namespace) -> dict:
+    if args.procs < 1:
+        raise BenchError(f"--procs must be at least 1, got {args.procs}")
     import sentence_transformers  # noqa: F401  (import cost outside both timings)
     import transformers  # noqa: F401
 
@@ -58,7 +90,8 @@ def run(args: argparse.Namespace) -> dict:
         t = time.perf_counter()
         warm = bench_run(config)
         warm_s = time.perf_counter() - t
-    return {
+        shard = sharded(args, downstream, Path(tmp)) if args.procs > 1 else None
+    out = {
         "benchmark": "sts-run-vs-sentence-transformers-encode",
         "sentences_unique": len(unique),
         "peer_sentence_transformers_s": round(peer_s, 2),
@@ -71,3 +104,6 @@ def run(args: argparse.Namespace) -> dict:
         "protocols": list(cold["scores"]),
         "environment": describe_environment("cpu"),
     }
+    if shard is not None:
+        out["sharded"] = shard
+    return out
