@@ -76,7 +76,7 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
 
     Under ``torchrun --nproc_per_node N`` the encoding is sharded over the N processes
     (``bench.distributed``): rank 0 returns the report (and writes ``out``), the other ranks
-    return None.
+    return None. In a script that set up its own process group, every rank must call it.
     """
     from bench.tasks.taskfile import load_task_files
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from bench.devices import check_device
 from bench.errors import BenchError
 
 POLL_S = 0.2          # how often a waiting rank looks at the store
@@ -223,16 +224,17 @@ def setup(device: str) -> Shards | None:
     if not (dist.is_available() and (dist.is_initialized() or torchrun_world() > 1)):
         return None
     cuda = device.startswith("cuda")
+    if cuda and device == "cuda":
+        rank = dist.get_rank() if dist.is_initialized() else int(os.environ.get("RANK", "0"))
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+    if cuda:  # before the group exists: NCCL binds each rank to the current device
+        torch.cuda.set_device(check_device(device, "--device (LOCAL_RANK's GPU)"))
     if not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo", timeout=STORE_TIMEOUT)
         atexit.register(_destroy)
     if dist.get_world_size() == 1:
         return None
     rank = dist.get_rank()
-    if cuda and device == "cuda":
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
-    if cuda:
-        torch.cuda.set_device(device)  # NCCL's collectives run on the current device
     _setups += 1
     shards = Shards(rank, dist.get_world_size(), device, _default_store())
     shards._store("set", f"rank/{rank}",
