@@ -9,6 +9,7 @@ import pkgutil
 from pathlib import Path
 
 from bench.atomic import atomic_write_text
+from bench.outputs import check_file
 
 
 def _benchmarks() -> dict[str, object]:
@@ -29,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.out:  # before the benchmark runs: minutes of figures with nowhere to go
+        check_file(args.out, "--out")
     result = args.module.run(args)
     text = json.dumps(result, indent=2)
     print(text)
