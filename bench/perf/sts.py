@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> dict:
         "ratio_cold_vs_peer": round(cold_s / peer_s, 3),
         "ratio_cached_vs_cold": round(warm_s / cold_s, 4),
         "targets": {"ratio_cold_vs_peer": 1.15, "ratio_cached_vs_cold": 0.1},
-        "cold_timings": cold["timings"], "cached_timings": warm["timings"],
-        "protocols": list(cold["scores"]),
+        "cold_timings": cold.timings, "cached_timings": warm.timings,
+        "protocols": [s.protocol.key for s in cold.scores],
         "environment": describe_environment("cpu"),
     }
     if shard is not None:
