@@ -103,6 +103,7 @@ class Shards:
     devices: list[str] = field(default_factory=list)
     _peers: dict[int, tuple[str, int]] = field(default_factory=dict)
     _round: int = 0
+    stopping: bool = False  # a RankFailed is on its way up: a SIGTERM now adds nothing
 
     @property
     def lead(self) -> bool:
@@ -145,6 +146,7 @@ class Shards:
         """Raise RankFailed when another rank has failed; cheap enough to call per batch."""
         why = self.diagnose()
         if why is not None:
+            self.stopping = True
             raise RankFailed(f"{why}; rank {self.rank} stops too (nothing was scored; a rerun "
                              "reuses the cache chunks already written)")
 
@@ -197,7 +199,9 @@ def _default_store() -> Any:
 def _on_sigterm(shards: Shards) -> None:
     """torchrun stops the remaining workers with SIGTERM when one fails: say which one."""
     def handler(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process
+        if shards.stopping:  # this rank already saw the failure; its one line is on its way
+            return
+        shards.stopping = True
         why = None
         with contextlib.suppress(Exception):
             why = shards.diagnose()
@@ -265,5 +269,6 @@ def announcing(shards: Shards | None) -> Iterator[None]:
         yield
     except BaseException as exc:
         if shards is not None:
+            shards.stopping = True  # its own line first; torchrun's SIGTERM adds nothing
             shards.fail(exc)
         raise

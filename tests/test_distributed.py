@@ -170,3 +170,64 @@ def test_killed_rank_stops_the_other_and_the_rerun_reuses_its_chunks(tmp_path, d
     assert stats["sentences_cached"] == len(kept)
     assert stats["sentences_cached"] + stats["sentences_encoded"] == stats["sentences_unique"]
     assert json.loads((tmp_path / "second" / "rank1.json").read_text())["stats"] is None
+
+
+def _child_with_rank(parent: int, rank: int) -> int | None:
+    """The pid of torchrun's worker process with RANK=rank (Linux /proc)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[1]) != parent:
+                continue
+            env = (stat.parent / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if f"RANK={rank}".encode() in env:
+            return int(stat.parent.name)
+    return None
+
+
+@pytest.mark.slow  # two torchrun runs of a tiny BERT over STS-B (~40 s on two cores)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank in /proc")
+def test_sigkill_of_a_torchrun_rank_stops_the_other_in_one_line(tmp_path, tiny_bert, data_dir):
+    import time
+
+    from bench.reports import load
+
+    cache = tmp_path / "cache"
+    logs = tmp_path / "logs"
+    # batch size 1: encoding takes long enough for the kill to land half-way
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node", "2", "--log-dir", str(logs), "--redirects", "3",
+               "-m", "bench", "run", "--model", str(tiny_bert), "--pooler", "avg",
+               "--tasks", "STSBenchmark", "--batch-size", "1", "--cache-dir", str(cache),
+               "--out", str(tmp_path / "run.json"), "--quiet"]
+    env = {**_env(), "BENCH_DATA_DIR": str(data_dir)}
+    launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(cache.glob("*/chunk-*.npz")) and launcher.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        victim = _child_with_rank(launcher.pid, 1)
+        assert victim is not None and launcher.poll() is None, "the run ended before the kill"
+        os.kill(victim, signal.SIGKILL)
+        _, launcher_err = launcher.communicate(timeout=120)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode != 0
+    assert not (tmp_path / "run.json").exists()
+    rank0 = next(p for p in logs.rglob("stderr.log") if p.parent.name == "0").read_text()
+    assert rank0.count("\n") == 1 and rank0.startswith(f"bench: error: rank 1 (pid {victim}) "
+                                                       "died"), rank0
+    kept = len(_chunk_vectors(cache))
+    assert kept >= 2048  # FLUSH_EVERY: at least the chunk that was there before the kill
+
+    command[command.index("--log-dir") + 1] = str(tmp_path / "logs2")
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    report = load(tmp_path / "run.json")
+    assert report.timings["sentences_cached"] == kept
+    assert report.timings["sentences_encoded"] == report.timings["sentences_unique"] - kept
