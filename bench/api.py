@@ -18,7 +18,8 @@ from typing import Any
 
 from bench.devices import check_device
 from bench.encoders.base import Encoder
-from bench.protocols import Protocol, parse_protocols
+from bench.errors import ProtocolError
+from bench.protocols import Protocol, TransferProtocol, parse_protocols, parse_transfer
 from bench.results import RunReport
 from bench.runner import RunConfig, run
 
@@ -47,19 +48,24 @@ def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
              tokenizer: Any = None, pooler: str | None = None, name: str | None = None,
              data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
              use_cache: bool = True, batch_size: int = 64, device: str | None = None,
-             precision: str = "fp32", seed: int = 1111, verify_data: bool = True,
-             show_progress: bool = False, transfer_config: str = "test",
-             classifier: str = "torch", regressor_selection: str = "pearson",
-             regressor_label_fix: bool = False, jobs: int | None = None,
-             out: str | Path | None = None) -> RunReport:
+             precision: str = "fp32", seed: int | None = None, verify_data: bool = True,
+             show_progress: bool = False, transfer_config: str | None = None,
+             classifier: str | None = None,
+             transfer_protocol: str | TransferProtocol | None = None,
+             regressor_selection: str = "pearson", regressor_label_fix: bool = False,
+             jobs: int | None = None, out: str | Path | None = None) -> RunReport:
     """Evaluate ``model`` on ``tasks`` under ``protocols``; return the typed run report.
 
     ``tasks``: task names, aliases or sets (``sts``, ``transfer``, ``every``), as a list or a
     comma/space-separated string. ``protocols``: presets, spelled forms, ``every``,
     ``every-cosine``. The remaining options are those of ``bench run``. With ``out``, the
     report (and its per-pair sidecar) is written there. ``device`` defaults to the model
-    object's own device, and to the CPU for names and paths.
+    object's own device, and to the CPU for names and paths. ``transfer_protocol``
+    (``senteval``, ``senteval-fasttest``, ...) sets ``transfer_config``, ``classifier`` and
+    ``seed`` at once; given with one of them, they must agree.
     """
+    transfer_config, classifier, seed = _transfer_options(transfer_protocol, transfer_config,
+                                                          classifier, seed)
     if device is None and not isinstance(model, str | Path):
         device = _object_device(model)
     device = check_device(device or "cpu")
@@ -87,6 +93,22 @@ def evaluate(model: Any, tasks: str | Sequence[str] = "sts",
 
         save(report, Path(out))
     return report
+
+
+def _transfer_options(protocol: str | TransferProtocol | None, config: str | None,
+                      classifier: str | None, seed: int | None) -> tuple[str, str, int]:
+    """(transfer_config, classifier, seed) from a transfer protocol and/or the single options;
+    a one-line ProtocolError when both are given and disagree."""
+    if protocol is None:
+        return config or "test", classifier or "torch", 1111 if seed is None else seed
+    proto = parse_transfer(protocol) if isinstance(protocol, str) else protocol
+    for option, given, implied in (("transfer_config", config, proto.config),
+                                   ("classifier", classifier, proto.classifier),
+                                   ("seed", seed, proto.seed)):
+        if given is not None and given != implied:
+            raise ProtocolError(f"transfer protocol {proto.key!r} means {option} {implied!r}, "
+                                f"but {option} {given!r} was given; give one of the two")
+    return proto.config, proto.classifier, proto.seed
 
 
 def _object_device(model: Any) -> str | None:

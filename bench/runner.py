@@ -20,7 +20,7 @@ from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
-from bench.protocols import Protocol
+from bench.protocols import Protocol, TransferProtocol, with_source
 from bench.recipes import load_recipes
 from bench.reports import now_iso
 from bench.results import ModelRecord, RunReport, TaskResult, score_protocols
@@ -51,6 +51,11 @@ class RunConfig:
     regressor_label_fix: bool = False    # map STS-B scores onto [1, 5] before encoding
     jobs: int | None = None              # transfer tasks fitted at once (None: one per core)
 
+    @property
+    def transfer_protocol(self) -> TransferProtocol:
+        """The transfer protocol these options make (recorded in the report)."""
+        return with_source(TransferProtocol(self.transfer_config, self.classifier, self.seed))
+
 
 def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
     return [meta.load(downstream) for meta in metas]
@@ -79,6 +84,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     """Execute a run and return its report (not yet written)."""
     t_start = time.perf_counter()
     seed_everything(config.seed)
+    transfer_protocol = config.transfer_protocol  # bad options fail before any work
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
@@ -145,7 +151,8 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
         data={"found_via": location.source, "verified": config.verify_data,
               "sha256": data_sums},
         run=run_info, environment=describe_environment(config.device), timings=timings,
-        created=now_iso(), bench_version=__version__, transfer_average=average(transfer))
+        created=now_iso(), bench_version=__version__, transfer_average=average(transfer),
+        transfer_protocol=transfer_protocol if transfer else None)
 
 
 def _transfer_jobs(config: RunConfig, n: int) -> int:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from bench.atomic import atomic_write_text
-from bench.compare.guard import MIXED, Placement, place
+from bench.compare.guard import MIXED, Placement, place, place_transfer
 from bench.compare.render import FORMATS, print_terminal, render
 from bench.compare.rows import load_rows
 from bench.compare.sensitivity import sensitivity
@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", help="common protocol, e.g. all-spearman, wmean-pearson, or a "
                    "preset naming one protocol (default: the first every report can show)")
     p.add_argument("--allow-mixed", action="store_true",
-                   help="show rows that cannot be put under the protocol, marked MIXED")
+                   help="show rows that cannot be put under the protocol (STS) or were "
+                   "measured under another transfer protocol, marked MIXED and not ranked")
     p.add_argument("--ci", action="store_true",
                    help="bootstrap 95%% interval of every STS number (runs with per-pair data)")
     p.add_argument("--significance", action="store_true",
@@ -125,7 +126,7 @@ def main(args: argparse.Namespace) -> int:
             get_task(args.rank_by).name
         tables.append(sensitivity(rows, column))
     else:
-        transfer = transfer_table(rows)
+        transfer = transfer_table(place_transfer(rows, args.allow_mixed))
         sig = None
         if any(r.has_sts for r in rows):
             target = parse_one(args.protocol) if args.protocol else None

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.protocols import Protocol
+from bench.protocols import Protocol, TransferProtocol
 from bench.reports import ReportError, load
 from bench.results import LiteratureReport, ProtocolScores, RunReport
 from bench.scoring import Average
@@ -34,6 +34,7 @@ class Row:
     source: str = ""
     note: str = ""
     group: str = ""
+    transfer_protocol: TransferProtocol | None = None  # None: unknown (a table that says none)
 
     @property
     def protocols(self) -> list[Protocol]:
@@ -87,14 +88,14 @@ def _run_rows(report: RunReport, path: Path) -> list[Row]:
     return [Row(label=report.model.name or report.model.requested or path.stem, path=path,
                 kind="run", stored=list(report.scores), report=report, transfer=transfer,
                 transfer_average=report.transfer_average, source=path.name,
-                note=report.created)]
+                note=report.created, transfer_protocol=report.transfer_protocol)]
 
 
 def _literature_rows(report: LiteratureReport, path: Path) -> list[Row]:
     return [Row(label=str(r.model.get("name", f"row {i}")), path=path, kind="literature",
                 stored=list(r.scores), transfer=dict(r.transfer),
                 transfer_average=r.transfer_average, source=r.source, note=r.note,
-                group=str(r.model.get("group", "")))
+                group=str(r.model.get("group", "")), transfer_protocol=r.transfer_protocol)
             for i, r in enumerate(report.rows)]
 
 
