@@ -66,7 +66,9 @@ def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelReco
     (``Encoder.model_meta``), and the recipe's ``training_data`` when it has one."""
     described = encoder.describe()
     meta = encoder.model_meta()
-    recipe = load_recipes().get(requested)
+    recipes = load_recipes()
+    # a paper model's name stands for another recipe (the run, or the released checkpoint)
+    recipe = recipes.get((encoder.provenance or {}).get("recipe", requested))
     if recipe is not None and recipe.training_data is not None:
         meta["training_data"] = list(recipe.training_data)
     meta.setdefault("embedding_dim", dim)

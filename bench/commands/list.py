@@ -7,8 +7,9 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from bench.encoders.paper import is_paper_model
 from bench.protocols import every_combination, load_presets
-from bench.recipes import load_recipes
+from bench.recipes import Recipe, load_recipes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,15 +18,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+def _availability(recipe: Recipe) -> str:
+    if is_paper_model(recipe):
+        return "trained run, else hub"
+    return "yes" if recipe.offline else "needs hub"
+
+
 def main(args: argparse.Namespace) -> int:
     console = Console()
     if args.what == "models":
+        recipes = load_recipes()
         table = Table(title="model recipes (baselines/)", title_justify="left")
-        for col in ("name", "type", "offline", "description"):
+        table.add_column("name", no_wrap=True, min_width=max(map(len, recipes)))
+        for col in ("type", "offline", "description"):
             table.add_column(col)
-        for name, r in sorted(load_recipes().items()):
-            table.add_row(name, r.encoder.get("type", "?"), "yes" if r.offline else "needs hub",
-                          r.description)
+        # the paper's own names first (simcse-bert, ...): what a reader of the paper types
+        for name, r in sorted(recipes.items(), key=lambda x: (not is_paper_model(x[1]),
+                                                                     x[0])):
+            table.add_row(name, r.encoder.get("type", "?"), _availability(r), r.description)
         console.print(table)
         console.print("Also accepted: a local model folder, a GloVe .txt file, or a hub id "
                       "(with --pooler).")
