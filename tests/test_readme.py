@@ -1,0 +1,147 @@
+"""The README's "Using it" commands work as written.
+
+Every ``bench ...`` line of that code block is run in-process (``bench.cli.main``) in a
+temporary folder holding a copy of ``reports/`` (so ``reports index`` and new run reports
+never touch the checkout), with the SentEval data, a shared embedding cache and no model hub.
+A line's trailing comment says what to expect:
+
+- ``# needs a hub``, ``# needs a GPU``, ``# needs a trained run``, ``# needs the internet``
+  (joined by ``or``): the line must fail with ONE ``bench: error:`` line that gives every
+  reason named (``hub``, ``CUDA``, ``bench train simcse``, ``internet``);
+- ``# slow ...``: the line must succeed; it runs in the ``slow`` test only;
+- anything else: the line must succeed, in the fast test.
+
+Shell globs (``reports/*.json``) are expanded against the folder, as a shell would.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+SECTION = "## Using it"
+# what each README reason must make the error line say
+REASONS = {"a hub": "hub", "a gpu": "CUDA", "a trained run": "bench train simcse",
+           "the internet": "internet"}
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int  # in README.md
+    argv: tuple[str, ...]  # after "bench"
+    needs: tuple[str, ...]  # the reasons it must fail with; empty: it must succeed
+    slow: bool
+
+    def __str__(self) -> str:
+        return f"README.md:{self.number}: bench {' '.join(self.argv)}"
+
+
+def parse_line(text: str, number: int) -> Line:
+    """One ``bench ...`` line: its arguments and the expectation its comment states."""
+    command, _, comment = text.partition(" #")
+    comment = comment.strip().lower()
+    needs: tuple[str, ...] = ()
+    if comment.startswith("needs "):
+        needs = tuple(r.strip() for r in comment.removeprefix("needs ").split(" or "))
+        unknown = [r for r in needs if r not in REASONS]
+        if unknown:
+            raise ValueError(f"README.md:{number}: unknown reason {unknown[0]!r}; "
+                             f"known: {', '.join(REASONS)}")
+    words = shlex.split(command)
+    assert words[0] == "bench", f"README.md:{number}: not a bench command"
+    return Line(number, tuple(words[1:]), needs, comment.startswith("slow"))
+
+
+def usage_lines(text: str) -> list[Line]:
+    """Every ``bench`` line of the first code block after the "Using it" heading."""
+    lines = text.splitlines()
+    start = lines.index(SECTION)
+    opening = next(i for i in range(start, len(lines)) if lines[i].startswith("```"))
+    closing = next(i for i in range(opening + 1, len(lines)) if lines[i].startswith("```"))
+    return [parse_line(lines[i], i + 1) for i in range(opening + 1, closing)
+            if lines[i].startswith("bench ")]
+
+
+LINES = usage_lines(README.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def workdir(tmp_path_factory, data_dir, monkeypatch) -> Path:
+    """A folder like the checkout's root: a copy of reports/, the data, no runs/."""
+    folder = tmp_path_factory.mktemp("readme")
+    shutil.copytree(REPO / "reports", folder / "reports")
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("BENCH_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("BENCH_RUNS_DIR", raising=False)
+    return folder
+
+
+def expand(argv: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for word in argv:
+        out += sorted(glob.glob(word)) if any(c in word for c in "*?[") else [word]
+    return out
+
+
+def check(line: Line, capsys) -> None:
+    """Run the line; fail with the line's README position unless it behaves as documented."""
+    capsys.readouterr()
+    try:
+        rc = main(expand(line.argv))
+    except SystemExit as exc:  # argparse rejects the line
+        rc = exc.code
+    err = capsys.readouterr().err.strip()
+    if not line.needs:
+        assert rc == 0, f"{line} failed (exit {rc}): {err[-500:]}"
+        return
+    errors = [e for e in err.splitlines() if e.startswith("bench: error:")]
+    assert rc != 0, f"{line} succeeded, but the README says it needs {' or '.join(line.needs)}"
+    assert len(errors) == 1 and err.endswith(errors[0]), f"{line}: not one error line: {err}"
+    for reason in line.needs:
+        assert REASONS[reason].lower() in errors[0].lower(), (
+            f"{line} failed, but not for the README's reason ({reason}): {errors[0]}")
+
+
+def test_the_usage_section_is_found_and_covers_every_command():
+    assert len(LINES) >= 20
+    commands = {line.argv[0] for line in LINES}
+    assert {"list", "run", "train", "analyze", "compare", "reports", "data", "cache",
+            "perf"} <= commands
+    assert any(line.needs for line in LINES) and any(line.slow for line in LINES)
+
+
+@pytest.mark.parametrize("line", [x for x in LINES if not x.slow], ids=str)
+def test_readme_line(line, workdir, capsys):
+    check(line, capsys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("line", [x for x in LINES if x.slow], ids=str)
+def test_slow_readme_line(line, workdir, capsys):
+    check(line, capsys)
+
+
+@pytest.mark.parametrize("text", [
+    "bench run --model minilm-avg --tasks STS13 --protocol all-spearmann",  # a typo
+    "bench run --model glove-avg --tasks STS13    # needs a hub",  # runs fine offline
+    "bench run --model no-such-recipe --tasks STS13   # needs a GPU",  # fails, other reason
+    "bench compare reports/minilm-avg-sts-every.json",  # a report that is not there
+])
+def test_a_broken_line_fails_the_test(text, workdir, capsys):
+    with pytest.raises(AssertionError, match=re.escape("README.md:1: bench ")):
+        check(parse_line(text, 1), capsys)
+
+
+def test_an_unknown_reason_is_refused():
+    with pytest.raises(ValueError, match="unknown reason 'a fast machine'"):
+        parse_line("bench perf sts   # needs a fast machine", 3)
