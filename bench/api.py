@@ -19,7 +19,13 @@ from typing import Any
 from bench.devices import check_device
 from bench.encoders.base import Encoder
 from bench.errors import ProtocolError
-from bench.protocols import Protocol, TransferProtocol, parse_protocols, parse_transfer
+from bench.protocols import (
+    DEFAULT_TRANSFER_SEED,
+    Protocol,
+    TransferProtocol,
+    parse_protocols,
+    parse_transfer,
+)
 from bench.results import RunReport
 from bench.runner import RunConfig, run
 
@@ -100,7 +106,8 @@ def _transfer_options(protocol: str | TransferProtocol | None, config: str | Non
     """(transfer_config, classifier, seed) from a transfer protocol and/or the single options;
     a one-line ProtocolError when both are given and disagree."""
     if protocol is None:
-        return config or "test", classifier or "torch", 1111 if seed is None else seed
+        return (config or "test", classifier or "torch",
+                DEFAULT_TRANSFER_SEED if seed is None else seed)
     proto = parse_transfer(protocol) if isinstance(protocol, str) else protocol
     for option, given, implied in (("transfer_config", config, proto.config),
                                    ("classifier", classifier, proto.classifier),

@@ -343,6 +343,7 @@ def test_transfer_columns_when_present(tmp_path):
     path.write_text(json.dumps(report))
     frame = _csv(tmp_path, path, LITERATURE / "simcse-tableE1.json")
     assert frame.loc[0, "MR (transfer)"] == 80.0 and frame.loc[0, "Avg. (transfer)"] == 83.0
+    assert set(frame["Protocol (transfer)"]) == {"senteval"}
     glove = frame[frame["Model"] == "GloVe embeddings (avg.)"].iloc[0]
     assert glove["SST (transfer)"] == 80.18 and math.isnan(glove["STS12"])
 

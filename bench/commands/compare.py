@@ -94,14 +94,14 @@ def _csv_table(main: Table, sig: Table | None, transfer: Table | None) -> Table:
     """CSV holds one table: STS columns, then transfer and per-task test columns, by model."""
     if transfer is not None:
         by_label = {r[0].value: r for r in transfer.rows}
-        extra = transfer.columns[3:]
+        extra = transfer.columns[1:2] + transfer.columns[3:]  # its protocol, then its tasks
         main.columns += [f"{c} (transfer)" for c in extra]
         for row in main.rows:
             trow = by_label.pop(row[0].value, None)
-            row += trow[3:] if trow else [Cell(None) for _ in extra]
+            row += trow[1:2] + trow[3:] if trow else [Cell(None) for _ in extra]
         for trow in by_label.values():  # transfer-only rows
-            main.rows.append(trow[:3] + [Cell(None)] * (len(main.columns)
-                                                                 - len(trow)) + trow[3:])
+            main.rows.append(trow[:3] + [Cell(None)] * (len(main.columns) - len(trow) - 1)
+                             + trow[1:2] + trow[3:])
     if sig is not None:
         tasks = list(dict.fromkeys(r[2].value for r in sig.rows))
         cols = [f"{t} {what}" for t in tasks for what in ("delta", "p_boot", "p_williams")]
