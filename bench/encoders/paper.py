@@ -16,10 +16,13 @@ Hugging Face cache). The report's model record says which (``extra.weights_from`
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, build, register_type
+from bench.encoders.transformer import local_snapshot
 from bench.errors import ModelError
 from bench.recipes import Recipe, load_recipes
 from bench.train.rundir import recipe_run
@@ -54,6 +57,8 @@ def _paper_model(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Enc
     else:
         encoder = _build(released, options, name)
         try:
+            if local_snapshot(hub) is None and not hub_reachable():
+                raise ModelError("hub not reachable")  # fail now, not after the hub's retries
             encoder.fingerprint  # loads the weights: downloads, or finds them in the HF cache
         except ModelError:
             raise ModelError(
@@ -64,6 +69,24 @@ def _paper_model(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Enc
         source = {"weights": "published checkpoint", "recipe": released.name, "hub": hub}
     encoder.provenance = {"paper_model": name, **source}
     return encoder
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the model hub answers at all (offline mode, no DNS or no route: no), so an
+    unreachable hub costs seconds, not the minute of huggingface_hub's retries."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in (
+            "1", "true", "yes", "on"):  # set after huggingface_hub was imported
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def is_paper_model(recipe: Recipe) -> bool:
