@@ -178,3 +178,14 @@ def test_measured_test_setting_run_sits_with_table_e1(data_dir, tmp_path, capsys
     assert json.loads(path.read_text())["transfer_protocol"]["config"] == "test"
     rows = _md(capsys, str(path), str(TABLE_E1))
     assert rows["hash-8"][0] == "senteval" and "MIXED" not in str(rows)
+
+
+def test_list_protocols_shows_the_transfer_presets(capsys):
+    from bench.cli import main
+
+    assert main(["list", "protocols", "--json"]) == 0
+    transfer = {e["name"]: e for e in json.loads(capsys.readouterr().out)
+                if e["tasks"] == "transfer"}
+    assert set(transfer) == {"senteval", "senteval-fasttest", "senteval-sklearn",
+                             "senteval-fasttest-sklearn"}
+    assert "kfold 10, adam, batch 64, tenacity 5, epoch size 4" in transfer["senteval"]["protocols"]

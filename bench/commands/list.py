@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.encoders.paper import is_paper_model
-from bench.protocols import every_combination, load_presets
+from bench.protocols import every_combination, load_presets, load_transfer_presets
 from bench.recipes import Recipe, load_recipes
 
 
@@ -38,10 +38,14 @@ def _entries(what: str) -> tuple[list[str], list[list[str]], str]:
     rows = [[name, ", ".join(p.key for p in preset.protocols),
              ", ".join(preset.tasks) if preset.tasks else "sts", preset.source]
             for name, preset in sorted(load_presets().items())]
+    # transfer protocols (--transfer-protocol): the classifier setting, one row each
+    rows += [[name, proto.describe(), "transfer", proto.source]
+             for name, proto in sorted(load_transfer_presets().items())]
     return (["name", "protocols", "tasks", "source"], rows,
             "Spelled forms: " + ", ".join(p.key for p in every_combination())
             + "; 'every' = every combination, 'every-cosine' = the six without a regressor; "
-            "comma-separated lists allowed.")
+            "comma-separated lists allowed. Rows with tasks 'transfer' go to "
+            "--transfer-protocol.")
 
 
 def _availability(recipe: Recipe) -> str:
