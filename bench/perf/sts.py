@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> dict:
     peer_s = _peer(unique, args.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "xdg")  # cold: weights hashed afresh too
-        config = RunConfig(model=args.model, protocols=parse_protocols("all-cosine"),
+        config = RunConfig(model=args.model, protocols=parse_protocols("every-cosine"),
                            data_dir=str(downstream), cache_dir=str(Path(tmp) / "cache"),
                            batch_size=args.batch_size, show_progress=False)
         t = time.perf_counter()
