@@ -30,6 +30,12 @@ EVERY, EVERY_COSINE = "every", "every-cosine"
 ALIASES = {"all": EVERY, "all-cosine": EVERY_COSINE}
 
 
+def _check_choice(what: str, value: str, valid) -> None:
+    """One ProtocolError line naming the bad value and the valid ones."""
+    if value not in valid:
+        raise ProtocolError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+
+
 @dataclass(frozen=True)
 class Protocol:
     """How STS numbers are computed.
@@ -51,14 +57,9 @@ class Protocol:
     source: str = ""
 
     def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise ProtocolError(f"unknown metric {self.metric!r}; valid: {', '.join(METRICS)}")
-        if self.aggregation not in AGGREGATIONS:
-            raise ProtocolError(f"unknown aggregation {self.aggregation!r}; "
-                                f"valid: {', '.join(AGGREGATIONS)}")
-        if self.regressor not in REGRESSORS:
-            raise ProtocolError(f"unknown regressor {self.regressor!r}; "
-                                f"valid: {', '.join(REGRESSORS)}")
+        _check_choice("metric", self.metric, METRICS)
+        _check_choice("aggregation", self.aggregation, AGGREGATIONS)
+        _check_choice("regressor", self.regressor, REGRESSORS)
 
     @property
     def key(self) -> str:
@@ -235,12 +236,8 @@ class TransferProtocol:
     def __post_init__(self) -> None:
         from bench.tasks.classifier import CLASSIFIERS, CONFIGS
 
-        if self.config not in CONFIGS:
-            raise ProtocolError(f"unknown transfer classifier setting {self.config!r}; "
-                                f"valid: {', '.join(CONFIGS)}")
-        if self.classifier not in CLASSIFIERS:
-            raise ProtocolError(f"unknown transfer classifier {self.classifier!r}; "
-                                f"valid: {', '.join(CLASSIFIERS)}")
+        _check_choice("transfer classifier setting", self.config, CONFIGS)
+        _check_choice("transfer classifier", self.classifier, CLASSIFIERS)
 
     @property
     def key(self) -> str:
