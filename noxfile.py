@@ -35,6 +35,7 @@ def tests(session: nox.Session) -> None:
     index of the kept reports. The reproductions of published numbers over whole datasets
     (minutes of encoding) run in the ``mteb`` session, which CI runs too."""
     _install(session, "test")
+    session.install("playwright")  # drives the system chromium in tests/test_html_report.py
     session.run("pytest", *(session.posargs or ["-q", "-m", "not reproduction"]),
                 env={"HF_HUB_OFFLINE": "1"})
     session.run("bench", "reports", "index", "--check", env={"HF_HUB_OFFLINE": "1"})
