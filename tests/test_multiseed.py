@@ -282,3 +282,57 @@ def test_seed_permutation_p_resolution():
     # 3 against 3: 20 splits, the observed one and its mirror are the most extreme
     assert seed_permutation_p([1, 2, 3], [4, 5, 6]) == pytest.approx(2 / 20)
     assert np.isnan(seed_permutation_p([1.0], [2.0, 3.0]))
+
+
+# ------------------------------------------------------------------------------ robust summary
+
+def test_protocol_robust_summary_counts_wins_and_rank_ranges():
+    from bench.compare.sensitivity import robust_summary
+    from bench.protocols import parse_one
+    from bench.results import ProtocolScores
+    from bench.scoring import average
+
+    # Avg. under three protocols, written out: A > B under all-spearman and wmean-spearman,
+    # B > A under mean-pearson; C is last everywhere; A and C level nowhere.
+    table = {"A": [80.0, 70.0, 60.0], "B": [75.0, 65.0, 61.0], "C": [50.0, 40.0, 30.0]}
+    keys = ["all-spearman", "wmean-spearman", "mean-pearson"]
+    models = {m: {k: (ProtocolScores(parse_one(k), {"STS12": v}, average({"STS12": v})),
+                      "stored") for k, v in zip(keys, vals)} for m, vals in table.items()}
+    pairs, ranges, excluded = robust_summary(models)
+    got = {(p.a, p.b): (p.protocols, p.a_wins, p.b_wins, p.ties, p.stable) for p in pairs}
+    assert got == {("A", "B"): (3, 2, 1, 0, False), ("A", "C"): (3, 3, 0, 0, True),
+                   ("B", "C"): (3, 3, 0, 0, True)}
+    assert {(r.model, r.best, r.worst) for r in ranges} == {("A", 1, 2), ("B", 1, 2),
+                                                            ("C", 3, 3)}
+    assert excluded == []
+
+
+def test_compare_json_stores_the_robust_summary(tmp_path):
+    target = tmp_path / "s.json"
+    kept = Path(__file__).resolve().parents[1] / "reports"
+    assert main(["compare", str(kept / "minilm-avg-sts-every.json"),
+                 str(kept / "glove-avg-sts-every.json"), "--sensitivity", "--format", "json",
+                 "--out", str(target)]) == 0
+    data = json.loads(target.read_text())
+    pair = data["robust_summary"]["pairs"][0]
+    # both reports store all 12 protocols: compare the stored averages directly
+    avgs = {}
+    for name in ("minilm-avg-sts-every", "glove-avg-sts-every"):
+        raw = json.loads((kept / f"{name}.json").read_text())
+        avgs[name] = {s["protocol"]["key"]: s["average"]["value"] for s in raw["scores"]}
+    wins = sum(round(avgs["minilm-avg-sts-every"][k], 2) > round(avgs["glove-avg-sts-every"][k], 2)
+               for k in avgs["minilm-avg-sts-every"])
+    assert (pair["a"], pair["b"], pair["protocols"], pair["a_wins"]) == \
+        ("minilm-avg", "glove-avg", 12, wins)
+    assert any(t["title"].startswith("Protocol-robust summary") for t in data["tables"])
+
+
+def test_a_single_seed_report_is_written_as_before(tmp_path):
+    """No 'seeds' key unless the report has seeds: kept reports re-save byte for byte."""
+    from bench.reports import report_text
+
+    kept = Path(__file__).resolve().parents[1] / "reports" / "minilm-avg-sts-every.json"
+    report = load(kept)
+    assert report.seeds is None and "seeds" not in report.to_dict()
+    original = json.loads(kept.read_text())
+    assert json.loads(report_text(report.to_dict())) == original
