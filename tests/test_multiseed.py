@@ -274,8 +274,29 @@ def test_family_is_stated(tmp_path):
     assert main(["compare", str(ref), str(a), "--significance", "--resamples", "50",
                  "--format", "md", "--out", str(target)]) == 0
     text = target.read_text()
-    assert "family: 3 tests = 1 comparison(s) x 3 cells" in text and "x 1 protocol" in text
+    assert "family: 3 tests = 1 comparison(s) x 3 cells" in text
+    assert "x 1 protocol(s) (all-spearman)" in text
     assert "p adj (holm)" in text
+
+
+def test_one_family_over_several_protocols(tmp_path):
+    from tests.test_compare import _gold, _noisy, _synthetic_run
+
+    gold = _gold(3)
+    ref, a = tmp_path / "ref.json", tmp_path / "a.json"
+    _synthetic_run(ref, "ref", _noisy(gold, 1.5, 1), gold)
+    _synthetic_run(a, "a", _noisy(gold, 1.3, 2), gold)
+    target = tmp_path / "t.json"
+    assert main(["compare", str(ref), str(a), "--significance", "--resamples", "100",
+                 "--protocol", "all-spearman,wmean-pearson", "--format", "json",
+                 "--out", str(target)]) == 0
+    data = json.loads(target.read_text())
+    sig = [t for t in data["tables"] if t["title"] == "Paired significance"]
+    assert len(sig) == 2  # one table per protocol
+    raw = [r["p (paired bootstrap)"] for t in sig for r in t["rows"]]
+    adj = [r["p adj (holm)"] for t in sig for r in t["rows"]]
+    assert len(raw) == 6 and adj == pytest.approx(_holm_by_hand(raw), abs=1e-12)
+    assert any("x 2 protocol(s) (all-spearman, wmean-pearson)" in n for n in sig[-1]["notes"])
 
 
 def test_seed_permutation_p_resolution():

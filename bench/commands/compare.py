@@ -24,7 +24,7 @@ from bench.compare.tables import Cell, Table, significance_table, sts_table, tra
 from bench.compare.uncertainty import intervals, paired_tests, same_pairs
 from bench.errors import BenchError
 from bench.outputs import check_file
-from bench.protocols import parse_one
+from bench.protocols import parse_one, parse_protocols
 from bench.seeds import pooled_intervals
 from bench.tasks.registry import get as get_task
 
@@ -37,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "re-aggregated to a common protocol, anything else is refused unless --allow-mixed.")
     p.add_argument("reports", nargs="*", type=Path, metavar="REPORT", help="report JSON files")
     p.add_argument("--protocol", help="common protocol, e.g. all-spearman, wmean-pearson, or a "
-                   "preset naming one protocol (default: the first every report can show)")
+                   "preset naming one protocol (default: the first every report can show); "
+                   "with --significance also a list or every-cosine: the table shows the first, "
+                   "the tests cover them all, as one family")
     p.add_argument("--allow-mixed", action="store_true",
                    help="show rows that cannot be put under the protocol, marked MIXED")
     p.add_argument("--ci", action="store_true",
@@ -61,15 +63,79 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def _with_uncertainty(args: argparse.Namespace, placement: Placement
-                      ) -> tuple[dict[int, dict], list[Table]]:
-    """Intervals per row (``--ci``) and the significance tables (``--significance``): paired
-    tests between single-seed runs, tests over seeds between multi-seed runs, one family."""
+def _testable(placement: Placement) -> list[int]:
     target = placement.target
-    key = target.key
+    return [i for i, p in enumerate(placement.placed) if p.how != MIXED
+            and target.regressor == "none" and (p.row.has_pairs or p.row.seed_pairs)]
+
+
+def _tests_under(args: argparse.Namespace, placement: Placement
+                 ) -> tuple[str, dict[str, list], dict[str, list], list[str], list[str]]:
+    """Every row against the first testable one under one protocol: (reference label,
+    paired tests, tests over seeds, untested pairs, task names)."""
+    target, placed = placement.target, placement.placed
+    can = _testable(placement)
+    if len(can) < 2:
+        raise BenchError("--significance needs two run reports with per-pair data under "
+                         f"the same no-regressor protocol (found {len(can)} under "
+                         f"{target.key})")
+    ref_placed = placed[can[0]]
+    ref = ref_placed.row
+    names = list(ref_placed.values)
+    paired: dict[str, list] = {}
+    over_seeds: dict[str, list] = {}
+    untested: list[str] = []
+    for i in can[1:]:
+        other = placed[i].row
+        if list(placed[i].values) != names:
+            raise BenchError(f"{other.path}: scores other tasks than {ref.path}")
+        if (ref.seed_count > 1) != (other.seed_count > 1):
+            untested.append(f"{other.label} ({other.seed_count} seed(s)) vs {ref.label} "
+                            f"({ref.seed_count} seed(s))")
+            continue
+        if ref.seed_count > 1:
+            over_seeds[other.label] = seed_tests(seed_values(ref.report, target, names),
+                                                 seed_values(other.report, target, names))
+            continue
+        why = same_pairs(ref.report.tasks, other.report.tasks, names)
+        if why:
+            raise BenchError(f"{other.path} and {ref.path} were not scored on the same "
+                             f"pairs ({why}); a paired test needs the same pairs")
+        paired[other.label] = paired_tests(ref.report.tasks, other.report.tasks, names,
+                                           target, args.resamples, args.seed)
+    return ref.label, paired, over_seeds, untested, names
+
+
+def _significance(args: argparse.Namespace, placements: list[Placement]) -> list[Table]:
+    """The significance tables of every protocol asked for, corrected as one family: paired
+    tests between single-seed runs, tests over seeds between multi-seed runs."""
+    found = [(pl.target.key, *_tests_under(args, pl)) for pl in placements]
+    family = [r for _, _, paired, seeds, _, _ in found
+              for res in [*paired.values(), *seeds.values()] for r in res]
+    size = apply_correction(family, args.correction)
+    tables: list[Table] = []
+    for key, ref, paired, over_seeds, _, _ in found:
+        if paired:
+            tables.append(significance_table(ref, paired, key, args.resamples, args.seed,
+                                             args.correction))
+        if over_seeds:
+            tables.append(seed_table(ref, over_seeds, key, args.correction))
+    if not tables:
+        tables.append(Table("Significance", ["Model", "vs"], [], label_columns=2))
+    _, _, paired, over_seeds, untested, names = found[0]
+    tables[-1].notes.append(family_note(size, len(paired) + len(over_seeds), names,
+                                        [f[0] for f in found], args.correction))
+    tables[-1].notes += [f"not tested, single-seed vs multi-seed: {u}" for u in untested]
+    return tables
+
+
+def _with_uncertainty(args: argparse.Namespace, placement: Placement,
+                      extra: list[Placement] = ()) -> tuple[dict[int, dict], list[Table]]:
+    """Intervals per row (``--ci``) and the significance tables (``--significance``) under
+    the placement's protocol and those of ``extra`` (one family over all of them)."""
+    target = placement.target
     placed = placement.placed
-    ok = [i for i, p in enumerate(placed) if p.how != MIXED and target.regressor == "none"]
-    can = [i for i in ok if placed[i].row.has_pairs or placed[i].row.seed_pairs]
+    can = _testable(placement)
     cis: dict[int, dict] = {}
     if args.ci:
         if not can:
@@ -84,47 +150,7 @@ def _with_uncertainty(args: argparse.Namespace, placement: Placement
             else:
                 cis[i] = intervals(p.row.report.tasks, names, target, args.resamples,
                                    args.seed)
-    tables: list[Table] = []
-    if args.significance:
-        if len(can) < 2:
-            raise BenchError("--significance needs two run reports with per-pair data under "
-                             f"the same no-regressor protocol (found {len(can)})")
-        ref_placed = placed[can[0]]
-        ref = ref_placed.row
-        names = list(ref_placed.values)
-        paired: dict[str, list] = {}
-        over_seeds: dict[str, list] = {}
-        untested: list[str] = []
-        for i in can[1:]:
-            other = placed[i].row
-            if list(placed[i].values) != names:
-                raise BenchError(f"{other.path}: scores other tasks than {ref.path}")
-            if (ref.seed_count > 1) != (other.seed_count > 1):
-                untested.append(f"{other.label} ({other.seed_count} seed(s)) vs {ref.label} "
-                                f"({ref.seed_count} seed(s))")
-                continue
-            if ref.seed_count > 1:
-                over_seeds[other.label] = seed_tests(seed_values(ref.report, target, names),
-                                                     seed_values(other.report, target, names))
-                continue
-            why = same_pairs(ref.report.tasks, other.report.tasks, names)
-            if why:
-                raise BenchError(f"{other.path} and {ref.path} were not scored on the same "
-                                 f"pairs ({why}); a paired test needs the same pairs")
-            paired[other.label] = paired_tests(ref.report.tasks, other.report.tasks, names,
-                                               target, args.resamples, args.seed)
-        family = [r for res in [*paired.values(), *over_seeds.values()] for r in res]
-        size = apply_correction(family, args.correction)
-        note = family_note(size, len(paired) + len(over_seeds), names, key, args.correction)
-        if paired:
-            tables.append(significance_table(ref.label, paired, key, args.resamples, args.seed,
-                                             args.correction))
-        if over_seeds:
-            tables.append(seed_table(ref.label, over_seeds, key, args.correction))
-        if not tables:
-            tables.append(Table("Significance", ["Model", "vs"], [], label_columns=2))
-        tables[-1].notes.append(note)
-        tables[-1].notes += [f"not tested, single-seed vs multi-seed: {u}" for u in untested]
+    tables = _significance(args, [placement, *extra]) if args.significance else []
     if args.ci:
         placement.notes.append(f"[lo, hi]: 95% percentile bootstrap interval, {args.resamples} "
                                f"resamples, seed {args.seed}, pairs resampled within each "
@@ -180,9 +206,13 @@ def main(args: argparse.Namespace) -> int:
         transfer = transfer_table(rows)
         sig: list[Table] = []
         if any(r.has_sts for r in rows):
-            target = parse_one(args.protocol) if args.protocol is not None else None
-            placement = place(rows, target, args.allow_mixed)
-            cis, sig = _with_uncertainty(args, placement)
+            targets = [None]
+            if args.protocol is not None:  # --significance may test several protocols
+                targets = (parse_protocols(args.protocol) if args.significance
+                           else [parse_one(args.protocol)])
+            placement = place(rows, targets[0], args.allow_mixed)
+            extra = [place(rows, t, args.allow_mixed) for t in targets[1:]]
+            cis, sig = _with_uncertainty(args, placement, extra)
             tables.append(sts_table(placement, cis))
         elif args.protocol is not None or args.ci or args.significance:
             raise BenchError("these reports have no STS scores (transfer only)")

@@ -63,13 +63,15 @@ def apply_correction(tests: list, method: str) -> int:
     return int(np.isfinite(np.asarray(raw, dtype=np.float64)).sum())
 
 
-def family_note(size: int, comparisons: int, names: list[str], key: str, method: str) -> str:
+def family_note(size: int, comparisons: int, names: list[str], keys: list[str],
+                method: str) -> str:
+    """The family a correction ran over: comparisons x cells (tasks, Avg.) x protocols."""
     cells = ", ".join(label(t) for t in names) + ", Avg."
     how = {"holm": "Holm's step-down correction", "bonferroni": "Bonferroni correction",
            "none": "no correction"}[method]
     return (f"family: {size} tests = {comparisons} comparison(s) x {len(names) + 1} cells "
-            f"({cells}) x 1 protocol ({key}); p adj: {how} over the whole family "
-            f"(--correction {method}); raw p beside it")
+            f"({cells}) x {len(keys)} protocol(s) ({', '.join(keys)}); p adj: {how} over the "
+            f"whole family (--correction {method}); raw p beside it")
 
 
 def seed_table(reference: str, results: dict[str, list[SeedTest]], key: str,
