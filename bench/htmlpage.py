@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench.analysis.report import AnalysisReport
-from bench.compare.guard import place
+from bench.compare.guard import place, place_transfer
 from bench.compare.render import cell_text
 from bench.compare.rows import Row
 from bench.compare.seedtests import apply_correction, seed_tests, seed_values
@@ -208,7 +208,7 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
     models = by_model(sts_rows)
     if len(models) > 1:
         parts.append("<h2>Protocol-robust summary</h2>" + _table_html(robust_table(models)))
-    transfer = transfer_table(rows)
+    transfer = transfer_table(place_transfer(rows, allow_mixed=True))  # marked, never hidden
     if transfer is not None:
         parts.append("<h2>Transfer</h2>" + _table_html(transfer))
     seeds = [r for r in rows if (r.seed_count or 1) > 1]

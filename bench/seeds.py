@@ -162,7 +162,7 @@ def combine(reports: list[RunReport], seeds: list[int], paths: list[str], name: 
                  "per-seed values, sd and seed-and-test-set intervals under 'seeds'")
     return RunReport(model, first.protocols, tasks, scores, first.data, first.run,
                      first.environment, timings, first.created, first.bench_version,
-                     transfer_average, notes,
+                     transfer_average, notes, transfer_protocol=first.transfer_protocol,
                      seeds=SeedSection(seeds, runs, summary, transfer, dict(INTERVAL)))
 
 
