@@ -36,6 +36,7 @@ def tests(session: nox.Session) -> None:
     (minutes of encoding) run in the ``mteb`` session, which CI runs too; the README lines
     that take minutes run in full in the ``readme`` session."""
     _install(session, "test")
+    session.install("playwright==1.65.2")  # drives the system chromium (tests/test_html_report.py)
     session.run("pytest", *(session.posargs or ["-q", "-m", "not reproduction and not long"]),
                 env={"HF_HUB_OFFLINE": "1"})
     session.run("bench", "reports", "index", "--check", env={"HF_HUB_OFFLINE": "1"})

@@ -84,12 +84,26 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
     report (and its per-pair sidecar) is written there. ``device`` defaults to the model
     object's own device, and to the CPU for names and paths. ``transfer_protocol``
     (``senteval``, ``senteval-fasttest``, ...) sets ``transfer_config``, ``classifier`` and
-    ``seed`` at once; given with one of them, they must agree.
+    ``seed`` at once; given with one of them, they must agree. A folder of ``--seeds``
+    training runs (runs/NAME/seed-N) is evaluated seed by seed into one report
+    (``bench.seeds``).
 
     Under ``torchrun --nproc_per_node N`` the encoding is sharded over the N processes
     (``bench.distributed``): rank 0 returns the report (and writes ``out``), the other ranks
     return None. In a script that set up its own process group, every rank must call it.
     """
+    if isinstance(model, str | Path) and _is_seed_folder(model):
+        options = {k: v for k, v in locals().items() if k not in ("model", "name", "out")}
+        from bench.seeds import evaluate_seeds
+
+        if options.pop("tokenizer") is not None:
+            raise ModelError("tokenizer= applies to a model object, not a folder of seed runs")
+        report = evaluate_seeds(Path(model), str(model), name=name, **options)
+        if out is not None:
+            from bench.reports import save
+
+            save(report, Path(out))
+        return report
     from bench.tasks.taskfile import load_task_files
 
     declared = load_task_files(task_files, [tasks_dir] if tasks_dir else None)
@@ -127,6 +141,12 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
 
         save(report, Path(out))
     return report
+
+
+def _is_seed_folder(model: str | Path) -> bool:
+    from bench.train.rundir import is_multi_seed_dir
+
+    return is_multi_seed_dir(Path(model).expanduser())
 
 
 def _preset_tasks(protocols: str | Protocol | Sequence[str | Protocol]) -> list[str]:

@@ -60,6 +60,30 @@ def transfer_table(title: str, report: RunReport) -> Table | None:
     return table
 
 
+def seed_tables(title: str, report: RunReport) -> list[Table]:
+    """A multi-seed report: per protocol, each seed's row, then mean, sd and the pooled
+    seed-and-test-set interval (bench.seeds)."""
+    section = report.seeds
+    if section is None:
+        return []
+    out = []
+    for key, stats in section.summary.items():
+        table = Table(title=f"{title}: {key} over seeds", title_justify="left")
+        table.add_column("", style="bold", no_wrap=True)
+        columns = list(stats)
+        for task in columns:
+            table.add_column("Avg." if task == "avg" else _label(task), justify="right")
+        for i, seed in enumerate(section.seeds):
+            table.add_row(f"seed {seed}", *[f"{stats[t].values[i]:.2f}" for t in columns])
+        table.add_row("mean", *[f"{stats[t].mean:.2f}" for t in columns])
+        table.add_row("sd", *[f"{stats[t].sd:.2f}" for t in columns])
+        if any(stats[t].ci for t in columns):
+            table.add_row("95% CI", *[f"[{stats[t].ci[0]:.2f}, {stats[t].ci[1]:.2f}]"
+                                      if stats[t].ci else "-" for t in columns])
+        out.append(table)
+    return out
+
+
 def report_tables(report: RunReport, title: str | None = None) -> list[Table]:
     name = title or report.model.name
     t = report.timings
@@ -71,6 +95,7 @@ def report_tables(report: RunReport, title: str | None = None) -> list[Table]:
         setting = proto.describe() if proto else "unknown protocol"
         out.append(transfer_table(f"{name} transfer (protocol {setting}, "
                                   f"{t.get('transfer_s', 0):.1f} s)", report))
+    out += seed_tables(name, report)
     return [x for x in out if x is not None]
 
 

@@ -237,6 +237,110 @@ def score_protocols(tasks: dict[str, TaskResult], protocols: list[Protocol]
     return out
 
 
+def mean_scores(per_seed: list[ProtocolScores]) -> ProtocolScores:
+    """Each task's number averaged over seeds; Avg. through the one scorer's ``average``."""
+    first = per_seed[0]
+    values = {t: float(np.mean([s.values[t] for s in per_seed])) for t in first.values}
+    return ProtocolScores(first.protocol, values, average(values))
+
+
+@dataclass
+class SeedStat:
+    """One number over training seeds: per-seed values (points), mean, sample sd, and the
+    seed-and-test-set interval (bench.seeds) where per-pair data allowed one."""
+
+    values: list[float]
+    mean: float
+    sd: float  # ddof=1; nan with a single seed
+    ci: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"values": self.values, "mean": self.mean, "sd": self.sd,
+                "ci": list(self.ci) if self.ci is not None else None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SeedStat:
+        ci = data.get("ci")
+        return cls([number(v) for v in data["values"]], number(data["mean"]),
+                   number(data["sd"]), (number(ci[0]), number(ci[1])) if ci else None)
+
+
+@dataclass
+class SeedRun:
+    """One training seed's evaluation: its model and its own task results and scores."""
+
+    seed: int
+    path: str
+    model: ModelRecord
+    tasks: dict[str, TaskResult]
+    scores: list[ProtocolScores]
+    transfer_average: Average | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "path": self.path, "model": self.model.to_dict(),
+                "scores": [s.to_dict() for s in self.scores],
+                "transfer_average": (self.transfer_average.to_dict()
+                                     if self.transfer_average else None),
+                "tasks": {k: t.to_dict() for k, t in self.tasks.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> SeedRun:
+        seed = int(_need(data, "seed", where))
+        at = f"{where}[seed {seed}]"
+        tasks = {name: TaskResult.from_dict(name, t, f"{at}: tasks[{name!r}]")
+                 for name, t in _need(data, "tasks", at, dict).items()}
+        scores = _read_scores(_need(data, "scores", at, list), at)
+        tavg = data.get("transfer_average")
+        return cls(seed, str(data.get("path", "")),
+                   ModelRecord.from_dict(_need(data, "model", at, dict), at), tasks, scores,
+                   Average.from_dict(tavg) if tavg else None)
+
+
+@dataclass
+class SeedSection:
+    """The per-seed part of a multi-seed report (``bench run --model runs/NAME`` over a
+    ``--seeds`` folder). ``summary``: protocol key -> task (or "avg") -> SeedStat; ``transfer``:
+    task (or "avg") -> accuracy SeedStat; ``interval``: how the intervals were computed."""
+
+    seeds: list[int]
+    runs: list[SeedRun]
+    summary: dict[str, dict[str, SeedStat]]
+    transfer: dict[str, SeedStat] = field(default_factory=dict)
+    interval: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seeds": self.seeds, "interval": self.interval,
+                "summary": {k: {t: st.to_dict() for t, st in v.items()}
+                            for k, v in self.summary.items()},
+                "transfer": {t: st.to_dict() for t, st in self.transfer.items()},
+                "runs": [r.to_dict() for r in self.runs]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> SeedSection:
+        at = f"{where}: seeds"
+        try:
+            runs = [SeedRun.from_dict(r, at) for r in _need(data, "runs", at, list)]
+            summary = {k: {t: SeedStat.from_dict(st) for t, st in v.items()}
+                       for k, v in _need(data, "summary", at, dict).items()}
+            transfer = {t: SeedStat.from_dict(st) for t, st in (data.get("transfer") or {}).items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError(f"{at}: unreadable per-seed section ({exc})") from None
+        seeds = [int(s) for s in _need(data, "seeds", at, list)]
+        if seeds != [r.seed for r in runs]:
+            raise ReportError(f"{at}: 'seeds' does not match the seeds of 'runs'")
+        return cls(seeds, runs, summary, transfer, dict(data.get("interval") or {}))
+
+
+def _read_scores(items: list[Any], where: str) -> list[ProtocolScores]:
+    try:
+        return [ProtocolScores(Protocol.from_dict(s["protocol"]),
+                               {k: number(v) for k, v in s["values"].items()},
+                               Average.from_dict(s["average"]) if s.get("average") else None)
+                for s in items]
+    except (KeyError, TypeError, ValueError, BenchError) as exc:
+        raise ReportError(f"{where}: unreadable protocols or scores ({exc})") from None
+
+
 @dataclass
 class RunReport:
     model: ModelRecord
@@ -255,6 +359,7 @@ class RunReport:
     transfer_protocol: TransferProtocol | None = None  # set when the run has transfer tasks
     schema_version: int = RUN_SCHEMA
     kind: str = "run"
+    seeds: SeedSection | None = None  # a multi-seed report: top-level numbers are seed means
 
     # -- views --------------------------------------------------------------------------
     def sts_tasks(self) -> dict[str, TaskResult]:
@@ -264,12 +369,32 @@ class RunReport:
         return {k: t for k, t in self.tasks.items() if t.transfer is not None}
 
     def score(self, protocol: Protocol) -> ProtocolScores | None:
-        """Stored scores under ``protocol``, else recomputed from the stored parts."""
+        """Stored scores under ``protocol``, else recomputed from the stored parts (a
+        multi-seed report: from each seed's parts, then averaged over seeds)."""
         for s in self.scores:
             if s.protocol.key == protocol.key:
                 return s
+        if self.seeds is not None:
+            per_seed = self.seed_scores(protocol)
+            return mean_scores(per_seed) if per_seed else None
         values = row(self.sts_tasks(), protocol)
         return ProtocolScores(protocol, values, average(values)) if values else None
+
+    def seed_scores(self, protocol: Protocol) -> list[ProtocolScores] | None:
+        """Each seed's scores under ``protocol`` (stored, else recomputed from its parts), in
+        seed order; None for a single-seed report or when a seed cannot give them."""
+        if self.seeds is None:
+            return None
+        out = []
+        for run in self.seeds.runs:
+            got = next((s for s in run.scores if s.protocol.key == protocol.key), None)
+            if got is None:
+                values = row({k: t for k, t in run.tasks.items() if t.family == "sts"}, protocol)
+                if not values:
+                    return None
+                got = ProtocolScores(protocol, values, average(values))
+            out.append(got)
+        return out
 
     @property
     def has_pairs(self) -> bool:
@@ -298,6 +423,7 @@ class RunReport:
             "tasks": {k: t.to_dict() for k, t in self.tasks.items()},
             "data": self.data, "run": self.run, "environment": self.environment,
             "timings": self.timings, "notes": self.notes, "pairs": self.pairs_file,
+            **({"seeds": self.seeds.to_dict()} if self.seeds is not None else {}),
         }
 
     @classmethod
@@ -307,51 +433,67 @@ class RunReport:
                  for name, t in tasks_data.items()}
         try:
             protocols = [Protocol.from_dict(p) for p in _need(data, "protocols", where, list)]
-            scores = [ProtocolScores(Protocol.from_dict(s["protocol"]),
-                                     {k: number(v) for k, v in s["values"].items()},
-                                     Average.from_dict(s["average"]) if s.get("average")
-                                     else None)
-                      for s in _need(data, "scores", where, list)]
         except (KeyError, TypeError, ValueError, BenchError) as exc:
             raise ReportError(f"{where}: unreadable protocols or scores ({exc})") from None
+        scores = _read_scores(_need(data, "scores", where, list), where)
         tavg = data.get("transfer_average")
         run = dict(data.get("run") or {})
+        seeds = data.get("seeds")
         return cls(ModelRecord.from_dict(_need(data, "model", where, dict), where), protocols,
                    tasks, scores, dict(data.get("data") or {}), run,
                    dict(data.get("environment") or {}), dict(data.get("timings") or {}),
                    str(data.get("created", "")), str(data.get("bench_version", "?")),
                    Average.from_dict(tavg) if tavg else None, list(data.get("notes") or []),
                    data.get("pairs"),
-                   read_transfer_protocol(data.get("transfer_protocol"), run, tasks, where))
+                   read_transfer_protocol(data.get("transfer_protocol"), run, tasks, where),
+                   seeds=SeedSection.from_dict(seeds, where) if seeds is not None else None)
 
     # -- sidecar ------------------------------------------------------------------------
     def pair_arrays(self) -> dict[str, np.ndarray]:
-        arrays: dict[str, np.ndarray] = {}
-        for name, task in self.tasks.items():
-            for part_name, part in task.parts.items():
-                if part.sim is not None and part_name in task.eval_parts:
-                    arrays[f"{name}/{part_name}/sim"] = np.asarray(part.sim, dtype=np.float64)
-                    arrays[f"{name}/{part_name}/gold"] = np.asarray(part.gold, dtype=np.float64)
-            reg = task.regression
-            if reg is not None and reg.yhat is not None:
-                arrays[f"{name}/regression/yhat"] = np.asarray(reg.yhat, dtype=np.float64)
-                arrays[f"{name}/regression/gold"] = np.asarray(reg.gold, dtype=np.float64)
+        arrays = _task_arrays(self.tasks)
+        for run in self.seeds.runs if self.seeds is not None else []:
+            arrays.update({f"seeds/{run.seed}/{k}": v for k, v in _task_arrays(run.tasks).items()})
         return arrays
 
     def attach_pairs(self, arrays: dict[str, np.ndarray], where: str) -> None:
+        runs = {str(r.seed): r for r in self.seeds.runs} if self.seeds is not None else {}
         for key, value in arrays.items():
-            task_name, part_name, what = key.split("/")
-            task = self.tasks.get(task_name)
-            if task is None:
-                raise ReportError(f"{where}: pairs for unknown task {task_name!r}")
-            if part_name == "regression":
-                if task.regression is not None:
-                    setattr(task.regression, what, value)
-                continue
-            part = task.parts.get(part_name)
-            if part is None or len(value) != part.n:
-                raise ReportError(f"{where}: pairs {key!r} do not match the report's parts")
-            setattr(part, what, value)
+            tasks = self.tasks
+            if key.startswith("seeds/"):
+                _, seed, key = key.split("/", 2)
+                if seed not in runs:
+                    raise ReportError(f"{where}: pairs for unknown seed {seed}")
+                tasks = runs[seed].tasks
+            _attach(tasks, key, value, where)
+
+
+def _task_arrays(tasks: dict[str, TaskResult]) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
+    for name, task in tasks.items():
+        for part_name, part in task.parts.items():
+            if part.sim is not None and part_name in task.eval_parts:
+                arrays[f"{name}/{part_name}/sim"] = np.asarray(part.sim, dtype=np.float64)
+                arrays[f"{name}/{part_name}/gold"] = np.asarray(part.gold, dtype=np.float64)
+        reg = task.regression
+        if reg is not None and reg.yhat is not None:
+            arrays[f"{name}/regression/yhat"] = np.asarray(reg.yhat, dtype=np.float64)
+            arrays[f"{name}/regression/gold"] = np.asarray(reg.gold, dtype=np.float64)
+    return arrays
+
+
+def _attach(tasks: dict[str, TaskResult], key: str, value: np.ndarray, where: str) -> None:
+    task_name, part_name, what = key.split("/")
+    task = tasks.get(task_name)
+    if task is None:
+        raise ReportError(f"{where}: pairs for unknown task {task_name!r}")
+    if part_name == "regression":
+        if task.regression is not None:
+            setattr(task.regression, what, value)
+        return
+    part = task.parts.get(part_name)
+    if part is None or len(value) != part.n:
+        raise ReportError(f"{where}: pairs {key!r} do not match the report's parts")
+    setattr(part, what, value)
 
 
 def read_transfer_protocol(stored: Any, run: dict[str, Any], tasks: dict[str, TaskResult],

@@ -30,3 +30,24 @@ def check_seed(seed: int, option: str = "--seed") -> int:
     if not 0 <= seed <= MAX_SEED:
         raise BenchError(f"{option} must be between 0 and {MAX_SEED}, got {seed}")
     return seed
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """``"1,2,3"`` -> [1, 2, 3]: distinct valid seeds, in the order given, or one line."""
+    from bench.errors import BenchError
+
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise BenchError(f"{option}: expected a comma-separated list of seeds such as 1,2,3, "
+                         f"got {text!r}")
+    seeds: list[int] = []
+    for item in items:
+        try:
+            seed = int(item)
+        except ValueError:
+            raise BenchError(f"{option}: {item!r} is not an integer seed") from None
+        check_seed(seed, option)
+        if seed in seeds:
+            raise BenchError(f"{option}: seed {seed} is given twice")
+        seeds.append(seed)
+    return seeds

@@ -11,12 +11,21 @@ from bench.compare.datacheck import mark_data_mismatches, unverified_notes
 from bench.compare.guard import MIXED, Placement, place, place_transfer
 from bench.compare.render import FORMATS, print_terminal, render
 from bench.compare.rows import load_rows
+from bench.compare.seedtests import (
+    apply_correction,
+    family_note,
+    seed_table,
+    seed_tests,
+    seed_values,
+)
 from bench.compare.sensitivity import sensitivity
+from bench.compare.stats import CORRECTIONS
 from bench.compare.tables import Cell, Table, significance_table, sts_table, transfer_table
 from bench.compare.uncertainty import intervals, paired_tests, same_pairs
 from bench.errors import BenchError
 from bench.outputs import check_file
-from bench.protocols import parse_one
+from bench.protocols import parse_one, parse_protocols
+from bench.seeds import pooled_intervals
 from bench.tasks.registry import get as get_task
 
 
@@ -28,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "re-aggregated to a common protocol, anything else is refused unless --allow-mixed.")
     p.add_argument("reports", nargs="*", type=Path, metavar="REPORT", help="report JSON files")
     p.add_argument("--protocol", help="common protocol, e.g. all-spearman, wmean-pearson, or a "
-                   "preset naming one protocol (default: the first every report can show)")
+                   "preset naming one protocol (default: the first every report can show); "
+                   "with --significance also a list or every-cosine: the table shows the first, "
+                   "the tests cover them all, as one family")
     p.add_argument("--allow-mixed", action="store_true",
                    help="show rows that cannot be put under the protocol (STS) or were "
                    "measured under another transfer protocol, marked MIXED and not ranked")
@@ -36,7 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="bootstrap 95%% interval of every STS number (runs with per-pair data)")
     p.add_argument("--significance", action="store_true",
                    help="paired bootstrap and Williams/Steiger tests of each run against the "
-                   "first run (same pairs)")
+                   "first run (same pairs); multi-seed runs against a multi-seed first run: "
+                   "permutation test over seeds; p corrected over the family (--correction)")
+    p.add_argument("--correction", choices=CORRECTIONS, default="holm",
+                   help="multiple-testing correction over every (comparison, task) cell that "
+                   "--significance tests: holm (step-down, default), bonferroni, none")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (1000)")
     p.add_argument("--seed", type=int, default=1111, help="bootstrap seed (1111)")
     p.add_argument("--sensitivity", action="store_true",
@@ -49,47 +64,102 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def _with_uncertainty(args: argparse.Namespace, placement: Placement
-                      ) -> tuple[dict[int, dict], Table | None]:
-    """Intervals per row (``--ci``) and the paired tests table (``--significance``)."""
+def _testable(placement: Placement) -> list[int]:
     target = placement.target
-    key = target.key
-    can = [i for i, p in enumerate(placement.placed)
-           if p.how != MIXED and p.row.has_pairs and target.regressor == "none"]
+    return [i for i, p in enumerate(placement.placed) if p.how != MIXED
+            and target.regressor == "none" and (p.row.has_pairs or p.row.seed_pairs)]
+
+
+def _tests_under(args: argparse.Namespace, placement: Placement
+                 ) -> tuple[str, dict[str, list], dict[str, list], list[str], list[str]]:
+    """Every row against the first testable one under one protocol: (reference label,
+    paired tests, tests over seeds, untested pairs, task names)."""
+    target, placed = placement.target, placement.placed
+    can = _testable(placement)
+    if len(can) < 2:
+        raise BenchError("--significance needs two run reports with per-pair data under "
+                         f"the same no-regressor protocol (found {len(can)} under "
+                         f"{target.key})")
+    ref_placed = placed[can[0]]
+    ref = ref_placed.row
+    names = list(ref_placed.values)
+    paired: dict[str, list] = {}
+    over_seeds: dict[str, list] = {}
+    untested: list[str] = []
+    for i in can[1:]:
+        other = placed[i].row
+        if list(placed[i].values) != names:
+            raise BenchError(f"{other.path}: scores other tasks than {ref.path}")
+        if (ref.seed_count > 1) != (other.seed_count > 1):
+            untested.append(f"{other.label} ({other.seed_count} seed(s)) vs {ref.label} "
+                            f"({ref.seed_count} seed(s))")
+            continue
+        if ref.seed_count > 1:
+            over_seeds[other.label] = seed_tests(seed_values(ref.report, target, names),
+                                                 seed_values(other.report, target, names))
+            continue
+        why = same_pairs(ref.report.tasks, other.report.tasks, names)
+        if why:
+            raise BenchError(f"{other.path} and {ref.path} were not scored on the same "
+                             f"pairs ({why}); a paired test needs the same pairs")
+        paired[other.label] = paired_tests(ref.report.tasks, other.report.tasks, names,
+                                           target, args.resamples, args.seed)
+    return ref.label, paired, over_seeds, untested, names
+
+
+def _significance(args: argparse.Namespace, placements: list[Placement]) -> list[Table]:
+    """The significance tables of every protocol asked for, corrected as one family: paired
+    tests between single-seed runs, tests over seeds between multi-seed runs."""
+    found = [(pl.target.key, *_tests_under(args, pl)) for pl in placements]
+    family = [r for _, _, paired, seeds, _, _ in found
+              for res in [*paired.values(), *seeds.values()] for r in res]
+    size = apply_correction(family, args.correction)
+    tables: list[Table] = []
+    for key, ref, paired, over_seeds, _, _ in found:
+        if paired:
+            tables.append(significance_table(ref, paired, key, args.resamples, args.seed,
+                                             args.correction))
+        if over_seeds:
+            tables.append(seed_table(ref, over_seeds, key, args.correction))
+    if not tables:
+        tables.append(Table("Significance", ["Model", "vs"], [], label_columns=2))
+    _, _, paired, over_seeds, untested, names = found[0]
+    tables[-1].notes.append(family_note(size, len(paired) + len(over_seeds), names,
+                                        [f[0] for f in found], args.correction))
+    tables[-1].notes += [f"not tested, single-seed vs multi-seed: {u}" for u in untested]
+    return tables
+
+
+def _with_uncertainty(args: argparse.Namespace, placement: Placement,
+                      extra: list[Placement] = ()) -> tuple[dict[int, dict], list[Table]]:
+    """Intervals per row (``--ci``) and the significance tables (``--significance``) under
+    the placement's protocol and those of ``extra`` (one family over all of them)."""
+    target = placement.target
+    placed = placement.placed
+    can = _testable(placement)
     cis: dict[int, dict] = {}
     if args.ci:
         if not can:
             raise BenchError("--ci needs a run report with per-pair data under a no-regressor "
                              "protocol; literature rows only have aggregates")
         for i in can:
-            p = placement.placed[i]
-            cis[i] = intervals(p.row.report.tasks, list(p.values), target, args.resamples,
-                               args.seed)
-    sig = None
-    if args.significance:
-        if len(can) < 2:
-            raise BenchError("--significance needs two run reports with per-pair data under "
-                             f"the same no-regressor protocol (found {len(can)})")
-        ref_placed = placement.placed[can[0]]
-        ref = ref_placed.row
-        names = list(ref_placed.values)
-        results = {}
-        for i in can[1:]:
-            other = placement.placed[i].row
-            if list(placement.placed[i].values) != names:
-                raise BenchError(f"{other.path}: scores other tasks than {ref.path}")
-            why = same_pairs(ref.report.tasks, other.report.tasks, names)
-            if why:
-                raise BenchError(f"{other.path} and {ref.path} were not scored on the same "
-                                 f"pairs ({why}); a paired test needs the same pairs")
-            results[other.label] = paired_tests(ref.report.tasks, other.report.tasks, names,
-                                                target, args.resamples, args.seed)
-        sig = significance_table(ref.label, results, key, args.resamples, args.seed)
+            p = placed[i]
+            names = list(p.values)
+            if p.row.seed_pairs:
+                cis[i] = pooled_intervals([r.tasks for r in p.row.report.seeds.runs], names,
+                                          target, args.resamples, args.seed) or {}
+            else:
+                cis[i] = intervals(p.row.report.tasks, names, target, args.resamples,
+                                   args.seed)
+    tables = _significance(args, [placement, *extra]) if args.significance else []
     if args.ci:
         placement.notes.append(f"[lo, hi]: 95% percentile bootstrap interval, {args.resamples} "
                                f"resamples, seed {args.seed}, pairs resampled within each "
                                "subset / test split and the aggregate recomputed")
-    return cis, sig
+        if any(placed[i].row.seed_pairs for i in can):
+            placement.notes.append("multi-seed rows: the same bootstrap within each seed, "
+                                   "replicates pooled over seeds (seed-and-test-set interval)")
+    return cis, tables
 
 
 def _csv_table(main: Table, sig: Table | None, transfer: Table | None) -> Table:
@@ -106,15 +176,13 @@ def _csv_table(main: Table, sig: Table | None, transfer: Table | None) -> Table:
                              + trow[1:2] + trow[3:])
     if sig is not None:
         tasks = list(dict.fromkeys(r[2].value for r in sig.rows))
-        cols = [f"{t} {what}" for t in tasks for what in ("delta", "p_boot", "p_williams")]
-        main.columns += cols
+        picked = {"delta": 3, "p_boot": 4, "p_adj": 5, "p_williams": 6}
+        main.columns += [f"{t} {what}" for t in tasks for what in picked]
         found = {(r[0].value, r[2].value): r for r in sig.rows}
         for row in main.rows:
             for t in tasks:
                 r = found.get((row[0].value, t))
-                row += [Cell(r[3].value if r else None),
-                        Cell(r[4].value if r else None),
-                        Cell(r[5].value if r else None)]
+                row += [Cell(r[i].value if r else None) for i in picked.values()]
     return main
 
 
@@ -134,24 +202,29 @@ def main(args: argparse.Namespace) -> int:
     if args.sensitivity:
         column = "avg" if args.rank_by.lower() in ("avg", "avg.") else \
             get_task(args.rank_by).name
-        tables.append(sensitivity(rows, column))
+        tables += sensitivity(rows, column)
     else:
         transfer = transfer_table(place_transfer(rows, args.allow_mixed))
-        sig = None
+        sig: list[Table] = []
         if any(r.has_sts for r in rows):
-            target = parse_one(args.protocol) if args.protocol is not None else None
-            placement = place(rows, target, args.allow_mixed)
-            cis, sig = _with_uncertainty(args, placement)
+            targets = [None]
+            if args.protocol is not None:  # --significance may test several protocols
+                targets = (parse_protocols(args.protocol) if args.significance
+                           else [parse_one(args.protocol)])
+            placement = place(rows, targets[0], args.allow_mixed)
+            extra = [place(rows, t, args.allow_mixed) for t in targets[1:]]
+            cis, sig = _with_uncertainty(args, placement, extra)
             tables.append(sts_table(placement, cis))
         elif args.protocol is not None or args.ci or args.significance:
             raise BenchError("these reports have no STS scores (transfer only)")
         if args.format == "csv":
             if tables:
-                tables = [_csv_table(tables[0], sig, transfer)]
+                paired = next((t for t in sig if t.title == "Paired significance"), None)
+                tables = [_csv_table(tables[0], paired, transfer)]
             elif transfer is not None:
                 tables = [transfer]
         else:
-            tables += [t for t in (sig, transfer) if t is not None]
+            tables += [t for t in (*sig, transfer) if t is not None]
     if not tables:
         raise BenchError("nothing to compare: the reports hold neither STS nor transfer scores")
     tables[0].notes.extend(unverified_notes(rows))

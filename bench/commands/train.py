@@ -2,13 +2,15 @@
 
 Settings come from, in increasing priority: TrainConfig's defaults (the reference
 ``train.py``), a recipe's ``[train]`` table (``--recipe``), and the command line. Under
-``torchrun --nproc_per_node N`` the same command trains with DDP.
+``torchrun --nproc_per_node N`` the same command trains with DDP. ``--seeds 1,2,3`` trains
+one run per seed, one after another, into runs/NAME/seed-N (see bench.train.rundir).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,11 @@ from bench.errors import BenchError
 from bench.outputs import check_file
 from bench.recipes import load_recipes
 from bench.resources import repo_root
-from bench.seeding import check_seed
+from bench.seeding import check_seed, parse_seeds
 from bench.train import rundir
 from bench.train.data import MODES
 from bench.train.model import TRAIN_POOLERS
+from bench.train.rundir import is_run_dir, seed_dir_name, write_seeds_file
 
 # CLI destination -> TrainConfig field, for options whose names differ.
 _RENAME = {"lr": "learning_rate", "quiet": "show_progress"}
@@ -64,6 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--epochs", type=int, help="default 1")
     s.add_argument("--max-steps", type=int, help="stop after N steps (overrides --epochs)")
     s.add_argument("--seed", type=int, help="default 42")
+    s.add_argument("--seeds", help="comma-separated seeds (e.g. 1,2,3): one run per seed, one "
+                   "after another, into runs/NAME/seed-N; 'bench run --model runs/NAME' then "
+                   "evaluates them all")
     s.add_argument("--precision", choices=PRECISIONS, help="autocast: fp32 (default), bf16, fp16")
     s.add_argument("--device", help="cpu (default), cuda, cuda:N")
     s.add_argument("--max-grad-norm", type=float, help="gradient clipping (default 1.0)")
@@ -109,7 +115,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         merged.update(table)
         merged.setdefault("name", args.recipe)
     for key, value in vars(args).items():
-        if value is None or key in ("recipe", "func", "command", "method", "json"):
+        if value is None or key in ("recipe", "func", "command", "method", "json", "seeds"):
             continue
         field = _RENAME.get(key, key)
         merged[field] = (not value) if key == "quiet" else value
@@ -122,29 +128,72 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     return merged
 
 
-def main(args: argparse.Namespace) -> int:
-    from bench.train.config import TrainConfig
-    from bench.train.trainer import train
-
-    if getattr(args, "device", None) is not None:
-        check_device(args.device)
-    if getattr(args, "seed", None) is not None:
-        check_seed(args.seed)
-    if getattr(args, "json", None) is not None:
-        check_file(args.json, "--json")
-    summary = train(TrainConfig(**settings(args)))
-    if summary["rank"] != 0:
-        return 0
+def _summary_line(summary: dict[str, Any]) -> str:
     best, first = summary["best"], summary["initial_stsb_dev_spearman"]
     line = f"trained {summary['steps']} steps in {summary['wall_s']:.0f} s -> {summary['run_dir']}"
     if best["stsb_dev_spearman"] is not None:
         start = f"{100 * first:.2f} at step 0, " if first is not None else ""
         line += (f"; STS-B dev Spearman {start}best {100 * best['stsb_dev_spearman']:.2f} "
                  f"at step {best['step']}")
-    print(line)
+    return line
+
+
+def seed_configs(merged: dict[str, Any], seeds: list[int], resume: bool) -> list[Any]:
+    """One TrainConfig per seed under runs/NAME/seed-N, all checked before any training."""
+    from bench.train.config import TrainConfig
+
+    group = Path(merged.get("runs_dir") or "runs") / merged["name"]
+    if is_run_dir(group):
+        raise BenchError(f"{group} is a single-seed run folder; choose another --name for "
+                         f"--seeds")
+    configs = [TrainConfig(**{**merged, "runs_dir": str(group), "name": seed_dir_name(seed),
+                              "seed": seed}) for seed in seeds]
+    if not resume:
+        taken = [str(group / c.name) for c in configs
+                 if (group / c.name).exists() and any((group / c.name).iterdir())]
+        if taken:
+            raise BenchError(f"run folder(s) {', '.join(taken)} already exist; pass --resume "
+                             f"to continue them or choose another --name")
+    return configs
+
+
+def main(args: argparse.Namespace) -> int:
+    from bench.train.config import TrainConfig
+    from bench.train.trainer import train
+
+    if getattr(args, "device", None) is not None:
+        check_device(args.device)
+    seeds = None
+    if getattr(args, "seeds", None) is not None:
+        if getattr(args, "seed", None) is not None:
+            raise BenchError("--seed and --seeds exclude each other; give the seeds in --seeds")
+        seeds = parse_seeds(args.seeds)
+    if getattr(args, "seed", None) is not None:
+        check_seed(args.seed)
+    if getattr(args, "json", None) is not None:
+        check_file(args.json, "--json")
+    merged = settings(args)
+    if seeds is None:
+        summaries = [train(TrainConfig(**merged))]
+    else:
+        configs = seed_configs(merged, seeds, bool(merged.get("resume")))
+        group = Path(configs[0].runs_dir)
+        if int(os.environ.get("RANK", "0")) == 0:
+            shared = {k: v for k, v in configs[0].identity().items() if k not in ("name", "seed")}
+            write_seeds_file(group, seeds, shared)
+        summaries = []
+        for cfg in configs:
+            summaries.append(train(cfg))
+            if summaries[-1]["rank"] == 0:
+                print(f"seed {cfg.seed}: {_summary_line(summaries[-1])}", flush=True)
+    if summaries[-1]["rank"] != 0:
+        return 0
+    if seeds is None:
+        print(_summary_line(summaries[0]))
     if args.json:
         from bench.atomic import atomic_write_text
 
-        summary = {k: v for k, v in summary.items() if k != "step_times"}
-        atomic_write_text(args.json, json.dumps(summary, indent=2) + "\n")
+        kept = [{k: v for k, v in s.items() if k != "step_times"} for s in summaries]
+        payload = kept[0] if seeds is None else {"seeds": seeds, "runs": kept}
+        atomic_write_text(args.json, json.dumps(payload, indent=2) + "\n")
     return 0

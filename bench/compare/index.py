@@ -18,9 +18,12 @@ def _run_line(rel: str, report: RunReport) -> list[str]:
     first = report.scores[0] if report.scores else None
     avg = (f"{first.average.value:.2f} ({first.protocol.key})" if first and first.average
            else "-")
-    return [f"[{rel}]({rel})", report.model.name or report.model.requested,
-            report.model.fingerprint[:12], ", ".join(s.protocol.key for s in report.scores)
-            or "-", avg, _transfer_cell(report), report.bench_version, report.created]
+    name = report.model.name or report.model.requested
+    if report.seeds is not None:
+        name += f" (mean of {len(report.seeds.seeds)} seeds)"
+    return [f"[{rel}]({rel})", name, report.model.fingerprint[:12],
+            ", ".join(s.protocol.key for s in report.scores) or "-", avg, _transfer_cell(report),
+            report.bench_version, report.created]
 
 
 def _transfer_cell(report: RunReport) -> str:

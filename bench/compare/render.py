@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import math
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -12,7 +14,7 @@ from tabulate import tabulate
 
 from bench.compare.tables import Cell, Table
 
-FORMATS = ("terminal", "md", "latex", "csv")
+FORMATS = ("terminal", "md", "latex", "csv", "json")
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
                   "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "\\": r"\textbackslash{}"}
@@ -75,8 +77,9 @@ def to_latex(table: Table) -> str:
 
 
 def to_rich(table: Table) -> RichTable:
-    out = RichTable(title=table.title, title_justify="left",
-                    caption="\n".join(table.notes), caption_justify="left")
+    # Text, not markup: a note such as "[lo, hi]: ..." must print as written
+    out = RichTable(title=Text(table.title), title_justify="left",
+                    caption=Text("\n".join(table.notes)), caption_justify="left")
     for i, col in enumerate(table.columns):
         out.add_column(col, justify="left" if i < table.label_columns else "right",
                        style="bold" if i == 0 else None)
@@ -86,8 +89,32 @@ def to_rich(table: Table) -> RichTable:
     return out
 
 
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON, as bench's reports store an undefined number
+    return value
+
+
+def to_json(tables: list[Table]) -> str:
+    """Every table with its cells as numbers (an interval as [lo, hi]) and its structured
+    extras (``Table.data``: the protocol-robust summary)."""
+    out = []
+    for t in tables:
+        rows = [{col: ({"value": _json_value(c.value),
+                        "ci": [_json_value(x) for x in c.ci]} if c.ci else _json_value(c.value))
+                 for col, c in zip(t.columns, row)} for row in t.rows]
+        out.append({"title": t.title, "columns": t.columns, "rows": rows, "notes": t.notes,
+                    **t.data})
+    data = {"tables": out}
+    for t in tables:
+        data.update(t.data)
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
 def render(tables: list[Table], fmt: str) -> str:
     """All tables in one format as one string (CSV: the caller passes a single table)."""
+    if fmt == "json":
+        return to_json(tables)
     if fmt == "md":
         return "\n".join(to_markdown(t) for t in tables)
     if fmt == "latex":

@@ -54,6 +54,21 @@ class Row:
         return self.report is not None and self.report.has_pairs
 
     @property
+    def seed_count(self) -> int | None:
+        """Training seeds behind the row's numbers: 1 for a plain run, None for literature."""
+        if self.report is None:
+            return None
+        return len(self.report.seeds.seeds) if self.report.seeds is not None else 1
+
+    @property
+    def seed_pairs(self) -> bool:
+        """A multi-seed run whose every seed keeps its per-pair data."""
+        seeds = self.report.seeds if self.report is not None else None
+        return seeds is not None and all(
+            p.sim is not None for r in seeds.runs for t in r.tasks.values()
+            if t.family == "sts" for n, p in t.parts.items() if n in t.eval_parts)
+
+    @property
     def sts_tasks(self) -> list[str]:
         present: set[str] = set(self.report.sts_tasks()) if self.report else set()
         for s in self.stored:

@@ -9,6 +9,7 @@ target under "all" and "wmean"). Averages over different task sets are never ran
 from __future__ import annotations
 
 import itertools
+from dataclasses import asdict, dataclass
 
 from bench.compare.rows import Row
 from bench.compare.tables import Cell, Table, label, same_task_set
@@ -71,7 +72,10 @@ def _column_value(scores: ProtocolScores, column: str) -> tuple[float | None, tu
     return scores.values.get(column), None
 
 
-def many_models(models: dict[str, Entry], column: str = "avg") -> Table:
+def column_values(models: dict[str, Entry], column: str = "avg"
+                  ) -> tuple[list[str], dict[str, dict[str, float]], list[str]]:
+    """(protocol keys, model -> key -> number in ``column``, models left unranked because
+    their Avg. covers other tasks)."""
     keys = _key_order({k for e in models.values() for k in e})
     values: dict[str, dict[str, float]] = {}
     sets: dict[str, tuple | None] = {}
@@ -87,11 +91,22 @@ def many_models(models: dict[str, Entry], column: str = "avg") -> Table:
     if column == "avg":
         main = same_task_set(list(sets.values()))
         excluded = [m for m in values if sets.get(m) != main]
-    ranked = {m: v for m, v in values.items() if m not in excluded}
+    return keys, values, excluded
+
+
+def ranks_per_protocol(keys: list[str], ranked: dict[str, dict[str, float]]
+                       ) -> dict[str, dict[str, int]]:
     ranks: dict[str, dict[str, int]] = {}
     for k in keys:
         order = sorted((m for m in ranked if k in ranked[m]), key=lambda m: -ranked[m][k])
         ranks[k] = {m: i + 1 for i, m in enumerate(order)}
+    return ranks
+
+
+def many_models(models: dict[str, Entry], column: str = "avg") -> Table:
+    keys, values, excluded = column_values(models, column)
+    ranked = {m: v for m, v in values.items() if m not in excluded}
+    ranks = ranks_per_protocol(keys, ranked)
     flips = rank_flips(ranked)
     flipped = {m for f in flips for m in f[:2]}
     rows = []
@@ -119,11 +134,87 @@ def many_models(models: dict[str, Entry], column: str = "avg") -> Table:
                  ["Model"] + keys + ["Rank flip"], rows, notes, label_columns=1)
 
 
-def sensitivity(rows: list[Row], column: str = "avg") -> Table:
+# -------------------------------------------------------------- protocol-robust summary
+
+@dataclass
+class PairRecord:
+    """Model a against model b over the protocols both can show."""
+
+    a: str
+    b: str
+    protocols: int
+    a_wins: int
+    b_wins: int
+    ties: int  # equal to 2 decimals, as printed
+    stable: bool  # the same model ahead (or level) under every shared protocol
+
+
+@dataclass
+class RankRange:
+    model: str
+    best: int
+    worst: int
+    protocols: int
+
+
+def robust_summary(models: dict[str, Entry], column: str = "avg"
+                   ) -> tuple[list[PairRecord], list[RankRange], list[str]]:
+    """Pairwise wins over protocols and each model's rank range (see ``robust_table``)."""
+    keys, values, excluded = column_values(models, column)
+    ranked = {m: v for m, v in values.items() if m not in excluded}
+    pairs = []
+    for a, b in itertools.combinations(ranked, 2):
+        shared = [k for k in keys if k in ranked[a] and k in ranked[b]]
+        diff = [round(ranked[a][k], 2) - round(ranked[b][k], 2) for k in shared]
+        a_wins = sum(d > 0 for d in diff)
+        b_wins = sum(d < 0 for d in diff)
+        pairs.append(PairRecord(a, b, len(shared), a_wins, b_wins, len(shared) - a_wins - b_wins,
+                                bool(shared) and not (a_wins and b_wins)))
+    ranks = ranks_per_protocol(keys, ranked)
+    ranges = []
+    for m in ranked:
+        own = [ranks[k][m] for k in keys if m in ranks[k]]
+        if own:
+            ranges.append(RankRange(m, min(own), max(own), len(own)))
+    return pairs, ranges, excluded
+
+
+def robust_table(models: dict[str, Entry], column: str = "avg") -> Table:
+    """"A beats B under 11 of 12 protocols": one line per pair of models, then the rank range
+    of each model; the same numbers go to the JSON output (``Table.data``)."""
+    pairs, ranges, excluded = robust_summary(models, column)
+    rows = []
+    for p in pairs:
+        lead = p.a if p.a_wins >= p.b_wins else p.b
+        verdict = ("stable" if p.stable else "FLIPS") + (f", {lead} ahead" if p.a_wins
+                                                        or p.b_wins else ", level")
+        rows.append([Cell(p.a), Cell(p.b), Cell(f"{p.a_wins} of {p.protocols}"),
+                     Cell(f"{p.b_wins} of {p.protocols}"), Cell(str(p.ties)), Cell(verdict)])
+    name = "Avg." if column == "avg" else label(column)
+    notes = [f"wins: protocols under which the model's {name} is higher (to 2 decimals, as "
+             "printed); stable: the same model ahead or level under every protocol both show"]
+    notes += [f"rank range of {r.model}: #{r.best}" + (f" to #{r.worst}" if r.worst != r.best
+                                                          else " under every protocol")
+              + f" ({r.protocols} protocols)" for r in ranges]
+    if excluded:
+        notes.append("not ranked, their Avg. covers other tasks: " + ", ".join(excluded))
+    table = Table(f"Protocol-robust summary of {name}",
+                  ["Model A", "Model B", "A wins", "B wins", "ties", "ranking"], rows, notes,
+                  label_columns=2)
+    table.data = {"robust_summary": {"column": column,
+                                     "pairs": [asdict(p) for p in pairs],
+                                     "rank_ranges": [asdict(r) for r in ranges],
+                                     "not_ranked": excluded}}
+    return table
+
+
+def sensitivity(rows: list[Row], column: str = "avg") -> list[Table]:
+    """One model: its protocols side by side; several: ranks per protocol and the
+    protocol-robust summary."""
     models = by_model(rows)
     if not models:
         raise ProtocolError("none of the reports has STS scores")
     if len(models) == 1:
         name, entry = next(iter(models.items()))
-        return one_model(name, entry)
-    return many_models(models, column)
+        return [one_model(name, entry)]
+    return [many_models(models, column), robust_table(models, column)]

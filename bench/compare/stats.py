@@ -85,3 +85,47 @@ def steiger_z(r12: float, r13: float, r23: float, n: int) -> tuple[float, float]
         return float("nan"), float("nan")
     z = (math.atanh(r12) - math.atanh(r13)) * math.sqrt(n - 3) / math.sqrt(2 - 2 * s)
     return float(z), float(2 * stats.norm.sf(abs(z)))
+
+
+CORRECTIONS = ("holm", "bonferroni", "none")
+
+
+def adjust_p(pvalues: list[float], method: str = "holm") -> list[float]:
+    """p-values adjusted for testing them as one family (NaN ones are not in the family).
+
+    Bonferroni: m p. Holm (1979, Scand. J. Statist. 6, 65-70), step-down: the i-th smallest
+    (i from 0) becomes max over j <= i of min(1, (m - j) p_(j)); it controls the same
+    family-wise error rate as Bonferroni and rejects at least as much.
+    """
+    if method not in CORRECTIONS:
+        raise ValueError(f"unknown correction {method!r}")
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = p.copy()
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if method == "none" or m == 0:
+        return [float(x) for x in out]
+    if method == "bonferroni":
+        out[ok] = np.minimum(1.0, m * p[ok])
+        return [float(x) for x in out]
+    order = ok[np.argsort(p[ok], kind="stable")]
+    running = 0.0
+    for j, i in enumerate(order):
+        running = max(running, min(1.0, (m - j) * p[i]))
+        out[i] = running
+    return [float(x) for x in out]
+
+
+def seed_permutation_p(a: list[float], b: list[float]) -> float:
+    """Two-sided p that two models' per-seed numbers come from one distribution: an exact
+    permutation test of the difference of means over every split of the pooled seeds
+    (``scipy.stats.permutation_test``, independent samples). Its smallest p is
+    2 / C(n_a + n_b, n_a): 0.1 for 3 seeds against 3, so p < 0.05 needs at least 4 + 4."""
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    res = stats.permutation_test(
+        (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)),
+        lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+        permutation_type="independent", vectorized=True, n_resamples=np.inf,
+        alternative="two-sided")
+    return float(res.pvalue)

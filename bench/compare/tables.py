@@ -40,6 +40,7 @@ class Table:
     rows: list[list[Cell]]
     notes: list[str] = field(default_factory=list)
     label_columns: int = 3  # leading text columns (model, protocol, source)
+    data: dict[str, Any] = field(default_factory=dict)  # structured extras for --format json
 
     def frame(self) -> pd.DataFrame:
         """Numbers as numbers (CSV); an interval becomes ``<col> lo`` / ``<col> hi`` columns."""
@@ -95,8 +96,13 @@ def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]
                     if np.isfinite(placed[i].scores.average.value)), default=None)
     rows = []
     odd_avg = []
+    seeds = [p.row.seed_count for p in placed]
+    multi = any((n or 1) > 1 for n in seeds)
     for i, p in enumerate(placement.placed):
-        cells = [Cell(p.row.label), Cell(protocol_label(p.how, p.protocol.key)),
+        name = p.row.label
+        if multi and seeds[i] is not None:
+            name += f" [{seeds[i]} seed{'s' if seeds[i] > 1 else ''}]"
+        cells = [Cell(name), Cell(protocol_label(p.how, p.protocol.key)),
                  Cell(p.row.source)]
         ci_row = (cis or {}).get(i, {})
         for k in tasks:
@@ -128,6 +134,15 @@ def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]
                      + ", ".join(odd_avg))
     if any(c.mark for r in rows for c in r):
         notes.append(DATA_MARK_NOTE)
+    if multi:
+        notes.append("[N seeds]: a multi-seed row shows the mean over N training seeds (its "
+                     "interval, with --ci, covers seeds and test pairs)")
+        single = [p.row.label for p, n in zip(placed, seeds) if n == 1]
+        if single:
+            notes.append("SINGLE-SEED vs MULTI-SEED: " + ", ".join(single) + " rest(s) on one "
+                         "training seed, whose number carries the seed variance (about 2 points "
+                         "of STS-B for SimCSE) that a multi-seed mean averages out; a "
+                         "difference between them is not tested")
     for lit in sorted({p.row.path.name for p in placement.placed if p.row.kind == "literature"}):
         notes.append(f"{lit}: published numbers (no per-pair data, so no intervals)")
     return Table(title, columns, rows, notes)
@@ -207,21 +222,22 @@ def _distinct(protocols: list) -> list:
 
 
 def significance_table(reference: str, results: dict[str, list[PairedResult]], key: str,
-                       resamples: int, seed: int) -> Table:
-    """Long form: one line per (model, task): difference, its interval and the p-values."""
-    columns = ["Model", "vs", "Task", "Delta", "p (paired bootstrap)", "p (Williams)",
-               "p (Steiger)", "n pairs"]
+                       resamples: int, seed: int, correction: str = "holm") -> Table:
+    """Long form: one line per (model, task): difference, its interval and the p-values; the
+    bootstrap p also adjusted over the family (``bench.compare.seedtests``)."""
+    columns = ["Model", "vs", "Task", "Delta", "p (paired bootstrap)", f"p adj ({correction})",
+               "p (Williams)", "p (Steiger)", "n pairs"]
     rows = []
     for model, res in results.items():
         for r in res:
             rows.append([Cell(model), Cell(reference),
                          Cell("Avg." if r.task == "avg" else label(r.task)),
-                         Cell(r.delta, r.delta_ci), Cell(r.p_bootstrap), Cell(r.p_williams),
-                         Cell(r.p_steiger), Cell(r.n or None)])
+                         Cell(r.delta, r.delta_ci), Cell(r.p_bootstrap), Cell(r.p_adjusted),
+                         Cell(r.p_williams), Cell(r.p_steiger), Cell(r.n or None)])
     notes = [(f"Delta = model minus reference in points under {key}, with its 95% paired "
              f"bootstrap interval ({resamples} resamples, seed {seed}, pairs resampled within "
              "each subset); Williams' T2 and Steiger's Z test two dependent correlations that "
              "share the gold scores, r(sim_a, sim_b) from the stored per-pair similarities; "
              "they apply to one correlation (STS-B, SICK-R, or a year pooled with 'all'), '-' "
-             "for averages of subset correlations; no correction for multiple comparisons")]
+             "for averages of subset correlations; only the bootstrap p is corrected")]
     return Table("Paired significance", columns, rows, notes, label_columns=3)

@@ -86,6 +86,7 @@ class PairedResult:
     p_williams: float  # NaN where the number is an average of subset correlations
     p_steiger: float
     n: int
+    p_adjusted: float = float("nan")  # p_bootstrap corrected over the tested family
 
 
 def _pooled(task: TaskResult, what: str) -> np.ndarray:

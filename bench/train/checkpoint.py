@@ -63,6 +63,10 @@ def _from_recipe(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Enc
     if not path.exists():
         raise ModelError(f"model {name!r}: run folder {str(path)!r} does not exist; train it "
                          f"first with 'bench train simcse --recipe {name}'")
+    if rundir.is_multi_seed_dir(path):
+        raise ModelError(f"model {name!r}: {cfg['run']!r} holds one run per seed; evaluate them "
+                         f"all with --model {cfg['run']}, or one with --model "
+                         f"{cfg['run']}/seed-N")
     encoder = checkpoint_encoder(path, replace(options,
                                                pooler=cfg.get("pooler") or options.pooler), name)
     return encoder

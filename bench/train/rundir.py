@@ -8,6 +8,11 @@
     runs/NAME/checkpoints/step-00250/     HF model + tokenizer + bench_checkpoint.json
                                           (+ train_state.pt in the latest one only)
 
+A multi-seed run (``--seeds 1,2,3``) is a folder of such runs, one per seed::
+
+    runs/NAME/seeds.json                  the seeds asked for and the shared settings
+    runs/NAME/seed-1/ ...                 a run folder as above, its seed in run.json
+
 A checkpoint is assembled in a hidden sibling folder and renamed into place, so a folder
 named ``step-*`` or ``best`` is always complete; a SIGKILL leaves at most a hidden
 ``.tmp-*`` folder, which the next run removes.
@@ -29,7 +34,14 @@ STATE_FILE = "train_state.pt"
 RUN_FILE = "run.json"
 LOG_FILE = "train_log.jsonl"
 FORMAT = "bench-simcse-checkpoint"
+SEEDS_FILE = "seeds.json"
+SEEDS_FORMAT = "bench-simcse-seeds"
 _STEP = re.compile(r"^step-(\d+)$")
+_SEED = re.compile(r"^seed-(\d+)$")
+
+
+def seed_dir_name(seed: int) -> str:
+    return f"seed-{seed}"
 RUNS_ENV = "BENCH_RUNS_DIR"
 RUNS_DEFAULT = "runs"
 
@@ -77,6 +89,26 @@ def read_meta(folder: Path) -> dict[str, Any] | None:
 
 def is_run_dir(path: Path) -> bool:
     return (path / RUN_FILE).is_file()
+
+
+def seed_runs(path: Path) -> list[tuple[int, Path]]:
+    """The per-seed run folders of a multi-seed folder, by seed (empty for anything else)."""
+    if not path.is_dir() or is_run_dir(path):
+        return []
+    found = [(int(m.group(1)), p) for p in path.glob("seed-*")
+             if (m := _SEED.match(p.name)) and is_run_dir(p)]
+    return sorted(found)
+
+
+def is_multi_seed_dir(path: Path) -> bool:
+    return bool(seed_runs(path))
+
+
+def write_seeds_file(path: Path, seeds: list[int], settings: dict[str, Any]) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path / SEEDS_FILE, json.dumps(
+        {"format": SEEDS_FORMAT, "version": 1, "seeds": seeds, "settings": settings},
+        indent=2, default=str) + "\n")
 
 
 def remove_partials(run_dir: Path) -> None:

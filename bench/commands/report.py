@@ -1,0 +1,74 @@
+"""``bench report REPORT... --html out.html``: one self-contained page from a set of reports.
+
+Not ``bench reports`` (plural), which maintains the index (README.md) of the reports folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.atomic import atomic_write_text
+from bench.compare.datacheck import mark_data_mismatches
+from bench.compare.rows import load_rows
+from bench.compare.stats import CORRECTIONS
+from bench.errors import BenchError
+from bench.outputs import check_file
+from bench.protocols import parse_protocols
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="one self-contained HTML page from reports (not 'reports': the index)",
+        description="Write one HTML page (no network: CSS, script and plots inline) with the "
+        "paper-style STS table per protocol and a protocol switcher, 95%% intervals, "
+        "significance marks (corrected over the family), the protocol-robust summary, the "
+        "transfer table and the plots of analysis reports. 'bench reports index' is another "
+        "command: it rewrites reports/README.md, the index of the kept reports.")
+    p.add_argument("reports", nargs="+", type=Path, metavar="REPORT",
+                   help="run, literature and analysis report JSON files")
+    p.add_argument("--html", type=Path, required=True, help="the page to write")
+    p.add_argument("--protocol", help="protocols to offer (a preset, list or 'every'; default: "
+                   "every protocol some report can show)")
+    p.add_argument("--resamples", type=int, default=1000,
+                   help="bootstrap resamples for intervals and tests; 0 = none (1000)")
+    p.add_argument("--seed", type=int, default=1111, help="bootstrap seed (1111)")
+    p.add_argument("--correction", choices=CORRECTIONS, default="holm",
+                   help="multiple-testing correction over every cell tested (default holm)")
+    p.add_argument("--title", default="bench report")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from bench.analysis.report import AnalysisReport
+    from bench.htmlpage import build_page
+    from bench.reports import load, read_report
+
+    if args.resamples != 0 and args.resamples < 10:
+        raise BenchError(f"--resamples must be 0 or at least 10, got {args.resamples}")
+    check_file(args.html, "--html")
+    keys = [p.key for p in parse_protocols(args.protocol)] if args.protocol else None
+    analyses, others = [], []
+    for path in args.reports:
+        kind = None
+        if path.suffix == ".json" and path.is_file():
+            try:
+                kind = read_report(path).get("kind")
+            except BenchError:
+                kind = None  # an MTEB result file, read by load_rows below
+        if kind == "analysis":
+            report = load(path)
+            assert isinstance(report, AnalysisReport)
+            analyses.append((path, report))
+        else:
+            others.append(path)
+    rows = load_rows(others) if others else []
+    mark_data_mismatches(rows)
+    if not rows and not analyses:
+        raise BenchError("nothing to show: no run, literature or analysis report given")
+    page = build_page(rows, analyses, keys, args.resamples, args.seed, args.correction,
+                      args.title)
+    atomic_write_text(args.html, page)
+    print(f"wrote {args.html}", file=sys.stderr)
+    return 0

@@ -1,0 +1,134 @@
+"""``bench report --html``: the page renders in headless Chromium, the protocol switch changes
+the numbers shown, and they equal the reports' (read here from the JSON files themselves).
+
+Needs Debian's ``chromium`` and Playwright for Python (no browser download: Playwright drives
+the system binary). Skipped when either is missing, unless BENCH_REQUIRE_BROWSER=1 (CI), where
+a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+KEPT = ["minilm-avg-sts-every.json", "glove-avg-sts-every.json",
+        "minilm-avg-transfer-fasttest.json"]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _browser():
+    """A Playwright page on the system Chromium, or skip / fail as the module doc says."""
+    required = os.environ.get("BENCH_REQUIRE_BROWSER") == "1"
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed"
+    if missing is None and not Path(CHROMIUM).is_file():
+        missing = f"no chromium at {CHROMIUM}"
+    if missing:
+        if required:
+            pytest.fail(f"BENCH_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    return sync_playwright
+
+
+def _analysis_report(folder: Path) -> Path:
+    """A small analysis report with its PNG plot beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bench.analysis.report import AnalysisReport, save
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [1, 0])
+    fig.savefig(folder / "au.png", format="png")
+    plt.close(fig)
+    report = AnalysisReport("align-uniform", "test", "2026-12-01T00:00:00+00:00", {}, {},
+                            [{"label": "model-x", "alignment": 0.25, "uniformity": -2.5}],
+                            "au.png")
+    return save(report, folder / "au.json")
+
+
+def _expected(name: str) -> dict[str, dict[str, str]]:
+    """protocol key -> task (or "avg") -> the number as the page must print it (2 decimals),
+    straight from the report's JSON."""
+    data = json.loads((REPO / "reports" / name).read_text(encoding="utf-8"))
+    out = {}
+    for s in data["scores"]:
+        values = {t: f"{v:.2f}" for t, v in s["values"].items()}
+        values["avg"] = f"{s['average']['value']:.2f}"
+        out[s["protocol"]["key"]] = values
+    return out
+
+
+def _shown(page) -> dict[str, dict[str, str]]:
+    """source file -> task -> text of the visible protocol section's number cells."""
+    cells = page.query_selector_all("section.protocol:not([hidden]) td[data-task]")
+    out: dict[str, dict[str, str]] = {}
+    for cell in cells:
+        if not cell.is_visible():
+            continue
+        value = cell.query_selector(".v").inner_text().strip()
+        out.setdefault(cell.get_attribute("data-source"), {})[cell.get_attribute("data-task")] \
+            = value
+    return out
+
+
+@pytest.mark.slow  # starts a browser
+def test_page_renders_and_the_protocol_switch_shows_the_reports_numbers(tmp_path):
+    sync_playwright = _browser()
+    paths = [REPO / "reports" / n for n in KEPT]
+    for p in paths:  # a copy, so that the sidecars stay beside their reports
+        shutil.copy(p, tmp_path / p.name)
+        side = p.with_name(p.name.removesuffix(".json") + ".pairs.npz")
+        if side.is_file():
+            shutil.copy(side, tmp_path / side.name)
+    analysis = _analysis_report(tmp_path)
+    page_path = tmp_path / "page.html"
+    assert main(["report", *[str(tmp_path / n) for n in KEPT], str(analysis), "--html",
+                 str(page_path), "--resamples", "20"]) == 0
+    text = page_path.read_text(encoding="utf-8")
+    # self-contained: nothing fetched from elsewhere
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert "data:image/png;base64," in text and "Protocol-robust summary" in text
+    assert "Transfer" in text and "holm correction" in text
+    expected = {n: _expected(n) for n in KEPT[:2]}
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking"])
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(page_path.as_uri())
+            options = page.eval_on_selector_all("#protocol option", "os => os.map(o => o.value)")
+            assert "all-spearman" in options and "wmean-pearson" in options
+            seen = {}
+            for key in ("wmean-pearson", "all-spearman", "mean-pearson-reg"):
+                page.select_option("#protocol", key)
+                visible = page.query_selector_all("section.protocol:not([hidden])")
+                assert len(visible) == 1 and visible[0].get_attribute("data-protocol") == key
+                shown = _shown(page)
+                assert set(shown) == set(expected)
+                for name, values in expected.items():
+                    assert shown[name] == values[key], (key, name)
+                seen[key] = shown
+            assert seen["wmean-pearson"] != seen["all-spearman"]  # the switch changed them
+            assert page.is_visible("img[src^='data:image/png;base64,']")
+            assert not errors
+        finally:
+            browser.close()
