@@ -99,7 +99,7 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
         if options.pop("tokenizer") is not None:
             raise ModelError("tokenizer= applies to a model object, not a folder of seed runs")
         report = evaluate_seeds(Path(model), str(model), name=name, **options)
-        if out is not None:
+        if out is not None and report is not None:
             from bench.reports import save
 
             save(report, Path(out))

@@ -176,11 +176,14 @@ def _sum_timings(timings: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_seeds(path: Path, requested: str, name: str | None = None, **options: Any
-                   ) -> RunReport:
-    """Evaluate every seed of a ``--seeds`` folder with ``bench.api.evaluate`` and combine."""
+                   ) -> RunReport | None:
+    """Evaluate every seed of a ``--seeds`` folder with ``bench.api.evaluate`` and combine
+    (None on the ranks other than 0 of a sharded run: rank 0 combines)."""
     from bench.api import evaluate
 
     runs = check_seed_folder(path)
     reports = [evaluate(str(run), **options) for _, run in runs]
+    if any(r is None for r in reports):
+        return None
     return combine(reports, [s for s, _ in runs], [str(p) for _, p in runs], name or requested,
                    requested)
