@@ -18,9 +18,10 @@ from bench.encoders.base import PRECISIONS
 from bench.errors import BenchError
 from bench.outputs import check_file
 from bench.recipes import load_recipes
-from bench.resources import repo_root
+from bench.resources import repo_root, resource_dir
 from bench.seeding import check_seed
 from bench.train.data import MODES
+from bench.train.loss import SIMILARITIES
 from bench.train.model import TRAIN_POOLERS
 
 # CLI destination -> TrainConfig field, for options whose names differ.
@@ -35,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "runs/NAME is usable as --model in bench run.")
     s.add_argument("--recipe", help="training recipe in baselines/ with a [train] table "
                    "(e.g. simcse-unsup-minilm-cpu); options below override it")
+    s.add_argument("--recipe-set", metavar="SET", help="train every recipe in baselines/SET/ "
+                   "one after another (e.g. figure2-minilm-cpu); options below apply to each")
     s.add_argument("--mode", choices=MODES, help="unsup: one sentence per line, dropout as "
                    "noise; sup: CSV sent0,sent1[,hard_neg]")
     s.add_argument("--data", help="training file")
@@ -56,6 +59,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "own, 0.1 for BERT); 0 disables the noise")
     s.add_argument("--fixed-dropout", action=argparse.BooleanOptionalAction, default=None,
                    help="Table 3 'fixed': the same dropout mask for both views (unsup)")
+    s.add_argument("--positive", metavar="MAKER", help="how x+ is made (unsup): dropout "
+                   "(default), crop:K, word-deletion:K, delete-one-word, synonym, mlm:K, "
+                   "next-sentence, next-3-sentences (Tables 1 and 2)")
+    s.add_argument("--positive-model", metavar="MODEL", help="masked LM for --positive mlm:K "
+                   "(default: the backbone, if it has an MLM head)")
+    s.add_argument("--dual-encoder", action=argparse.BooleanOptionalAction, default=None,
+                   help="Table 2: two independent encoders for x and x+ (the run keeps x's)")
+    s.add_argument("--similarity", choices=SIMILARITIES, help="cosine / tau (default) or dot "
+                   "product without temperature (Table D.1 'N/A')")
+    s.add_argument("--save-initial", action=argparse.BooleanOptionalAction, default=None,
+                   help="also checkpoint step 0, the pre-trained start (Figure 2)")
     s.add_argument("--batch-size", type=int, help="per process (default 64)")
     s.add_argument("--lr", type=float, help="peak learning rate (default 3e-5)")
     s.add_argument("--max-length", type=int, help="max tokens per sentence (default 32)")
@@ -87,13 +101,29 @@ def _find_data(value: str) -> str:
     return str(path)
 
 
+def recipe_set(name: str) -> list[str]:
+    """Names of the training recipes in baselines/NAME/ (one line if there is none)."""
+    folder = resource_dir("baselines") / name
+    names = [n for n, r in load_recipes(folder).items() if "train" in r.extra] \
+        if folder.is_dir() else []
+    if not names:
+        raise BenchError(f"--recipe-set {name!r}: no folder baselines/{name}/ with training "
+                         f"recipes")
+    return [f"{name}/{n}" for n in names]
+
+
 def settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Merge the recipe's [train] table with the options given on the command line."""
+    """Merge the recipe's [train] table with the options given on the command line.
+
+    ``--recipe SET/NAME`` names a recipe in the sub-folder baselines/SET/.
+    """
     from bench.train.config import TrainConfig
 
     merged: dict[str, Any] = {}
     if args.recipe:
-        recipes = load_recipes()
+        folder, _, _ = args.recipe.rpartition("/")
+        recipes = {(f"{folder}/{n}" if folder else n): r for n, r in
+                   load_recipes(resource_dir("baselines") / folder if folder else None).items()}
         if args.recipe not in recipes:
             raise BenchError(f"unknown recipe {args.recipe!r}; training recipes: "
                              f"{', '.join(n for n, r in recipes.items() if 'train' in r.extra)}")
@@ -105,9 +135,10 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             raise BenchError(f"{recipes[args.recipe].path}: unknown [train] key(s) "
                              f"{', '.join(unknown)}")
         merged.update(table)
-        merged.setdefault("name", args.recipe)
+        merged.setdefault("name", args.recipe.rpartition("/")[2])
     for key, value in vars(args).items():
-        if value is None or key in ("recipe", "func", "command", "method", "json"):
+        if value is None or key in ("recipe", "recipe_set", "func", "command", "method",
+                                    "json"):
             continue
         field = _RENAME.get(key, key)
         merged[field] = (not value) if key == "quiet" else value
@@ -129,19 +160,37 @@ def main(args: argparse.Namespace) -> int:
         check_seed(args.seed)
     if getattr(args, "json", None) is not None:
         check_file(args.json, "--json")
-    summary = train(TrainConfig(**settings(args)))
-    if summary["rank"] != 0:
-        return 0
+    if args.recipe_set:
+        if args.recipe or args.name:
+            raise BenchError("--recipe-set trains each recipe under its own name; drop "
+                             "--recipe / --name")
+        # every recipe's settings and run folder are checked before the first one trains
+        configs = [TrainConfig(**settings(argparse.Namespace(**{**vars(args), "recipe": r})))
+                   for r in recipe_set(args.recipe_set)]
+        for cfg in configs:
+            run_dir = Path(cfg.runs_dir) / cfg.name
+            if not cfg.resume and run_dir.is_dir() and any(run_dir.iterdir()):
+                raise BenchError(f"run folder {run_dir} already exists; pass --resume to "
+                                 f"continue the set or remove it")
+    else:
+        configs = [TrainConfig(**settings(args))]
+    for cfg in configs:
+        summary = train(cfg)
+        if summary["rank"] == 0:
+            _report(summary, args)
+    return 0
+
+
+def _report(summary: dict[str, Any], args: argparse.Namespace) -> None:
     best, first = summary["best"], summary["initial_stsb_dev_spearman"]
     line = f"trained {summary['steps']} steps in {summary['wall_s']:.0f} s -> {summary['run_dir']}"
     if best["stsb_dev_spearman"] is not None:
         start = f"{100 * first:.2f} at step 0, " if first is not None else ""
         line += (f"; STS-B dev Spearman {start}best {100 * best['stsb_dev_spearman']:.2f} "
                  f"at step {best['step']}")
-    print(line)
+    print(line, flush=True)
     if args.json:
         from bench.atomic import atomic_write_text
 
         summary = {k: v for k, v in summary.items() if k != "step_times"}
         atomic_write_text(args.json, json.dumps(summary, indent=2) + "\n")
-    return 0
