@@ -110,7 +110,7 @@ def _tiny_wordnet(folder: Path) -> Path:
     (folder / "data.noun").write_text(
         "  1 This is the licence header\n"
         "02958343 06 n 03 car 0 auto 0 automobile 0 000 | a motor vehicle\n"
-        "09999999 06 n 02 fast_food 0 junk_food 0 000 | multi-word lemmas only\n",
+        "09999999 06 n 03 fast_food 0 junk_food 0 a 0 000 | multi-word and 1-letter lemmas\n",
         encoding="utf-8")
     (folder / "data.verb").write_text("01835496 38 v 01 go 0 000 | move\n", encoding="utf-8")
     return folder
@@ -289,3 +289,23 @@ def test_cli_bad_input(tmp_path, capsys, tiny_bert, case):
 def test_unknown_recipe_set_is_one_line():
     with pytest.raises(BenchError, match="no folder baselines/nope/"):
         recipe_set("nope")
+
+
+def test_table_scores_final_checkpoints_and_groups_seeds(tmp_path, corpus_file, tiny_bert):
+    from bench.train.table import markdown, score_runs
+    from bench.train.trainer import train
+    from tests.helpers import write_tiny_stsb
+
+    stsb = write_tiny_stsb(tmp_path / "stsb", pairs=8)
+    for name, seed in (("v-seed1", 1), ("v-seed2", 2), ("other", 1)):
+        train(_cfg(tmp_path, corpus_file, tiny_bert, name=name, seed=seed,
+                   positive="crop:20" if name == "other" else "dropout"))
+    result = score_runs(tmp_path / "runs", str(stsb))
+    values = {r["run"]: r["stsb_dev_spearman"] for r in result["runs"]}
+    grouped = {v["variant"]: v for v in result["variants"]}
+    assert set(grouped) == {"v", "other"} and grouped["v"]["n"] == 2
+    pair = [values["v-seed1"], values["v-seed2"]]
+    assert grouped["v"]["mean"] == pytest.approx(np.mean(pair))
+    assert grouped["v"]["sd"] == pytest.approx(np.std(pair, ddof=1))
+    assert [r["positive"] for r in result["runs"] if r["run"] == "other"] == ["crop:20"]
+    assert "| v | 2 |" in markdown(result)

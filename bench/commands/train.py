@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +105,15 @@ def _find_data(value: str) -> str:
 def recipe_set(name: str) -> list[str]:
     """Names of the training recipes in baselines/NAME/ (one line if there is none)."""
     folder = resource_dir("baselines") / name
-    names = [n for n, r in load_recipes(folder).items() if "train" in r.extra] \
-        if folder.is_dir() else []
+    recipes = load_recipes(folder) if folder.is_dir() else {}
+    names = []
+    for n, r in recipes.items():
+        if "train" not in r.extra:
+            continue
+        if r.extra.get("skip"):  # a recipe this set cannot train here, with the reason
+            print(f"bench: skipping {name}/{n}: {r.extra['skip']}", file=sys.stderr)
+            continue
+        names.append(n)
     if not names:
         raise BenchError(f"--recipe-set {name!r}: no folder baselines/{name}/ with training "
                          f"recipes")

@@ -186,14 +186,19 @@ def read_wordnet(folder: Path) -> dict[str, tuple[str, ...]]:
             count = int(fields[3], 16)
             lemmas = {re.sub(r"\(.*\)$", "", fields[4 + 2 * j]).lower()
                       for j in range(count)}
-            lemmas = {w for w in lemmas if "_" not in w}  # one-word synonyms only
+            # one-word lemmas of 3+ letters: WordNet's "a" (ampere), "s" (south) make no synonyms
+            lemmas = {w for w in lemmas if w.isalpha() and len(w) >= 3}
             for w in lemmas:
                 synonyms.setdefault(w, set()).update(lemmas - {w})
     return {w: tuple(sorted(s)) for w, s in synonyms.items() if s}
 
 
 class Synonym(WordMaker):
-    """Replace one random word that has WordNet synonyms by a random one of them."""
+    """Replace one random word that has WordNet synonyms by a random one of them.
+
+    Words are matched lower-cased and without part-of-speech tagging (nlpaug tags first);
+    only alphabetic words of 3+ letters are replaced or used as replacements.
+    """
 
     spec = "synonym"
 
