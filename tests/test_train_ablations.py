@@ -309,3 +309,22 @@ def test_table_scores_final_checkpoints_and_groups_seeds(tmp_path, corpus_file, 
     assert grouped["v"]["sd"] == pytest.approx(np.std(pair, ddof=1))
     assert [r["positive"] for r in result["runs"] if r["run"] == "other"] == ["crop:20"]
     assert "| v | 2 |" in markdown(result)
+
+
+def test_resume_reads_a_run_json_written_before_the_ablation_settings(tmp_path, corpus_file,
+                                                                        tiny_bert):
+    import json
+
+    from bench.train.trainer import train
+
+    cfg = _cfg(tmp_path, corpus_file, tiny_bert, save_steps=1)
+    train(cfg)
+    run_json = Path(cfg.runs_dir) / "x" / "run.json"
+    info = json.loads(run_json.read_text(encoding="utf-8"))
+    for key in ("positive", "positive_model", "dual_encoder", "similarity", "save_initial"):
+        del info["config"][key]  # as main wrote it before these settings existed
+    run_json.write_text(json.dumps(info), encoding="utf-8")
+    Trainer(_cfg(tmp_path, corpus_file, tiny_bert, save_steps=1, resume=True))
+    with pytest.raises(BenchError, match=r"different settings \(positive\)"):
+        Trainer(_cfg(tmp_path, corpus_file, tiny_bert, save_steps=1, resume=True,
+                     positive="crop:10"))
