@@ -328,3 +328,22 @@ def test_resume_reads_a_run_json_written_before_the_ablation_settings(tmp_path, 
     with pytest.raises(BenchError, match=r"different settings \(positive\)"):
         Trainer(_cfg(tmp_path, corpus_file, tiny_bert, save_steps=1, resume=True,
                      positive="crop:10"))
+
+
+def test_reports_index_lists_analyses_and_training_tables(tmp_path):
+    import json
+
+    from bench.analysis.report import AnalysisReport, save
+
+    folder = tmp_path / "reports"
+    models = [{"label": f"r@{s}", "checkpoint": {"run": "r", "step": s}} for s in (0, 10)]
+    save(AnalysisReport("align-uniform", "0", "2026-12-01T00:00:00+00:00", {}, {}, models,
+                        "fig.png"), folder / "figure2" / "fig.json")
+    (folder / "abl").mkdir()
+    (folder / "abl" / "table.json").write_text(json.dumps({"kind": "training-table"}))
+    (folder / "abl" / "table.md").write_text("| t |\n")
+    assert cli_main(["reports", "index", "--dir", str(folder)]) == 0
+    text = (folder / "README.md").read_text()
+    assert "| [figure2/fig.json](figure2/fig.json) | align-uniform | 2: r" in text
+    assert "[fig.png](figure2/fig.png)" in text
+    assert "[abl/table.md](abl/table.md)" in text and "Not readable" not in text

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.atomic import atomic_write_text
+from bench.compare.index import TRAINING_TABLE_KIND
 from bench.errors import BenchError
 
 _SEED = re.compile(r"^(.*)-seed(\d+)$")
@@ -64,7 +65,8 @@ def score_runs(folder: Path, data_dir: str | None = None) -> dict[str, Any]:
                 "sd": statistics.stdev(xs) if len(xs) > 1 else None,
                 "min": min(xs), "max": max(xs)} for v, xs in variants.items()]
     summary.sort(key=lambda s: -s["mean"])
-    return {"folder": str(folder), "measure": "STS-B dev, cosine Spearman x100 (all pairs)",
+    return {"kind": TRAINING_TABLE_KIND, "schema_version": 1, "folder": str(folder),
+            "measure": "STS-B dev, cosine Spearman x100 (all pairs)",
             "start": [{"backbone": b, "pooler": p, "stsb_dev_spearman": s}
                       for (b, p), s in starts.items()],
             "variants": summary, "runs": rows}
