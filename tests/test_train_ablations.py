@@ -347,3 +347,18 @@ def test_reports_index_lists_analyses_and_training_tables(tmp_path):
     assert "| [figure2/fig.json](figure2/fig.json) | align-uniform | 2: r" in text
     assert "[fig.png](figure2/fig.png)" in text
     assert "[abl/table.md](abl/table.md)" in text and "Not readable" not in text
+
+
+def test_table_reuses_values_of_unchanged_runs(tmp_path, corpus_file, tiny_bert, monkeypatch):
+    from bench.train import table
+    from bench.train.trainer import train
+    from tests.helpers import write_tiny_stsb
+
+    stsb = write_tiny_stsb(tmp_path / "stsb", pairs=8)
+    train(_cfg(tmp_path, corpus_file, tiny_bert, name="a"))
+    first = table.score_runs(tmp_path / "runs", str(stsb))
+    first["runs"][0]["stsb_dev_spearman"] = 12.5  # a marker: reused, not recomputed
+    first["start"][0]["stsb_dev_spearman"] = 7.0
+    again = table.score_runs(tmp_path / "runs", str(stsb), first)
+    assert again["runs"][0]["stsb_dev_spearman"] == 12.5
+    assert again["start"][0]["stsb_dev_spearman"] == 7.0

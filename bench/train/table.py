@@ -29,8 +29,13 @@ def _variant(run: str) -> str:
     return m.group(1) if m else run
 
 
-def score_runs(folder: Path, data_dir: str | None = None) -> dict[str, Any]:
-    """Dev Spearman (points) of each run's final checkpoint and of their pre-trained start."""
+def score_runs(folder: Path, data_dir: str | None = None,
+               known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Dev Spearman (points) of each run's final checkpoint and of their pre-trained start.
+
+    ``known``: an earlier result of this function; runs it holds with the same final step and
+    run.json digest (and the start) are taken from it instead of being encoded again.
+    """
     from bench.callbacks import StsEvaluator
     from bench.encoders.registry import EncoderOptions, resolve
     from bench.train import rundir
@@ -39,8 +44,12 @@ def score_runs(folder: Path, data_dir: str | None = None) -> dict[str, Any]:
     runs = sorted(d for d in folder.iterdir() if rundir.is_run_dir(d)) if folder.is_dir() else []
     if not runs:
         raise BenchError(f"{folder}: no training run folders (run.json) in it")
+    from bench.fingerprint import sha256_file
+
     dev = StsEvaluator("STSBenchmark", "dev", "spearman", data_dir=data_dir)
-    rows, starts = [], {}
+    before = {r["run"]: r for r in (known or {}).get("runs", [])}
+    rows, starts = [], {(s["backbone"], s["pooler"]): s["stsb_dev_spearman"]
+                        for s in (known or {}).get("start", [])}
     for run in runs:
         info = json.loads((run / rundir.RUN_FILE).read_text(encoding="utf-8"))
         found = rundir.checkpoints(run)
@@ -48,8 +57,14 @@ def score_runs(folder: Path, data_dir: str | None = None) -> dict[str, Any]:
             raise BenchError(f"{run}: the run has not finished; train it first")
         step, last = found[-1]
         cfg = info["config"]
-        score = dev(checkpoint_encoder(last, EncoderOptions()).encode)
+        digest = sha256_file(run / rundir.RUN_FILE)
+        old = before.get(run.name)
+        if old and old["step"] == step and old.get("run_json_sha256") == digest:
+            score = old["stsb_dev_spearman"] / 100
+        else:
+            score = dev(checkpoint_encoder(last, EncoderOptions()).encode)
         rows.append({"run": run.name, "variant": _variant(run.name), "step": step,
+                     "run_json_sha256": digest,
                      "positive": cfg.get("positive", "dropout"),
                      "dual_encoder": cfg.get("dual_encoder", False),
                      "similarity": cfg.get("similarity", "cosine"), "dropout": cfg["dropout"],
@@ -90,10 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.train.table", description=__doc__)
     p.add_argument("folder", type=Path, help="a folder of run folders (runs/SET)")
     p.add_argument("--data-dir", help="SentEval data (default $BENCH_DATA_DIR)")
-    p.add_argument("--out", type=Path, help="write OUT.md and OUT.json")
+    p.add_argument("--out", type=Path, help="write OUT.md and OUT.json (an OUT.json already "
+                   "there supplies the values of runs that did not change)")
     args = p.parse_args(argv)
+    known = None
+    if args.out and args.out.with_suffix(".json").is_file():
+        known = json.loads(args.out.with_suffix(".json").read_text(encoding="utf-8"))
     try:
-        result = score_runs(args.folder, args.data_dir)
+        result = score_runs(args.folder, args.data_dir, known)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
