@@ -362,3 +362,18 @@ def test_table_reuses_values_of_unchanged_runs(tmp_path, corpus_file, tiny_bert,
     again = table.score_runs(tmp_path / "runs", str(stsb), first)
     assert again["runs"][0]["stsb_dev_spearman"] == 12.5
     assert again["start"][0]["stsb_dev_spearman"] == 7.0
+
+
+def test_trajectory_plot_draws_each_run_and_marks_the_pretrained_start(tmp_path, monkeypatch):
+    from bench.analysis.kinds import align_uniform
+
+    captured = {}
+    monkeypatch.setattr(align_uniform, "save_png",
+                        lambda fig, path: captured.setdefault("fig", fig) and path)
+    models = [{"label": f"{run}@{step}", "checkpoint": {"run": run, "step": step},
+               "align": 0.2 + 0.01 * i * step, "uniform": -2.0 - 0.02 * step}
+              for i, run in enumerate(["a", "b", "c", "d"]) for step in (0, 10, 20)]
+    align_uniform.plot(models, None, {}, tmp_path / "x.png", "t")
+    legend = [t.get_text() for t in captured["fig"].axes[0].get_legend().get_texts()]
+    assert legend == ["a (3 checkpoints)", "b (3 checkpoints)", "c (3 checkpoints)",
+                      "d (3 checkpoints)", "pre-trained start (step 0)"]
