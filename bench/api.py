@@ -18,9 +18,17 @@ from typing import Any
 
 from bench.devices import check_device
 from bench.encoders.base import Encoder
-from bench.errors import ModelError
+from bench.errors import ModelError, ProtocolError
 from bench.prompts import Prompts
-from bench.protocols import DEFAULT_TASKS, Protocol, parse_protocols, preset_tasks
+from bench.protocols import (
+    DEFAULT_TASKS,
+    DEFAULT_TRANSFER_SEED,
+    Protocol,
+    TransferProtocol,
+    parse_protocols,
+    parse_transfer,
+    preset_tasks,
+)
 from bench.results import RunReport
 from bench.runner import RunConfig, run
 
@@ -49,9 +57,11 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
              tokenizer: Any = None, pooler: str | None = None, name: str | None = None,
              data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
              use_cache: bool = True, batch_size: int = 64, device: str | None = None,
-             precision: str = "fp32", seed: int = 1111, verify_data: bool = True,
-             show_progress: bool = False, transfer_config: str = "test",
-             classifier: str = "torch", regressor_selection: str = "pearson",
+             precision: str = "fp32", seed: int | None = None, verify_data: bool = True,
+             show_progress: bool = False, transfer_config: str | None = None,
+             classifier: str | None = None,
+             transfer_protocol: str | TransferProtocol | None = None,
+             regressor_selection: str = "pearson",
              regressor_label_fix: bool = False, jobs: int | None = None,
              task_files: Sequence[str | Path] = (), tasks_dir: str | Path | None = None,
              prompt: str | None = None, prompt_a: str | None = None,
@@ -72,13 +82,17 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
     ``precision``. ``protocols``: presets, spelled forms, ``every``,
     ``every-cosine``. The remaining options are those of ``bench run``. With ``out``, the
     report (and its per-pair sidecar) is written there. ``device`` defaults to the model
-    object's own device, and to the CPU for names and paths.
+    object's own device, and to the CPU for names and paths. ``transfer_protocol``
+    (``senteval``, ``senteval-fasttest``, ...) sets ``transfer_config``, ``classifier`` and
+    ``seed`` at once; given with one of them, they must agree.
     """
     from bench.tasks.taskfile import load_task_files
 
     declared = load_task_files(task_files, [tasks_dir] if tasks_dir else None)
     if tasks is None:
         tasks = [meta.name for meta in declared] or _preset_tasks(protocols)
+    transfer_config, classifier, seed = _transfer_options(transfer_protocol, transfer_config,
+                                                          classifier, seed)
     if device is None and not isinstance(model, str | Path):
         device = _object_device(model)
     device = check_device(device or "cpu")
@@ -135,6 +149,23 @@ def make_encoder(model: Any, *, tokenizer: Any = None, pooler: str | None = None
 
     return wrap(model, tokenizer=tokenizer, pooler=pooler, precision=precision, device=device,
                 max_length=max_length, name=name)
+
+
+def _transfer_options(protocol: str | TransferProtocol | None, config: str | None,
+                      classifier: str | None, seed: int | None) -> tuple[str, str, int]:
+    """(transfer_config, classifier, seed) from a transfer protocol and/or the single options;
+    a one-line ProtocolError when both are given and disagree."""
+    if protocol is None:
+        return (config or "test", classifier or "torch",
+                DEFAULT_TRANSFER_SEED if seed is None else seed)
+    proto = parse_transfer(protocol) if isinstance(protocol, str) else protocol
+    for option, given, implied in (("transfer_config", config, proto.config),
+                                   ("classifier", classifier, proto.classifier),
+                                   ("seed", seed, proto.seed)):
+        if given is not None and given != implied:
+            raise ProtocolError(f"transfer protocol {proto.key!r} means {option} {implied!r}, "
+                                f"but {option} {given!r} was given; give one of the two")
+    return proto.config, proto.classifier, proto.seed
 
 
 def _object_device(model: Any) -> str | None:

@@ -41,20 +41,22 @@ def transfer_table(title: str, report: RunReport) -> Table | None:
         return None
     table = Table(title=title, title_justify="left")
     table.add_column("", style="bold")
+    table.add_column("protocol", no_wrap=True)
+    key = report.transfer_protocol.key if report.transfer_protocol else "unknown"
     for task in results:
         table.add_column(_label(task), justify="right")
     table.add_column("Avg.", justify="right", style="bold")
-    for key in ("acc", "devacc", "f1"):
-        values = [getattr(r, key) for r in results.values()]
+    for what in ("acc", "devacc", "f1"):
+        values = [getattr(r, what) for r in results.values()]
         if all(v is None for v in values):
             continue
         cells = [f"{v:.2f}" if v is not None else "-" for v in values]
         avg = "-"
-        if key == "acc" and report.transfer_average is not None:
+        if what == "acc" and report.transfer_average is not None:
             avg = f"{report.transfer_average.value:.2f}"
-        elif key == "devacc":
+        elif what == "devacc":
             avg = f"{sum(values) / len(values):.2f}"
-        table.add_row(key, *cells, avg)
+        table.add_row(what, key, *cells, avg)
     return table
 
 
@@ -64,10 +66,10 @@ def report_tables(report: RunReport, title: str | None = None) -> list[Table]:
     head = (f"{name}  (encoded {t.get('sentences_encoded', 0)}, cached "
             f"{t.get('sentences_cached', 0)}, {t.get('total_s', 0):.1f} s)")
     out = [sts_table(head, report)]
-    run = report.run
     if report.transfer_tasks():
-        out.append(transfer_table(f"{name} transfer ({run.get('transfer_config')}, "
-                                  f"{run.get('classifier')}, "
+        proto = report.transfer_protocol
+        setting = proto.describe() if proto else "unknown protocol"
+        out.append(transfer_table(f"{name} transfer (protocol {setting}, "
                                   f"{t.get('transfer_s', 0):.1f} s)", report))
     return [x for x in out if x is not None]
 

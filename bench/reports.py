@@ -31,6 +31,7 @@ from bench.results import (
     TransferResult,
     pairs_bytes,
     read_pairs,
+    read_transfer_protocol,
     score_protocols,
     sidecar_path,
 )
@@ -273,7 +274,8 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
                        dict(data.get("environment") or {}), dict(data.get("timings") or {}),
                        str(data.get("created", "")), str(data.get("bench_version", "?")),
                        Average(float(tavg["acc"]), transfer_tasks) if tavg else None,
-                       ["upgraded from schema 1"])
+                       ["upgraded from schema 1"],
+                       transfer_protocol=read_transfer_protocol(None, run, tasks, where))
     if not scores and any(t.family == "sts" for t in tasks.values()):
         report.scores = score_protocols(report.sts_tasks(), protocols)
     return report

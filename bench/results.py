@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.protocols import Protocol
+from bench.protocols import Protocol, TransferProtocol, with_source
 from bench.scoring import Average, average, row
 
 RUN_SCHEMA = 2
@@ -252,6 +252,7 @@ class RunReport:
     transfer_average: Average | None = None
     notes: list[str] = field(default_factory=list)
     pairs_file: dict[str, str] | None = None  # {"file": ..., "sha256": ...} once written
+    transfer_protocol: TransferProtocol | None = None  # set when the run has transfer tasks
     schema_version: int = RUN_SCHEMA
     kind: str = "run"
 
@@ -292,6 +293,8 @@ class RunReport:
             "scores": [s.to_dict() for s in self.scores],
             "transfer_average": (self.transfer_average.to_dict()
                                  if self.transfer_average else None),
+            "transfer_protocol": (self.transfer_protocol.to_dict()
+                                  if self.transfer_protocol else None),
             "tasks": {k: t.to_dict() for k, t in self.tasks.items()},
             "data": self.data, "run": self.run, "environment": self.environment,
             "timings": self.timings, "notes": self.notes, "pairs": self.pairs_file,
@@ -312,12 +315,14 @@ class RunReport:
         except (KeyError, TypeError, ValueError, BenchError) as exc:
             raise ReportError(f"{where}: unreadable protocols or scores ({exc})") from None
         tavg = data.get("transfer_average")
+        run = dict(data.get("run") or {})
         return cls(ModelRecord.from_dict(_need(data, "model", where, dict), where), protocols,
-                   tasks, scores, dict(data.get("data") or {}), dict(data.get("run") or {}),
+                   tasks, scores, dict(data.get("data") or {}), run,
                    dict(data.get("environment") or {}), dict(data.get("timings") or {}),
                    str(data.get("created", "")), str(data.get("bench_version", "?")),
                    Average.from_dict(tavg) if tavg else None, list(data.get("notes") or []),
-                   data.get("pairs"))
+                   data.get("pairs"),
+                   read_transfer_protocol(data.get("transfer_protocol"), run, tasks, where))
 
     # -- sidecar ------------------------------------------------------------------------
     def pair_arrays(self) -> dict[str, np.ndarray]:
@@ -347,6 +352,22 @@ class RunReport:
             if part is None or len(value) != part.n:
                 raise ReportError(f"{where}: pairs {key!r} do not match the report's parts")
             setattr(part, what, value)
+
+
+def read_transfer_protocol(stored: Any, run: dict[str, Any], tasks: dict[str, TaskResult],
+                           where: str) -> TransferProtocol | None:
+    """A run's transfer protocol: the stored one, else what its run options say (reports
+    written before the field existed record ``run.transfer_config`` / ``run.classifier``);
+    None without transfer tasks, or when neither says (unknown: never ranked)."""
+    if not any(t.transfer is not None for t in tasks.values()):
+        return None
+    try:
+        if isinstance(stored, dict):
+            return TransferProtocol.from_dict(stored)
+        found = TransferProtocol.from_run(run)
+    except (KeyError, TypeError, ValueError, BenchError) as exc:
+        raise ReportError(f"{where}: unreadable transfer protocol ({exc})") from None
+    return with_source(found) if found is not None else None  # None: unknown
 
 
 def sidecar_path(report_path: Path) -> Path:
@@ -387,6 +408,20 @@ class LiteratureRow:
     transfer_average: Average | None = None
     source: str = ""
     note: str = ""
+    transfer_protocol: TransferProtocol | None = None  # None: the table does not say (unknown)
+
+
+def _literature_transfer_protocol(item: dict[str, Any], at: str) -> TransferProtocol | None:
+    """A row's ``transfer_protocol`` ({"key": "senteval", "source": ...}); None when the row
+    gives none (a published number whose classifier setting is unknown)."""
+    stored = item.get("transfer_protocol")
+    if stored is None or (isinstance(stored, dict) and "key" not in stored
+                          and "config" not in stored):
+        return None
+    try:
+        return TransferProtocol.from_dict(stored)
+    except (TypeError, KeyError, BenchError) as exc:
+        raise ReportError(f"{at}: unreadable 'transfer_protocol' ({exc})") from None
 
 
 @dataclass
@@ -439,6 +474,7 @@ class LiteratureReport:
             tavg = (Average(float(printed_tavg), tuple(transfer)) if printed_tavg is not None
                     else None)
             rows.append(LiteratureRow(model, protocols, scores, transfer, tavg,
-                                      str(item.get("source", "")), str(item.get("note", ""))))
+                                      str(item.get("source", "")), str(item.get("note", "")),
+                                      _literature_transfer_protocol(item, at)))
         return cls(dict(data.get("source") or {}), rows, str(data.get("units", "")),
                    str(data.get("bench_version", "")))

@@ -24,7 +24,7 @@ from bench.encoders.registry import EncoderOptions, resolve
 from bench.environment import describe_environment
 from bench.outputs import check_folder
 from bench.prompts import Prompts
-from bench.protocols import Protocol
+from bench.protocols import Protocol, TransferProtocol, with_source
 from bench.recipes import load_recipes
 from bench.reports import now_iso
 from bench.results import ModelRecord, RunReport, TaskResult, score_protocols
@@ -59,6 +59,11 @@ class RunConfig:
     max_length: int | None = None        # truncation (tokens); None: the recipe's / none
     dtype: str | None = None             # load dtype of the weights; None: the recipe's / fp32
 
+    @property
+    def transfer_protocol(self) -> TransferProtocol:
+        """The transfer protocol these options make (recorded in the report)."""
+        return with_source(TransferProtocol(self.transfer_config, self.classifier, self.seed))
+
 
 def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
     return [meta.load(downstream) for meta in metas]
@@ -78,7 +83,9 @@ def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelReco
     (``Encoder.model_meta``), and the recipe's ``training_data`` when it has one."""
     described = encoder.describe()
     meta = encoder.model_meta()
-    recipe = load_recipes().get(requested)
+    recipes = load_recipes()
+    # a paper model's name stands for another recipe (the run, or the released checkpoint)
+    recipe = recipes.get((encoder.provenance or {}).get("recipe", requested))
     if recipe is not None and recipe.training_data is not None:
         meta["training_data"] = list(recipe.training_data)
     meta.setdefault("embedding_dim", dim)
@@ -98,6 +105,7 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
     check_device(config.device)
     check_seed(config.seed)
     seed_everything(config.seed)
+    transfer_protocol = config.transfer_protocol  # bad options fail before any work
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
@@ -186,7 +194,8 @@ def run(config: RunConfig, encoder: Encoder | None = None) -> RunReport:
               "sha256": sums.sha256},
         run=run_info, environment=describe_environment(config.device), timings=timings,
         created=now_iso(), bench_version=__version__, transfer_average=average(transfer),
-        notes=[note for t in tasks for note in t.meta.notes])
+        notes=[note for t in tasks for note in t.meta.notes],
+        transfer_protocol=transfer_protocol if transfer else None)
 
 
 def _transfer_jobs(config: RunConfig, n: int) -> int:

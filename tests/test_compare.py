@@ -339,9 +339,11 @@ def test_transfer_columns_when_present(tmp_path):
     report["transfer"] = {t: {"acc": 80.0 + i, "devacc": 79.0} for i, t in
                           enumerate(["MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC"])}
     report["transfer"]["MRPC"]["f1"] = 81.0
+    report["run"] = {"transfer_config": "test", "classifier": "torch"}  # Table E.1's setting
     path.write_text(json.dumps(report))
     frame = _csv(tmp_path, path, LITERATURE / "simcse-tableE1.json")
     assert frame.loc[0, "MR (transfer)"] == 80.0 and frame.loc[0, "Avg. (transfer)"] == 83.0
+    assert set(frame["Protocol (transfer)"]) == {"senteval"}
     glove = frame[frame["Model"] == "GloVe embeddings (avg.)"].iloc[0]
     assert glove["SST (transfer)"] == 80.18 and math.isnan(glove["STS12"])
 

@@ -468,9 +468,12 @@ def test_unknown_task_lists_every_valid_name(capsys, data_dir):
 
 
 def test_list_models_piped_prints_full_names_and_json(capsys):
+    from bench.encoders.paper import is_paper_model
     from bench.recipes import load_recipes
 
-    names = sorted(load_recipes())
+    recipes = load_recipes()  # the paper's names (simcse-bert, ...) first, then the rest
+    names = (sorted(n for n, r in recipes.items() if is_paper_model(r))
+             + sorted(n for n, r in recipes.items() if not is_paper_model(r)))
     assert main(["list", "models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split("\t")[0] for ln in lines] == names

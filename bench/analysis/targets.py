@@ -42,7 +42,8 @@ def checkpoint_targets(path: Path) -> list[Target]:
     """Checkpoints of the run at ``path``, or of every run directly under ``path``."""
     path = Path(path).expanduser()
     if not path.is_dir():
-        raise BenchError(f"--checkpoints {path}: no such folder")
+        raise BenchError(f"--checkpoints {path}: no such folder (runs are made by 'bench train "
+                         f"simcse --recipe NAME' or '--name NAME', in runs/NAME)")
     if (path / "checkpoints").is_dir():
         runs = [path]
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.atomic import atomic_write_text
 from bench.compare.datacheck import mark_data_mismatches, unverified_notes
-from bench.compare.guard import MIXED, Placement, place
+from bench.compare.guard import MIXED, Placement, place, place_transfer
 from bench.compare.render import FORMATS, print_terminal, render
 from bench.compare.rows import load_rows
 from bench.compare.sensitivity import sensitivity
@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", help="common protocol, e.g. all-spearman, wmean-pearson, or a "
                    "preset naming one protocol (default: the first every report can show)")
     p.add_argument("--allow-mixed", action="store_true",
-                   help="show rows that cannot be put under the protocol, marked MIXED")
+                   help="show rows that cannot be put under the protocol (STS) or were "
+                   "measured under another transfer protocol, marked MIXED and not ranked")
     p.add_argument("--ci", action="store_true",
                    help="bootstrap 95%% interval of every STS number (runs with per-pair data)")
     p.add_argument("--significance", action="store_true",
@@ -95,14 +96,14 @@ def _csv_table(main: Table, sig: Table | None, transfer: Table | None) -> Table:
     """CSV holds one table: STS columns, then transfer and per-task test columns, by model."""
     if transfer is not None:
         by_label = {r[0].value: r for r in transfer.rows}
-        extra = transfer.columns[3:]
+        extra = transfer.columns[1:2] + transfer.columns[3:]  # its protocol, then its tasks
         main.columns += [f"{c} (transfer)" for c in extra]
         for row in main.rows:
             trow = by_label.pop(row[0].value, None)
-            row += trow[3:] if trow else [Cell(None) for _ in extra]
+            row += trow[1:2] + trow[3:] if trow else [Cell(None) for _ in extra]
         for trow in by_label.values():  # transfer-only rows
-            main.rows.append(trow[:3] + [Cell(None)] * (len(main.columns)
-                                                                 - len(trow)) + trow[3:])
+            main.rows.append(trow[:3] + [Cell(None)] * (len(main.columns) - len(trow) - 1)
+                             + trow[1:2] + trow[3:])
     if sig is not None:
         tasks = list(dict.fromkeys(r[2].value for r in sig.rows))
         cols = [f"{t} {what}" for t in tasks for what in ("delta", "p_boot", "p_williams")]
@@ -135,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
             get_task(args.rank_by).name
         tables.append(sensitivity(rows, column))
     else:
-        transfer = transfer_table(rows)
+        transfer = transfer_table(place_transfer(rows, args.allow_mixed))
         sig = None
         if any(r.has_sts for r in rows):
             target = parse_one(args.protocol) if args.protocol is not None else None

@@ -13,8 +13,9 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench.protocols import every_combination, load_presets
-from bench.recipes import load_recipes
+from bench.encoders.paper import is_paper_model
+from bench.protocols import every_combination, load_presets, load_transfer_presets
+from bench.recipes import Recipe, load_recipes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,18 +28,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _entries(what: str) -> tuple[list[str], list[list[str]], str]:
     """Column names, rows, and the line printed under the table."""
     if what == "models":
-        rows = [[name, r.encoder.get("type", "?"), "yes" if r.offline else "needs hub",
-                 r.description] for name, r in sorted(load_recipes().items())]
+        # the paper's own names first (simcse-bert, ...): what a reader of the paper types
+        ordered = sorted(load_recipes().items(), key=lambda x: (not is_paper_model(x[1]), x[0]))
+        rows = [[name, r.encoder.get("type", "?"), _availability(r), r.description]
+                for name, r in ordered]
         return (["name", "type", "offline", "description"], rows,
                 "Also accepted: a local model folder, a GloVe .txt file, or a hub id "
                 "(with --pooler).")
     rows = [[name, ", ".join(p.key for p in preset.protocols),
              ", ".join(preset.tasks) if preset.tasks else "sts", preset.source]
             for name, preset in sorted(load_presets().items())]
+    # transfer protocols (--transfer-protocol): the classifier setting, one row each
+    rows += [[name, proto.describe(), "transfer", proto.source]
+             for name, proto in sorted(load_transfer_presets().items())]
     return (["name", "protocols", "tasks", "source"], rows,
             "Spelled forms: " + ", ".join(p.key for p in every_combination())
             + "; 'every' = every combination, 'every-cosine' = the six without a regressor; "
-            "comma-separated lists allowed.")
+            "comma-separated lists allowed. Rows with tasks 'transfer' go to "
+            "--transfer-protocol.")
+
+
+def _availability(recipe: Recipe) -> str:
+    if is_paper_model(recipe):
+        return "trained run, else hub"
+    return "yes" if recipe.offline else "needs hub"
 
 
 def main(args: argparse.Namespace) -> int:

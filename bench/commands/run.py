@@ -37,13 +37,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "that lists them, such as mteb, else sts)")
     add_task_file_options(p)
     add_encoding_options(p)
-    p.add_argument("--transfer-config", choices=sorted(CONFIGS), default="test",
+    p.add_argument("--transfer-config", choices=sorted(CONFIGS), default=None,
                    help="SentEval classifier setting for transfer tasks: test (kfold 10, adam, "
                    "batch 64, tenacity 5, epoch_size 4; the literature's) or fasttest (kfold 5, "
                    "rmsprop, batch 128, tenacity 3, epoch_size 2) (default test)")
-    p.add_argument("--classifier", choices=CLASSIFIERS, default="torch",
+    p.add_argument("--classifier", choices=CLASSIFIERS, default=None,
                    help="transfer classifier: torch logistic regression (SentEval's usepytorch) "
                    "or scikit-learn LogisticRegression (default torch)")
+    p.add_argument("--transfer-protocol", default=None,
+                   help="the two above (and the seed) at once: senteval (SentEval's default, "
+                   "as in SimCSE Table E.1), senteval-fasttest, senteval-sklearn, "
+                   "senteval-fasttest-sklearn (recorded in the report either way)")
     p.add_argument("--jobs", type=int, default=None,
                    help="transfer tasks fitted at once, in threads (default: one per CPU core "
                    "on CPU, 1 on a GPU); results do not depend on it")
@@ -54,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="map STS-B scores onto [1, 5] before the soft-label encoding instead of "
                    "reproducing SentEval's encoding of scores below 1")
     add_data_options(p)
-    p.add_argument("--seed", type=int, default=1111)
+    p.add_argument("--seed", type=int, default=None, help="default 1111 (SentEval's)")
     p.add_argument("--out", type=Path, help="report path (default reports/runs/<model>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="print the table only")
     p.add_argument("--skip-verify", action="store_true",
@@ -88,7 +92,8 @@ def main(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache, batch_size=args.batch_size, device=args.device,
         precision=args.precision, seed=args.seed, verify_data=not args.skip_verify,
         show_progress=not args.quiet, transfer_config=args.transfer_config,
-        classifier=args.classifier, regressor_selection=args.regressor_selection,
+        classifier=args.classifier, transfer_protocol=args.transfer_protocol,
+        regressor_selection=args.regressor_selection,
         regressor_label_fix=args.regressor_label_fix, jobs=args.jobs)
     for table in report_tables(report, args.model):
         print_table(table)

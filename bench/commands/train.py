@@ -21,6 +21,7 @@ from bench.outputs import check_file
 from bench.recipes import load_recipes
 from bench.resources import repo_root, resource_dir
 from bench.seeding import check_seed
+from bench.train import rundir
 from bench.train.data import MODES
 from bench.train.loss import SIMILARITIES
 from bench.train.model import TRAIN_POOLERS
@@ -44,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data", help="training file")
     s.add_argument("--backbone", help="hub id, local folder or packaged:all-MiniLM-L6-v2")
     s.add_argument("--name", help="run folder name under --runs-dir (default: the recipe name)")
-    s.add_argument("--runs-dir", help="parent of run folders (default runs)")
+    s.add_argument("--runs-dir", help="parent of run folders (default $BENCH_RUNS_DIR, else "
+                   "runs); recipes' runs/NAME and bench run --model name such runs from there")
     s.add_argument("--pooler", choices=TRAIN_POOLERS,
                    help="cls = MLP over [CLS] (default); cls_before_pooler; avg; avg_first_last")
     s.add_argument("--mlp-only-train", action=argparse.BooleanOptionalAction, default=None,
@@ -150,6 +152,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             continue
         field = _RENAME.get(key, key)
         merged[field] = (not value) if key == "quiet" else value
+    merged.setdefault("runs_dir", str(rundir.runs_root()))
     missing = [k for k in ("mode", "data", "backbone", "name") if not merged.get(k)]
     if missing:
         raise BenchError(f"train simcse: missing {', '.join('--' + m for m in missing)} "

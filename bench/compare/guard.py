@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from bench.compare.rows import REAGGREGATED, Row
 from bench.errors import ProtocolError
-from bench.protocols import Protocol
+from bench.protocols import Protocol, TransferProtocol
 from bench.results import ProtocolScores
 
 MIXED = "mixed"
@@ -151,3 +151,59 @@ def place(rows: list[Row], target: Protocol | None = None, allow_mixed: bool = F
         notes.append(f"MIXED rows are under another protocol than {target.key}: not "
                      "comparable, never bolded or ranked with the others")
     return Placement(target, placed, notes)
+
+
+# ------------------------------------------------------------------------ transfer rows
+
+UNKNOWN = "unknown"
+
+
+@dataclass
+class TransferPlacement:
+    """Transfer rows with the protocol each was measured under; only rows under ``target``
+    are ranked together (the others are shown only with --allow-mixed, marked)."""
+
+    target: TransferProtocol | None
+    rows: list[Row]
+    how: list[str]  # per row: "same" | MIXED (another or an unknown protocol)
+
+    def comparable(self) -> list[int]:
+        return [i for i, h in enumerate(self.how) if h != MIXED]
+
+
+def _transfer_key(row: Row) -> str:
+    return row.transfer_protocol.key if row.transfer_protocol else UNKNOWN
+
+
+def _setting(row: Row) -> str:
+    where = row.source if row.kind == "literature" and row.source else row.path.name
+    what = row.transfer_protocol.describe() if row.transfer_protocol else \
+        "unknown (the table names no classifier setting)"
+    return f"{row.label!r} ({where}): {what}"
+
+
+def place_transfer(rows: list[Row], allow_mixed: bool = False) -> TransferPlacement | None:
+    """One transfer protocol for every row with transfer results, or a one-line ProtocolError
+    naming two rows' settings; with ``allow_mixed`` the others are kept, marked MIXED.
+
+    The target is the published table's protocol when a literature row names one (the
+    reference being reproduced), else the first run's. A row of unknown protocol is never
+    comparable."""
+    rows = [r for r in rows if r.transfer]
+    if not rows:
+        return None
+    known = [r for r in rows if r.transfer_protocol is not None]
+    first = next((r for r in known if r.kind == "literature"), known[0] if known else None)
+    target = first.transfer_protocol if first else None
+    how = ["same" if target is not None and _transfer_key(r) == target.key else MIXED
+           for r in rows]
+    odd = [r for r, h in zip(rows, how) if h == MIXED]
+    if odd and not allow_mixed:
+        other = odd[0]
+        ref = first or next(r for r in rows if r is not other)
+        more = f" (and {len(odd) - 1} more rows)" if len(odd) > 1 else ""
+        raise ProtocolError(
+            f"transfer results under different protocols are not comparable: {_setting(ref)}; "
+            f"{_setting(other)}{more}; pass --allow-mixed to show them anyway, marked and not "
+            "ranked")
+    return TransferPlacement(target, rows, how)

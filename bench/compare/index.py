@@ -22,15 +22,24 @@ def _run_line(rel: str, report: RunReport) -> list[str]:
            else "-")
     return [f"[{rel}]({rel})", report.model.name or report.model.requested,
             report.model.fingerprint[:12], ", ".join(s.protocol.key for s in report.scores)
-            or "-", avg, ", ".join(report.transfer_tasks()) or "-", report.bench_version,
-            report.created]
+            or "-", avg, _transfer_cell(report), report.bench_version, report.created]
+
+
+def _transfer_cell(report: RunReport) -> str:
+    """The transfer tasks and the protocol they were measured under."""
+    tasks = ", ".join(report.transfer_tasks())
+    if not tasks:
+        return "-"
+    proto = report.transfer_protocol
+    return f"{tasks} ({proto.key if proto else 'unknown protocol'})"
 
 
 def _literature_line(rel: str, report: LiteratureReport) -> list[str]:
     keys = sorted({s.protocol.key for r in report.rows for s in r.scores})
-    has_transfer = any(r.transfer for r in report.rows)
+    transfer = sorted({r.transfer_protocol.key if r.transfer_protocol else "unknown protocol"
+                       for r in report.rows if r.transfer})
     return [f"[{rel}]({rel})", str(report.source.get("table", "?")), str(len(report.rows)),
-            ", ".join(keys) or ("transfer" if has_transfer else "-")]
+            ", ".join(keys) or (f"transfer ({', '.join(transfer)})" if transfer else "-")]
 
 
 # ``python -m bench.train.table --out``: STS-B dev tables of training-run sets (not a report

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.data.manifest import data_key
-from bench.protocols import Protocol
+from bench.protocols import Protocol, TransferProtocol
 from bench.reports import ReportError, load
 from bench.results import LiteratureReport, ProtocolScores, RunReport
 from bench.scoring import Average
@@ -39,6 +39,7 @@ class Row:
     data_files: dict[str, list[str]] | None = None  # task -> its data files
     verified: bool | None = None  # None: the report does not say (literature)
     data_mismatch: dict[str, str] = field(default_factory=dict)  # task -> why (compare.datacheck)
+    transfer_protocol: TransferProtocol | None = None  # None: unknown (a table that says none)
 
     @property
     def protocols(self) -> list[Protocol]:
@@ -91,14 +92,15 @@ def _run_rows(report: RunReport, path: Path) -> list[Row]:
                 kind="run", stored=list(report.scores), report=report, transfer=transfer,
                 transfer_average=report.transfer_average, source=path.name,
                 note=report.created, data_sha256=sums, data_files=files,
-                verified=verified if isinstance(verified, bool) else None)]
+                verified=verified if isinstance(verified, bool) else None,
+                transfer_protocol=report.transfer_protocol)]
 
 
 def _literature_rows(report: LiteratureReport, path: Path) -> list[Row]:
     return [Row(label=str(r.model.get("name", f"row {i}")), path=path, kind="literature",
                 stored=list(r.scores), transfer=dict(r.transfer),
                 transfer_average=r.transfer_average, source=r.source, note=r.note,
-                group=str(r.model.get("group", "")))
+                group=str(r.model.get("group", "")), transfer_protocol=r.transfer_protocol)
             for i, r in enumerate(report.rows)]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.compare.guard import MIXED, Placement
+from bench.compare.guard import MIXED, UNKNOWN, Placement, TransferPlacement
 from bench.compare.rows import REAGGREGATED, Row
 from bench.compare.uncertainty import PairedResult
 from bench.tasks.registry import find, ordered
@@ -133,27 +133,53 @@ def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]
     return Table(title, columns, rows, notes)
 
 
-def transfer_table(rows: list[Row]) -> Table | None:
-    """Accuracy per transfer task; None when no report has a transfer section."""
-    rows = [r for r in rows if r.transfer]
-    if not rows:
+def transfer_table(placement: TransferPlacement | None) -> Table | None:
+    """Accuracy per transfer task, each row with its transfer protocol; None when no report
+    has transfer results. Bold: the best of each column among rows under the target
+    protocol; MIXED rows (another or an unknown protocol) are never ranked."""
+    if placement is None:
         return None
+    rows = placement.rows
     tasks = ordered(sorted({t for r in rows for t in r.transfer}))
     columns = ["Model", "Protocol", "Source"] + [label(t) for t in tasks] + ["Avg."]
+    comparable = placement.comparable() if len(placement.comparable()) > 1 else []
+    averages = [_transfer_avg(r, tasks) for r in rows]
+    best = {t: max((rows[i].transfer.get(t, -np.inf) for i in comparable), default=None)
+            for t in tasks}
+    full = [i for i in comparable if averages[i] is not None
+            and all(t in rows[i].transfer for t in tasks)]
+    best_avg = max((averages[i] for i in full), default=None)
     out = []
-    notes = ["accuracy (%) of a classifier on frozen embeddings (SentEval default, test mode)"]
-    for r in rows:
-        avg = r.transfer_average.value if r.transfer_average else None
-        if avg is None and all(t in r.transfer for t in tasks):
-            avg = float(np.mean([r.transfer[t] for t in tasks]))
-        cells = [Cell(r.label), Cell("senteval-transfer"), Cell(r.source)]
-        cells += [Cell(r.transfer.get(t), mark=_other_data(r, t, tasks)) for t in tasks]
-        cells.append(Cell(avg, mark=_other_data(r, "avg", tasks)))
+    notes = ["accuracy (%) of a logistic-regression classifier on frozen embeddings; the "
+             "Protocol column names the classifier setting each row was measured under"]
+    for i, r in enumerate(rows):
+        key = r.transfer_protocol.key if r.transfer_protocol else UNKNOWN
+        mixed = placement.how[i] == MIXED
+        cells = [Cell(r.label), Cell(f"{key} (MIXED)" if mixed else key), Cell(r.source)]
+        for t in tasks:
+            v = r.transfer.get(t)
+            cells.append(Cell(v, bold=(v is not None and i in comparable
+                                       and round(v, 2) == round(best[t], 2)),
+                              mark=_other_data(r, t, tasks)))
+        avg = averages[i]
+        cells.append(Cell(avg, bold=(avg is not None and i in full and len(full) > 1
+                                     and round(avg, 2) == round(best_avg, 2)),
+                          mark=_other_data(r, "avg", tasks)))
         out.append(cells)
         if avg is None:
             notes.append(f"{r.label}: Avg. left out, the row lacks some tasks")
+    for proto in _distinct([r.transfer_protocol for r in rows if r.transfer_protocol]):
+        notes.append(f"{proto.describe()}" + (f": {proto.source}" if proto.source else ""))
     if any(c.mark for r in out for c in r):
         notes.append(DATA_MARK_NOTE)
+    if any(r.transfer_protocol is None for r in rows):
+        notes.append(f"{UNKNOWN}: the published table names no classifier setting")
+    if any(h == MIXED for h in placement.how):
+        target = placement.target.key if placement.target else UNKNOWN
+        notes.append(f"MIXED rows are under another transfer protocol than {target}: not "
+                     "comparable, never bolded or ranked with the others")
+    elif len(comparable) > 1:
+        notes.append("bold: best among the rows (all under the same transfer protocol)")
     return Table("Transfer tasks (accuracy)", columns, out, notes)
 
 
@@ -163,6 +189,21 @@ def _other_data(row: Row, column: str, tasks: list[str]) -> bool:
     if column == "avg":
         return any(t in row.data_mismatch for t in tasks)
     return column in row.data_mismatch
+
+
+def _transfer_avg(row: Row, tasks: list[str]) -> float | None:
+    if row.transfer_average is not None:
+        return row.transfer_average.value
+    if all(t in row.transfer for t in tasks):
+        return float(np.mean([row.transfer[t] for t in tasks]))
+    return None
+
+
+def _distinct(protocols: list) -> list:
+    seen: dict[str, Any] = {}
+    for p in protocols:
+        seen.setdefault(p.key, p)
+    return list(seen.values())
 
 
 def significance_table(reference: str, results: dict[str, list[PairedResult]], key: str,

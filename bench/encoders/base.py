@@ -26,6 +26,8 @@ class Encoder(ABC):
     name: str = "encoder"
     cacheable: bool = True  # False: its fingerprint cannot stand for its vectors (a callable)
     prompts: Prompts = NO_PROMPTS  # set with set_prompts; part of the spec when set
+    # Which weights a name stood for, when a name can stand for several (bench.encoders.paper)
+    provenance: dict[str, Any] | None = None
 
     @abstractmethod
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -95,7 +97,10 @@ class Encoder(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What a report records about the encoder."""
-        return {"name": self.name, "spec": self.full_spec(), "fingerprint": self.fingerprint}
+        out = {"name": self.name, "spec": self.full_spec(), "fingerprint": self.fingerprint}
+        if self.provenance:
+            out["weights_from"] = dict(self.provenance)
+        return out
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.full_spec().items())

@@ -42,7 +42,7 @@ _TYPES: dict[str, Factory] = {}
 _PATH_RESOLVERS: list[PathResolver] = []
 # Modules that register encoder types or path resolvers when imported.
 PLUGIN_MODULES: tuple[str, ...] = ("bench.encoders.builtin", "bench.encoders.postprocessed",
-                                   "bench.train.checkpoint")
+                                   "bench.train.checkpoint", "bench.encoders.paper")
 _plugins_loaded = False
 
 

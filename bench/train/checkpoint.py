@@ -59,9 +59,9 @@ def _resolve_path(path: Path, options: EncoderOptions) -> Encoder | None:
 
 
 def _from_recipe(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Encoder:
-    path = Path(cfg["run"]).expanduser()
+    path = rundir.recipe_run(cfg["run"])
     if not path.exists():
-        raise ModelError(f"model {name!r}: run folder {cfg['run']!r} does not exist; train it "
+        raise ModelError(f"model {name!r}: run folder {str(path)!r} does not exist; train it "
                          f"first with 'bench train simcse --recipe {name}'")
     encoder = checkpoint_encoder(path, replace(options,
                                                pooler=cfg.get("pooler") or options.pooler), name)

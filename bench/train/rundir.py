@@ -30,6 +30,22 @@ RUN_FILE = "run.json"
 LOG_FILE = "train_log.jsonl"
 FORMAT = "bench-simcse-checkpoint"
 _STEP = re.compile(r"^step-(\d+)$")
+RUNS_ENV = "BENCH_RUNS_DIR"
+RUNS_DEFAULT = "runs"
+
+
+def runs_root() -> Path:
+    """The parent of run folders: ``$BENCH_RUNS_DIR``, else ``runs`` (in the current folder)."""
+    return Path(os.environ.get(RUNS_ENV) or RUNS_DEFAULT).expanduser()
+
+
+def recipe_run(run: str) -> Path:
+    """A recipe's ``run`` path; ``runs/NAME`` means NAME under ``runs_root()``, so a recipe
+    names a run the way ``bench train simcse --name NAME`` writes it."""
+    path = Path(run).expanduser()
+    if not path.is_absolute() and path.parts[:1] == (RUNS_DEFAULT,):
+        return runs_root().joinpath(*path.parts[1:])
+    return path
 
 
 def step_dir_name(step: int) -> str:
