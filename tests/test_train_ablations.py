@@ -377,3 +377,11 @@ def test_trajectory_plot_draws_each_run_and_marks_the_pretrained_start(tmp_path,
     legend = [t.get_text() for t in captured["fig"].axes[0].get_legend().get_texts()]
     assert legend == ["a (3 checkpoints)", "b (3 checkpoints)", "c (3 checkpoints)",
                       "d (3 checkpoints)", "pre-trained start (step 0)"]
+
+
+def test_a_recipe_sets_runs_dir_follows_bench_runs_dir(tmp_path, monkeypatch):
+    keys = {k: None for k in ("recipe", "recipe_set", "name", "quiet", "json", "func")}
+    args = argparse.Namespace(**{**keys, "recipe": "figure2-minilm-cpu/no-dropout"})
+    assert settings(args)["runs_dir"] == str(Path("runs") / "figure2-minilm-cpu")
+    monkeypatch.setenv("BENCH_RUNS_DIR", str(tmp_path))
+    assert settings(args)["runs_dir"] == str(tmp_path / "figure2-minilm-cpu")

@@ -146,6 +146,8 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
                              f"{', '.join(unknown)}")
         merged.update(table)
         merged.setdefault("name", args.recipe.rpartition("/")[2])
+        if "runs_dir" in table:  # runs/SET in a recipe set: SET under $BENCH_RUNS_DIR
+            merged["runs_dir"] = str(rundir.recipe_run(str(table["runs_dir"])))
     for key, value in vars(args).items():
         if value is None or key in ("recipe", "recipe_set", "func", "command", "method",
                                     "json"):
