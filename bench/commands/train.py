@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ from bench.encoders.base import PRECISIONS
 from bench.errors import BenchError
 from bench.outputs import check_file
 from bench.recipes import load_recipes
-from bench.resources import repo_root
+from bench.resources import repo_root, resource_dir
 from bench.seeding import check_seed, parse_seeds
 from bench.train import rundir
 from bench.train.data import MODES
+from bench.train.loss import SIMILARITIES
 from bench.train.model import TRAIN_POOLERS
 from bench.train.rundir import is_run_dir, seed_dir_name, write_seeds_file
 
@@ -39,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "runs/NAME is usable as --model in bench run.")
     s.add_argument("--recipe", help="training recipe in baselines/ with a [train] table "
                    "(e.g. simcse-unsup-minilm-cpu); options below override it")
+    s.add_argument("--recipe-set", metavar="SET", help="train every recipe in baselines/SET/ "
+                   "one after another (e.g. figure2-minilm-cpu); options below apply to each")
     s.add_argument("--mode", choices=MODES, help="unsup: one sentence per line, dropout as "
                    "noise; sup: CSV sent0,sent1[,hard_neg]")
     s.add_argument("--data", help="training file")
@@ -61,6 +65,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "own, 0.1 for BERT); 0 disables the noise")
     s.add_argument("--fixed-dropout", action=argparse.BooleanOptionalAction, default=None,
                    help="Table 3 'fixed': the same dropout mask for both views (unsup)")
+    s.add_argument("--positive", metavar="MAKER", help="how x+ is made (unsup): dropout "
+                   "(default), crop:K, word-deletion:K, delete-one-word, synonym, mlm:K, "
+                   "next-sentence, next-3-sentences (Tables 1 and 2)")
+    s.add_argument("--positive-model", metavar="MODEL", help="masked LM for --positive mlm:K "
+                   "(default: the backbone, if it has an MLM head)")
+    s.add_argument("--dual-encoder", action=argparse.BooleanOptionalAction, default=None,
+                   help="Table 2: two independent encoders for x and x+ (the run keeps x's)")
+    s.add_argument("--similarity", choices=SIMILARITIES, help="cosine / tau (default) or dot "
+                   "product without temperature (Table D.1 'N/A')")
+    s.add_argument("--save-initial", action=argparse.BooleanOptionalAction, default=None,
+                   help="also checkpoint step 0, the pre-trained start (Figure 2)")
     s.add_argument("--batch-size", type=int, help="per process (default 64)")
     s.add_argument("--lr", type=float, help="peak learning rate (default 3e-5)")
     s.add_argument("--max-length", type=int, help="max tokens per sentence (default 32)")
@@ -95,13 +110,36 @@ def _find_data(value: str) -> str:
     return str(path)
 
 
+def recipe_set(name: str) -> list[str]:
+    """Names of the training recipes in baselines/NAME/ (one line if there is none)."""
+    folder = resource_dir("baselines") / name
+    recipes = load_recipes(folder) if folder.is_dir() else {}
+    names = []
+    for n, r in recipes.items():
+        if "train" not in r.extra:
+            continue
+        if r.extra.get("skip"):  # a recipe this set cannot train here, with the reason
+            print(f"bench: skipping {name}/{n}: {r.extra['skip']}", file=sys.stderr)
+            continue
+        names.append(n)
+    if not names:
+        raise BenchError(f"--recipe-set {name!r}: no folder baselines/{name}/ with training "
+                         f"recipes")
+    return [f"{name}/{n}" for n in names]
+
+
 def settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Merge the recipe's [train] table with the options given on the command line."""
+    """Merge the recipe's [train] table with the options given on the command line.
+
+    ``--recipe SET/NAME`` names a recipe in the sub-folder baselines/SET/.
+    """
     from bench.train.config import TrainConfig
 
     merged: dict[str, Any] = {}
     if args.recipe:
-        recipes = load_recipes()
+        folder, _, _ = args.recipe.rpartition("/")
+        recipes = {(f"{folder}/{n}" if folder else n): r for n, r in
+                   load_recipes(resource_dir("baselines") / folder if folder else None).items()}
         if args.recipe not in recipes:
             raise BenchError(f"unknown recipe {args.recipe!r}; training recipes: "
                              f"{', '.join(n for n, r in recipes.items() if 'train' in r.extra)}")
@@ -113,9 +151,12 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             raise BenchError(f"{recipes[args.recipe].path}: unknown [train] key(s) "
                              f"{', '.join(unknown)}")
         merged.update(table)
-        merged.setdefault("name", args.recipe)
+        merged.setdefault("name", args.recipe.rpartition("/")[2])
+        if "runs_dir" in table:  # runs/SET in a recipe set: SET under $BENCH_RUNS_DIR
+            merged["runs_dir"] = str(rundir.recipe_run(str(table["runs_dir"])))
     for key, value in vars(args).items():
-        if value is None or key in ("recipe", "func", "command", "method", "json", "seeds"):
+        if value is None or key in ("recipe", "recipe_set", "func", "command", "method",
+                                    "json", "seeds"):
             continue
         field = _RENAME.get(key, key)
         merged[field] = (not value) if key == "quiet" else value
@@ -157,6 +198,24 @@ def seed_configs(merged: dict[str, Any], seeds: list[int], resume: bool) -> list
     return configs
 
 
+def set_configs(args: argparse.Namespace) -> list[Any]:
+    """One TrainConfig per recipe of ``--recipe-set``, every one (settings and run folder)
+    checked before the first trains."""
+    from bench.train.config import TrainConfig
+
+    if args.recipe or args.name:
+        raise BenchError("--recipe-set trains each recipe under its own name; drop "
+                         "--recipe / --name")
+    configs = [TrainConfig(**settings(argparse.Namespace(**{**vars(args), "recipe": r})))
+               for r in recipe_set(args.recipe_set)]
+    for cfg in configs:
+        run_dir = Path(cfg.runs_dir) / cfg.name
+        if not cfg.resume and run_dir.is_dir() and any(run_dir.iterdir()):
+            raise BenchError(f"run folder {run_dir} already exists; pass --resume to "
+                             f"continue the set or remove it")
+    return configs
+
+
 def main(args: argparse.Namespace) -> int:
     from bench.train.config import TrainConfig
     from bench.train.trainer import train
@@ -167,33 +226,41 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "seeds", None) is not None:
         if getattr(args, "seed", None) is not None:
             raise BenchError("--seed and --seeds exclude each other; give the seeds in --seeds")
+        if args.recipe_set:
+            raise BenchError("--seeds and --recipe-set exclude each other; train the set's "
+                             "recipes one by one with --recipe SET/NAME --seeds ...")
         seeds = parse_seeds(args.seeds)
     if getattr(args, "seed", None) is not None:
         check_seed(args.seed)
     if getattr(args, "json", None) is not None:
         check_file(args.json, "--json")
-    merged = settings(args)
-    if seeds is None:
-        summaries = [train(TrainConfig(**merged))]
+    prefixes: list[str] = []
+    if args.recipe_set:
+        configs = set_configs(args)
+        prefixes = [f"{cfg.name}: " for cfg in configs]
+    elif seeds is None:
+        configs = [TrainConfig(**settings(args))]
     else:
+        merged = settings(args)
         configs = seed_configs(merged, seeds, bool(merged.get("resume")))
         group = Path(configs[0].runs_dir)
         if int(os.environ.get("RANK", "0")) == 0:
             shared = {k: v for k, v in configs[0].identity().items() if k not in ("name", "seed")}
             write_seeds_file(group, seeds, shared)
-        summaries = []
-        for cfg in configs:
-            summaries.append(train(cfg))
-            if summaries[-1]["rank"] == 0:
-                print(f"seed {cfg.seed}: {_summary_line(summaries[-1])}", flush=True)
+        prefixes = [f"seed {cfg.seed}: " for cfg in configs]
+    summaries = []
+    for i, cfg in enumerate(configs):
+        summaries.append(train(cfg))
+        if summaries[-1]["rank"] == 0:
+            print((prefixes[i] if prefixes else "") + _summary_line(summaries[-1]), flush=True)
     if summaries[-1]["rank"] != 0:
         return 0
-    if seeds is None:
-        print(_summary_line(summaries[0]))
     if args.json:
         from bench.atomic import atomic_write_text
 
         kept = [{k: v for k, v in s.items() if k != "step_times"} for s in summaries]
-        payload = kept[0] if seeds is None else {"seeds": seeds, "runs": kept}
+        payload: Any = kept[0] if len(kept) == 1 and seeds is None else {"runs": kept}
+        if seeds is not None:
+            payload["seeds"] = seeds
         atomic_write_text(args.json, json.dumps(payload, indent=2) + "\n")
     return 0

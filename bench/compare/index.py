@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.analysis.report import AnalysisReport
 from bench.reports import ReportError, load
 from bench.results import LiteratureReport, RunReport
 
@@ -43,20 +45,47 @@ def _literature_line(rel: str, report: LiteratureReport) -> list[str]:
             ", ".join(keys) or (f"transfer ({', '.join(transfer)})" if transfer else "-")]
 
 
+# ``python -m bench.train.table --out``: STS-B dev tables of training-run sets (not a report
+# ``load`` reads; listed with their Markdown twin).
+TRAINING_TABLE_KIND = "training-table"
+
+
+def _analysis_line(rel: str, report) -> list[str]:
+    runs = list(dict.fromkeys((m.get("checkpoint") or {}).get("run") or m.get("label", "?")
+                              for m in report.models))
+    plot = (Path(rel).parent / report.plot).as_posix()
+    return [f"[{rel}]({rel})", report.analysis, f"{len(report.models)}: {', '.join(runs)}",
+            f"[{report.plot}]({plot})", report.created]
+
+
+def _table_kind(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("kind") == TRAINING_TABLE_KIND
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def build_index(folder: Path, exclude: tuple[str, ...] = ("runs", "analysis")) -> str:
     """The README text. ``exclude``: top-level sub-folders left out (``runs/`` is the scratch
     folder ``bench run`` writes to by default, ignored by git, so not "kept")."""
-    runs, literature, bad = [], [], []
+    runs, literature, analyses, tables, bad = [], [], [], [], []
     for path in sorted(p for p in folder.rglob("*.json") if not p.name.startswith(".")):
         rel = path.relative_to(folder).as_posix()
         if rel.split("/", 1)[0] in exclude:
+            continue
+        if _table_kind(path):
+            md = Path(rel).with_suffix(".md").as_posix()
+            tables.append([f"[{rel}]({rel})", f"[{md}]({md})"
+                           if path.with_suffix(".md").is_file() else "-"])
             continue
         try:
             report = load(path)
         except ReportError as exc:
             bad.append([rel, str(exc).split(": ", 1)[-1]])
             continue
-        if isinstance(report, LiteratureReport):
+        if isinstance(report, AnalysisReport):
+            analyses.append(_analysis_line(rel, report))
+        elif isinstance(report, LiteratureReport):
             literature.append(_literature_line(rel, report))
         else:
             runs.append(_run_line(rel, report))
@@ -69,6 +98,15 @@ def build_index(folder: Path, exclude: tuple[str, ...] = ("runs", "analysis")) -
     parts.append("\n## Literature (published numbers, aggregates only)\n")
     parts.append(tabulate(literature, headers=["Report", "Source", "Rows", "Protocols"],
                           tablefmt="pipe", disable_numparse=True) if literature else "None.")
+    if analyses:
+        parts.append("\n## Analyses\n")
+        parts.append(tabulate(analyses, headers=["Report", "Analysis", "Models / runs", "Plot",
+                                                 "Created"], tablefmt="pipe",
+                              disable_numparse=True))
+    if tables:
+        parts.append("\n## Training tables (python -m bench.train.table)\n")
+        parts.append(tabulate(tables, headers=["Values", "Table"], tablefmt="pipe",
+                              disable_numparse=True))
     if bad:
         parts.append("\n## Not readable\n")
         parts.append(tabulate(bad, headers=["File", "Why"], tablefmt="pipe"))

@@ -8,7 +8,9 @@ from typing import Any
 from bench.encoders.base import PRECISIONS
 from bench.errors import BenchError
 from bench.train.data import MODES
+from bench.train.loss import SIMILARITIES
 from bench.train.model import TRAIN_POOLERS
+from bench.train.positives import PositiveError, check_spec
 
 # Settings that may differ between a run and its resumption.
 NOT_IDENTITY = ("resume", "show_progress", "runs_dir", "data_dir", "device")
@@ -30,6 +32,12 @@ class TrainConfig:
     mlm_probability: float = 0.15
     dropout: float | None = None  # None: the backbone's own (0.1 for BERT)
     fixed_dropout: bool = False  # Table 3 "fixed 0.1": the same mask for both views
+    # Table 1 / 2 ablations: how x+ is made, one encoder or two, the similarity of Eq. 1.
+    positive: str = "dropout"  # bench.train.positives spelling
+    positive_model: str | None = None  # masked LM for --positive mlm:K (default: the backbone)
+    dual_encoder: bool = False  # Table 2 (f_theta1, f_theta2): a second copy encodes x+
+    similarity: str = "cosine"  # "dot": z1 . z2 without temperature (Table D.1 "N/A")
+    save_initial: bool = False  # also checkpoint step 0 (the pre-trained start of Figure 2)
     batch_size: int = 64  # per process; the global batch is batch_size x processes
     learning_rate: float = 3e-5
     max_length: int = 32
@@ -71,6 +79,25 @@ class TrainConfig:
             raise bad(f"dropout must be in [0, 1), got {self.dropout}")
         if self.fixed_dropout and self.mode != "unsup":
             raise bad("fixed dropout (same mask for both views) only applies to --mode unsup")
+        if self.similarity not in SIMILARITIES:
+            raise bad(f"unknown similarity {self.similarity!r}; valid: {', '.join(SIMILARITIES)}")
+        try:
+            positive, _ = check_spec(self.positive)
+        except PositiveError as exc:
+            raise bad(str(exc)) from None
+        if positive != "dropout" and self.mode != "unsup":
+            raise bad(f"--positive {self.positive} makes unsupervised pairs; it needs --mode "
+                      f"unsup (sup takes x+ from the CSV)")
+        if positive != "dropout" and self.fixed_dropout:
+            raise bad(f"--fixed-dropout encodes x once for both views; with --positive "
+                      f"{self.positive} the views are different texts")
+        if self.positive_model is not None and positive != "mlm":
+            raise bad("--positive-model names the masked LM of --positive mlm:K only")
+        if self.dual_encoder and self.mode != "unsup":
+            raise bad("--dual-encoder applies to --mode unsup (Table 2)")
+        if self.dual_encoder and self.fixed_dropout:
+            raise bad("--dual-encoder encodes x and x+ with two encoders; --fixed-dropout "
+                      "needs one pass of one encoder")
         for key in ("batch_size", "learning_rate", "max_length", "epochs"):
             if getattr(self, key) <= 0:
                 raise bad(f"{key.replace('_', '-')} must be positive, got {getattr(self, key)}")
@@ -83,6 +110,11 @@ class TrainConfig:
     def identity(self) -> dict[str, Any]:
         """The settings that define the run (compared on --resume)."""
         return {k: v for k, v in asdict(self).items() if k not in NOT_IDENTITY}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Field defaults: what a run.json written before a field existed meant by it."""
+        return {f.name: f.default for f in fields(cls)}
 
     @classmethod
     def keys(cls) -> list[str]:

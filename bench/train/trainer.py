@@ -9,6 +9,7 @@ run that was interrupted.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -36,6 +37,10 @@ from bench.train.config import TrainConfig
 from bench.train.data import TrainingData, batch_indices, read_training_data, steps_per_epoch
 from bench.train.loss import gather_with_grad, simcse_loss
 from bench.train.model import SimCSEModel, load_backbone, mask_tokens
+from bench.train.positives import Corpus, make_positive, read_corpus
+
+# Stream of the positive makers' generator, apart from the data order's ([seed, epoch]).
+_POSITIVE_STREAM = 17
 
 
 def _init_distributed(device: str) -> tuple[int, int, str]:
@@ -99,8 +104,17 @@ class Trainer:
         self.run_dir = Path(cfg.runs_dir) / cfg.name
         # Everything that can fail on bad input happens before anything is written.
         self.data: TrainingData = read_training_data(cfg.data, cfg.mode)
+        # A maker other than dropout reads the file in order (articles) and may load a model.
+        self.positive = make_positive(cfg.positive, cfg.backbone, cfg.positive_model)
+        self.corpus: Corpus | None = None
+        self.anchor_lines: np.ndarray | None = None
+        if not self.positive.same_text:
+            self.corpus = read_corpus(cfg.data)
+            self.positive.prepare(self.corpus, self.device)
+            self.anchor_lines = self.positive.anchors(self.corpus)
+        examples = len(self.data) if self.anchor_lines is None else len(self.anchor_lines)
         self.global_batch = cfg.batch_size * self.world
-        self.per_epoch = steps_per_epoch(len(self.data), self.global_batch, self.data.path)
+        self.per_epoch = steps_per_epoch(examples, self.global_batch, self.data.path)
         self.total_steps = cfg.max_steps or cfg.epochs * self.per_epoch
         self.resume_from = self._check_run_dir()
         # model selection as the reference trainer: raw cosine Spearman on the STS-B dev pairs
@@ -110,11 +124,17 @@ class Trainer:
         self.tokenizer, backbone, head = load_backbone(cfg.backbone, cfg.dropout, cfg.mlm)
         self.model = SimCSEModel(backbone, cfg.pooler, bool(cfg.mlp_only_train), head)
         self.model.to(self.device).train()
-        self.ddp = self.model
+        # Table 2's (f_theta1, f_theta2): an independent copy of the same start encodes x+;
+        # the run folder's model is f_theta1, the encoder of the anchors x.
+        self.model2 = copy.deepcopy(self.model) if cfg.dual_encoder else None
+        self.ddp, self.ddp2 = self.model, self.model2
         if self.world > 1:
             ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
             self.ddp = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        params = [p for p in self.model.parameters() if p.requires_grad]
+            if self.model2 is not None:
+                self.ddp2 = torch.nn.parallel.DistributedDataParallel(self.model2,
+                                                                      device_ids=ids)
+        params = self._trainable()
         # The fused kernel is the same AdamW update in one pass over each tensor; on 2 CPU
         # cores it takes ~24 ms a step for MiniLM against ~130 ms for the per-tensor loop.
         self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(0.9, 0.999),
@@ -134,6 +154,10 @@ class Trainer:
         if self.resume_from is not None:
             self._load_state(self.resume_from)
 
+    def _trainable(self) -> list[torch.nn.Parameter]:
+        models = [self.model] + ([self.model2] if self.model2 is not None else [])
+        return [p for m in models for p in m.parameters() if p.requires_grad]
+
     # -- run folder -------------------------------------------------------------------------
     def _check_run_dir(self) -> Path | None:
         run_json = self.run_dir / rundir.RUN_FILE
@@ -144,8 +168,9 @@ class Trainer:
             return None
         if run_json.is_file():
             saved = json.loads(run_json.read_text(encoding="utf-8"))
-            mine = self.cfg.identity()
-            diff = [k for k in mine if saved.get("config", {}).get(k) != mine[k]]
+            mine, before = self.cfg.identity(), saved.get("config", {})
+            known = TrainConfig.defaults()  # settings added after the run was written
+            diff = [k for k in mine if before.get(k, known.get(k)) != mine[k]]
             if diff:
                 raise BenchError(f"{run_json}: --resume with different settings ({', '.join(diff)}"
                                  f"); use the original ones or another --name")
@@ -162,6 +187,11 @@ class Trainer:
                 "data": {"path": str(self.data.path), "examples": len(self.data),
                          "sha256": sha256_file(self.data.path)},
                 "eval_pooler": self.model.eval_pooler, "mlp_at_eval": self.model.mlp_at_eval,
+                "positive": {**self.positive.describe(), "anchors": (
+                    len(self.data) if self.anchor_lines is None else len(self.anchor_lines))},
+                "evaluated_encoder": ("f_theta1, the encoder of the anchors x (f_theta2, "
+                                      "which encoded x+, is only in train_state.pt)"
+                                      if self.model2 is not None else "the one shared encoder"),
                 "best": self.best, "steps_done": self.step,
                 "environment": describe_environment(self.device)}
 
@@ -170,7 +200,9 @@ class Trainer:
                 "mlp_at_eval": self.model.mlp_at_eval, "train_pooler": self.model.pooler,
                 "mlp_only_train": self.model.mlp_only_train, "mode": self.cfg.mode,
                 "backbone": self.cfg.backbone, "run": self.cfg.name,
-                "stsb_dev_spearman": dev}
+                "stsb_dev_spearman": dev,
+                **({"dual_encoder": True, "encoder": "f_theta1 (anchors x)"}
+                   if self.model2 is not None else {})}
 
     def _save_checkpoint(self, dev: float | None) -> None:
         rngs = [_rng_state()]
@@ -183,6 +215,8 @@ class Trainer:
                      "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                      "rng": rngs, "best": self.best, "log": self.log, "pending": self.pending,
                      "elapsed": self._elapsed()}
+            if self.model2 is not None:
+                state["model2"] = self.model2.state_dict()
             target = self.run_dir / "checkpoints" / rundir.step_dir_name(self.step)
             rundir.write_model_folder(target, self.model, self.tokenizer, self._meta(dev), state)
             rundir.drop_older_states(self.run_dir, target)
@@ -192,6 +226,8 @@ class Trainer:
         state = torch.load(folder / rundir.STATE_FILE, map_location=self.device,
                            weights_only=False)
         self.model.load_state_dict(state["model"])
+        if self.model2 is not None:
+            self.model2.load_state_dict(state["model2"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -209,6 +245,8 @@ class Trainer:
 
     # -- one step ---------------------------------------------------------------------------
     def _texts(self, step: int) -> tuple[list[str], int]:
+        if self.anchor_lines is not None:
+            return self._made_pairs(step), 2
         idx = batch_indices(len(self.data), self.global_batch, step, self.cfg.seed)
         idx = idx[self.rank * self.cfg.batch_size:(self.rank + 1) * self.cfg.batch_size]
         cols = [[col[i] for i in idx] for col in self.data.columns]
@@ -217,11 +255,32 @@ class Trainer:
             return cols[0] * views, views
         return [s for col in cols for s in col], len(cols)
 
-    def train_step(self, step: int) -> float:
-        texts, n_views = self._texts(step)
+    def _made_pairs(self, step: int) -> list[str]:
+        """Anchors then their x+ from the positive maker, for this process's slice.
+
+        x+ is made for the whole global batch from one generator of (seed, step), so the
+        pairs do not depend on the number of processes.
+        """
+        assert self.corpus is not None and self.anchor_lines is not None
+        pos = batch_indices(len(self.anchor_lines), self.global_batch, step, self.cfg.seed)
+        lines = self.anchor_lines[pos]
+        rng = np.random.default_rng([self.cfg.seed, step, _POSITIVE_STREAM])
+        positives = self.positive.make(self.corpus, lines, rng)
+        mine = slice(self.rank * self.cfg.batch_size, (self.rank + 1) * self.cfg.batch_size)
+        return [self.corpus.sentences[i] for i in lines[mine]] + positives[mine]
+
+    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         inputs = self.tokenizer(texts, padding=True, truncation=True,
                                 max_length=self.cfg.max_length, return_tensors="pt")
-        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        return {k: v.to(self.device) for k, v in inputs.items()}
+
+    def train_step(self, step: int) -> float:
+        texts, n_views = self._texts(step)
+        second = None
+        if self.model2 is not None:  # x through f_theta1, x+ through f_theta2
+            half = len(texts) // n_views
+            texts, second = texts[:half], self._tokenize(texts[half:])
+        inputs = self._tokenize(texts)
         mlm_inputs = None
         if self.cfg.mlm:
             mlm_inputs = mask_tokens(inputs["input_ids"], inputs["attention_mask"],
@@ -229,12 +288,17 @@ class Trainer:
             if "token_type_ids" in inputs:
                 mlm_inputs["token_type_ids"] = inputs["token_type_ids"]
         with autocast_context(self.device, self.cfg.precision):
-            views, mlm_loss = self.ddp(inputs, n_views, mlm_inputs)
+            if second is None:
+                views, mlm_loss = self.ddp(inputs, n_views, mlm_inputs)
+            else:
+                views, mlm_loss = self.ddp(inputs, 1, mlm_inputs)
+                views = views + self.ddp2(second, 1)[0]
         z1 = gather_with_grad(views[0])
         # "fixed 0.1": one pass, so both views share the dropout mask and are identical.
         z2 = gather_with_grad(views[1]) if len(views) > 1 else z1
         z3 = gather_with_grad(views[2]) if len(views) > 2 else None
-        loss = simcse_loss(z1, z2, z3, self.cfg.temperature, self.cfg.hard_negative_alpha)
+        loss = simcse_loss(z1, z2, z3, self.cfg.temperature, self.cfg.hard_negative_alpha,
+                           self.cfg.similarity)
         # Every process computes the loss of the whole global batch but backpropagates only
         # through its own slice; DDP averages, so scale by the world size to obtain exactly
         # the single-process gradient of the global batch (the reference leaves it 1/W).
@@ -246,8 +310,7 @@ class Trainer:
         self.scaler.scale(backward).backward()
         self.scaler.unscale_(self.optimizer)
         if self.cfg.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters()
-                                            if p.requires_grad], self.cfg.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(self._trainable(), self.cfg.max_grad_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -287,6 +350,8 @@ class Trainer:
         initial = None
         if self.step == 0 and cfg.eval_steps:
             initial = self.evaluate()
+        if self.step == 0 and cfg.save_initial:  # the pre-trained start (Figure 2)
+            self._save_checkpoint(initial)
         with progress_bar(f"SimCSE {cfg.name}", self.total_steps,
                           disable=not cfg.show_progress or self.rank != 0) as advance:
             advance(self.step)

@@ -82,7 +82,7 @@ def plot(models: Sequence[Entry], sets: StsbSets, options: dict[str, Any], path:
     """l_uniform (x) against l_align (y), both lower-is-better.
 
     Entries with a ``checkpoint`` ({run, step}) are checkpoints: each run is one path with
-    arrows in training order (Figure 2). Other entries are points coloured by their average
+    arrows in training order (Figure 2), its step-0 checkpoint (the pre-trained start) a star. Other entries are points coloured by their average
     STS when known and annotated "name (avg)" (Figure 3); models without a run report are grey.
     """
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
@@ -123,8 +123,16 @@ def plot(models: Sequence[Entry], sets: StsbSets, options: dict[str, Any], path:
             ax.annotate("", xy=(xs[j + 1], ys[j + 1]), xytext=(xs[j], ys[j]),
                         arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.2})
         for m in (points[0], points[-1]) if len(points) > 1 else points[:1]:
+            if m["checkpoint"]["step"] == 0:
+                continue  # the shared start is marked once below
             ax.annotate(f"step {m['checkpoint']['step']}", (m["uniform"], m["align"]),
                         textcoords="offset points", xytext=(5, -11), fontsize=8, color=colour)
+    # Step 0 of a run saved with save_initial is the pre-trained model: Figure 2's start.
+    starts = [p[0] for p in runs.values() if p[0]["checkpoint"]["step"] == 0]
+    if starts:
+        ax.scatter([m["uniform"] for m in starts], [m["align"] for m in starts], marker="*",
+                   s=260, c="gold", edgecolors="black", zorder=4,
+                   label="pre-trained start (step 0)")
 
     ax.set_xlabel(r"$\ell_{\rm uniform}$ (lower is better)")
     ax.set_ylabel(r"$\ell_{\rm align}$ (lower is better)")
