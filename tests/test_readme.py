@@ -10,7 +10,7 @@ A line's trailing comment says what to expect:
   reason named (``hub``, ``CUDA``, ``bench train simcse``, ``internet``); on a machine with
   a GPU a line that needs only a GPU must run;
 - ``# slow ...``: minutes of work (training, whole suites): the line must succeed when run
-  in full, which ``nox -s readme`` does (pytest marker ``long``); ``nox -s tests`` only checks
+  in full, which ``nox -s long`` does (pytest marker ``long``); ``nox -s tests`` only checks
   that it parses (``bench``'s own argument parser);
 - anything else: the line must succeed, in the fast test.
 
