@@ -40,6 +40,15 @@ def train_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory, train_dir) -> Path:
+    """The first 24 lines of the Wikipedia sample: a corpus for a few training steps."""
+    lines = (train_dir / "wiki_sample.txt").read_text(encoding="utf-8").splitlines()[:24]
+    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _isolated_caches(tmp_path_factory, monkeypatch):
     """Each test session gets its own embedding cache and digest memo, never the user's."""

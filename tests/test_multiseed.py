@@ -28,14 +28,6 @@ PROTOCOLS = "all-spearman,all-pearson"
 
 
 @pytest.fixture(scope="module")
-def tiny_corpus(tmp_path_factory, train_dir):
-    lines = (train_dir / "wiki_sample.txt").read_text(encoding="utf-8").splitlines()[:24]
-    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     return write_tiny_stsb(tmp_path_factory.mktemp("tiny-stsb"), pairs=40)
 

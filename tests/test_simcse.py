@@ -128,14 +128,6 @@ def test_p0_gives_identical_views_and_default_dropout_does_not(tiny_bert):
 
 # -- training, resume and run folders as models ------------------------------------------------
 @pytest.fixture(scope="module")
-def tiny_corpus(tmp_path_factory, train_dir):
-    lines = (train_dir / "wiki_sample.txt").read_text(encoding="utf-8").splitlines()[:24]
-    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     """A 16-pair STS-B, so each dev evaluation encodes a few dozen sentences."""
     return write_tiny_stsb(tmp_path_factory.mktemp("tiny-stsb"), pairs=16)
