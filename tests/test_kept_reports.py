@@ -15,6 +15,7 @@ report is compared exactly (accuracies are rounded to 2 decimals by SentEval's p
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -87,4 +88,6 @@ def test_kept_reports_are_small_and_hold_no_machine_path():
             assert marker not in text, (path.name, marker)
         sidecar = path.with_name(path.stem + ".pairs.npz")
         size = path.stat().st_size + (sidecar.stat().st_size if sidecar.exists() else 0)
-        assert size < 330_000, (path.name, size)  # a quarter of a schema-1 STS report
+        seeds = len((json.loads(text).get("seeds") or {}).get("runs") or [None])
+        # a quarter of a schema-1 STS report per evaluated model (a seed folder holds several)
+        assert size < 330_000 * seeds, (path.name, size)
