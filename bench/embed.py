@@ -112,8 +112,7 @@ def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache 
     t0 = time.perf_counter()
     unique = list(dict.fromkeys(sentences))
     if shards is None:
-        todo = cache.missing(unique) if cache is not None else list(unique)
-        batches = plan_batches(encoder, todo, batch_size)
+        todo, batches = _plan(encoder, unique, cache, batch_size)
         mine = list(range(len(batches)))
     else:
         key = shards.next_round()

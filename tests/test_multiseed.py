@@ -255,13 +255,19 @@ def test_compare_significance_reports_holm_adjusted_p(tmp_path):
     assert adj == pytest.approx([min(1.0, 6 * x) for x in raw], abs=1e-12)
 
 
-def test_family_is_stated(tmp_path):
+def _two_synthetic_runs(tmp_path, noise_a: float) -> tuple:
+    """A reference run and one other over three synthetic tasks (tests/test_compare.py)."""
     from tests.test_compare import _gold, _noisy, _synthetic_run
 
     gold = _gold(3)
     ref, a = tmp_path / "ref.json", tmp_path / "a.json"
     _synthetic_run(ref, "ref", _noisy(gold, 1.5, 1), gold)
-    _synthetic_run(a, "a", _noisy(gold, 1.2, 2), gold)
+    _synthetic_run(a, "a", _noisy(gold, noise_a, 2), gold)
+    return ref, a
+
+
+def test_family_is_stated(tmp_path):
+    ref, a = _two_synthetic_runs(tmp_path, 1.2)
     target = tmp_path / "t.md"
     assert main(["compare", str(ref), str(a), "--significance", "--resamples", "50",
                  "--format", "md", "--out", str(target)]) == 0
@@ -272,12 +278,7 @@ def test_family_is_stated(tmp_path):
 
 
 def test_one_family_over_several_protocols(tmp_path):
-    from tests.test_compare import _gold, _noisy, _synthetic_run
-
-    gold = _gold(3)
-    ref, a = tmp_path / "ref.json", tmp_path / "a.json"
-    _synthetic_run(ref, "ref", _noisy(gold, 1.5, 1), gold)
-    _synthetic_run(a, "a", _noisy(gold, 1.3, 2), gold)
+    ref, a = _two_synthetic_runs(tmp_path, 1.3)
     target = tmp_path / "t.json"
     assert main(["compare", str(ref), str(a), "--significance", "--resamples", "100",
                  "--protocol", "all-spearman,wmean-pearson", "--format", "json",
