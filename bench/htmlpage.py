@@ -28,9 +28,8 @@ from bench.compare.seedtests import apply_correction, seed_tests, seed_values
 from bench.compare.sensitivity import _key_order, by_model, robust_table
 from bench.compare.stats import CORRECTIONS
 from bench.compare.tables import Table, sts_table, transfer_table
-from bench.compare.uncertainty import intervals, paired_tests, same_pairs
+from bench.compare.uncertainty import paired_tests, row_intervals, same_pairs
 from bench.protocols import Protocol, parse_one
-from bench.seeds import pooled_intervals
 from bench.tasks.registry import ordered
 
 ALPHA = 0.05
@@ -76,13 +75,6 @@ def _testable(row: Row, protocol: Protocol) -> bool:
     return protocol.regressor == "none" and (row.has_pairs or row.seed_pairs)
 
 
-def _cis(row: Row, names: list[str], protocol: Protocol, resamples: int, seed: int) -> dict:
-    if row.seed_pairs:
-        return pooled_intervals([r.tasks for r in row.report.seeds.runs], names, protocol,
-                                resamples, seed) or {}
-    return intervals(row.report.tasks, names, protocol, resamples, seed)
-
-
 def protocol_view(rows: list[Row], protocol: Protocol, resamples: int, seed: int) -> ProtocolView:
     """One protocol's table (rows that can show it), intervals and the tests vs the first."""
     shown = [r for r in rows if r.scores_under(protocol) is not None]
@@ -90,7 +82,7 @@ def protocol_view(rows: list[Row], protocol: Protocol, resamples: int, seed: int
     placed = placement.placed
     cis = {}
     if resamples:
-        cis = {i: _cis(p.row, list(p.values), protocol, resamples, seed)
+        cis = {i: row_intervals(p.row, list(p.values), protocol, resamples, seed)
                for i, p in enumerate(placed) if _testable(p.row, protocol)}
     tasks = ordered(sorted({t for p in placed for t in p.values}))  # as sts_table orders them
     view = ProtocolView(protocol, sts_table(placement, cis), [p.row.label for p in placed],

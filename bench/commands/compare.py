@@ -21,11 +21,10 @@ from bench.compare.seedtests import (
 from bench.compare.sensitivity import sensitivity
 from bench.compare.stats import CORRECTIONS
 from bench.compare.tables import Cell, Table, significance_table, sts_table, transfer_table
-from bench.compare.uncertainty import intervals, paired_tests, same_pairs
+from bench.compare.uncertainty import paired_tests, row_intervals, same_pairs
 from bench.errors import BenchError
 from bench.outputs import check_file
 from bench.protocols import parse_one, parse_protocols
-from bench.seeds import pooled_intervals
 from bench.tasks.registry import get as get_task
 
 
@@ -143,14 +142,8 @@ def _with_uncertainty(args: argparse.Namespace, placement: Placement,
             raise BenchError("--ci needs a run report with per-pair data under a no-regressor "
                              "protocol; literature rows only have aggregates")
         for i in can:
-            p = placed[i]
-            names = list(p.values)
-            if p.row.seed_pairs:
-                cis[i] = pooled_intervals([r.tasks for r in p.row.report.seeds.runs], names,
-                                          target, args.resamples, args.seed) or {}
-            else:
-                cis[i] = intervals(p.row.report.tasks, names, target, args.resamples,
-                                   args.seed)
+            cis[i] = row_intervals(placed[i].row, list(placed[i].values), target,
+                                   args.resamples, args.seed)
     tables = _significance(args, [placement, *extra]) if args.significance else []
     if args.ci:
         placement.notes.append(f"[lo, hi]: 95% percentile bootstrap interval, {args.resamples} "

@@ -62,6 +62,18 @@ def intervals(tasks: dict[str, TaskResult], names: list[str], protocol: Protocol
     """95% percentile interval of every task's number and of Avg., in points."""
     reps = row_replicates(tasks, names, protocol, resamples, seed)
     return {t: percentile_interval(r, level) for t, r in reps.items()}
+def row_intervals(row, names: list[str], protocol: Protocol, resamples: int = 1000,
+                  seed: int = 1111) -> dict[str, tuple[float, float]]:
+    """Intervals of a compare row (``bench.compare.rows.Row``): the seed-and-test-set
+    interval of a multi-seed row (``bench.seeds.pooled_intervals``), else the test-set one."""
+    if row.seed_pairs:
+        from bench.seeds import pooled_intervals
+
+        return pooled_intervals([r.tasks for r in row.report.seeds.runs], names, protocol,
+                                resamples, seed) or {}
+    return intervals(row.report.tasks, names, protocol, resamples, seed)
+
+
 
 
 def same_pairs(a: dict[str, TaskResult], b: dict[str, TaskResult], names: list[str]
