@@ -8,7 +8,7 @@ Task families plug in through ``bench.tasks.families.FAMILIES``; tasks through t
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from bench import __version__
 from bench.cache import default_cache_root
 from bench.data.locate import candidate, locate
 from bench.data.manifest import Checksums, checksums
+from bench.data.reading import recording
 from bench.devices import check_device
 from bench.distributed import Shards, announcing, setup
 from bench.embed import encode_tasks
@@ -70,13 +71,20 @@ def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
     return [meta.load(downstream) for meta in metas]
 
 
-def file_digests(task: Any, downstream: Path, verify: bool) -> Checksums:
+def file_digests(task: Any, downstream: Path, verify: bool,
+                 read: Mapping[Path, str] | None = None) -> Checksums:
     """sha256 of a task's files: built-in tasks keyed relative to the data folder and checked
     against the manifest (with ``verify``); task-file tasks keyed ``<task>:<file>``, digested
-    and marked unverified (no manifest knows them)."""
-    if task.meta.origin is not None:
-        return task_file_digests(task.meta)
-    return checksums(downstream, list(task.files), verify=verify)
+    and marked unverified (no manifest knows them). ``read``: digests of the bytes that were
+    parsed (``bench.data.reading.recording``), which win over a second look at the disk."""
+    if task.meta.origin is None:
+        return checksums(downstream, list(task.files), verify=verify, read=read)
+    sums = task_file_digests(task.meta)
+    for name in task.meta.reader.files():
+        parsed = (read or {}).get(Path(task.meta.reader.path(name)).resolve())
+        if parsed is not None:
+            sums.sha256[f"{task.name}:{name}"] = parsed
+    return sums
 
 
 def model_record(requested: str, encoder: Encoder, dim: int | None) -> ModelRecord:
@@ -125,8 +133,9 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     # task files carry their own data: SentEval's folder is needed only for built-in tasks
     builtin = any(meta.origin is None for meta in metas)
     location = locate(config.data_dir) if builtin else candidate(config.data_dir)
-    tasks = load_tasks(metas, location.downstream)
-    task_sums = {task.name: file_digests(task, location.downstream, config.verify_data)
+    with recording() as read:  # the digests of the very bytes parsed, not a second read
+        tasks = load_tasks(metas, location.downstream)
+    task_sums = {task.name: file_digests(task, location.downstream, config.verify_data, read)
                  for task in tasks}
     sums = Checksums({k: v for c in task_sums.values() for k, v in c.sha256.items()},
                      {k: v for c in task_sums.values() for k, v in c.status.items()})

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.data.reading import read_text
 from bench.errors import DataError
 
 
@@ -62,12 +63,8 @@ class StsTask:
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise DataError(f"missing data file: {path}")
-    try:
-        return open(path, encoding="utf-8").read()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    """The file's text, from bytes read once and recorded (``bench.data.reading``)."""
+    return read_text(path, "UTF-8")
 
 
 def _sentence(tokens: str, path: Path, lineno: int, column: int) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.data.reading import read_text
 from bench.errors import DataError
 from bench.tasks.classifier import CONFIGS, ClassifierConfig, grid_choice, make_classifier, points
 from bench.tasks.features import pair_features
@@ -67,14 +68,7 @@ class TransferTask:
 
 
 def _read(path: Path, encoding: str) -> str:
-    if not path.is_file():
-        raise DataError(f"missing data file: {path}")
-    try:
-        with open(path, encoding=encoding) as f:
-            return f.read()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid {encoding} ({exc.reason} at byte {exc.start})"
-                        ) from None
+    return read_text(path, encoding)  # bytes read once, their sha256 recorded for the report
 
 
 def _lines(path: Path, encoding: str) -> list[str]:

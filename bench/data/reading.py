@@ -1,0 +1,60 @@
+"""Read each data file once and remember the sha256 of exactly the bytes that were parsed.
+
+A run's report says which files its numbers come from (``data.sha256``) and whether they
+match the manifest. Hashing the files in a second pass, after parsing, would vouch for
+whatever lies on disk at that moment: a file swapped in between is parsed as one thing and
+reported as another. So readers take their text from ``read_text``, which reads the bytes
+once, records their digest in the active ``recording()`` log, and decodes those same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+
+from bench.errors import DataError
+
+_LOG: ContextVar[dict[Path, str] | None] = ContextVar("bench_data_read_log", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[dict[Path, str]]:
+    """Collect ``resolved path -> sha256 of the bytes read`` for every file read inside."""
+    log: dict[Path, str] = {}
+    token = _LOG.set(log)
+    try:
+        yield log
+    finally:
+        _LOG.reset(token)
+
+
+def read_bytes(path: Path) -> bytes:
+    """A data file's bytes, read once; their digest goes into the active log. A file read
+    twice with different contents in one recording is an error (it changed under the run)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"missing data file: {path}")
+    data = path.read_bytes()
+    log = _LOG.get()
+    if log is not None:
+        key = path.resolve()
+        digest = hashlib.sha256(data).hexdigest()
+        if log.setdefault(key, digest) != digest:
+            raise DataError(f"{path} changed while it was being read (two reads gave different "
+                            f"bytes); is another process writing it?")
+    return data
+
+
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """``open(path, encoding=...).read()`` on the recorded bytes: same decoding, same
+    universal-newline translation, so parsers see exactly what they always saw."""
+    data = read_bytes(path)
+    try:
+        return io.TextIOWrapper(io.BytesIO(data), encoding=encoding).read()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid {encoding} ({exc.reason} at byte {exc.start})"
+                        ) from None
