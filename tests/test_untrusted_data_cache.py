@@ -7,7 +7,6 @@ import hashlib
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bench import runner
@@ -79,3 +78,131 @@ def test_the_report_carries_the_digest_of_the_bytes_parsed(stsb_copy, tmp_path, 
     assert report.data["sha256"][key] == _sha256(parsed) != _sha256(genuine)
     assert report.data["status"][key] == "mismatch"
     assert report.data["verified"] is False
+
+
+# --- bench data download: an incomplete or hostile archive installs nothing ----------------
+
+FAKE_FILES = {f"STS/Fake/{name}.txt": f"{name} sentence\t{name} other\n".encode()
+              for name in ("a", "b", "c")}
+
+
+@pytest.fixture
+def fake_manifest(tmp_path, monkeypatch) -> dict[str, bytes]:
+    """A three-file manifest in place of the shipped one (paths as the archive spells them)."""
+    from bench.data import manifest
+
+    path = tmp_path / "manifest.tsv"
+    path.write_text("".join(f"downstream/{key}\t{len(data)}\t{_sha256(data)}\t1\n"
+                            for key, data in FAKE_FILES.items()))
+    monkeypatch.setattr(manifest, "MANIFEST", path)
+    manifest.load_manifest.cache_clear()
+    yield FAKE_FILES
+    manifest.load_manifest.cache_clear()
+
+
+def _tar(path: Path, files: dict[str, bytes], extra: list | None = None) -> str:
+    """A tar archive of ``files`` (below ``downstream/``) plus raw ``extra`` members; its
+    file:// URL (urllib reads it as it would the real download: no network)."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"downstream/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for info, data in extra or []:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path.resolve().as_uri()
+
+
+def _download(to: Path, url: str, *more: str) -> tuple[int, list[str], str]:
+    import contextlib
+    import io
+
+    from bench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["data", "download", "--to", str(to), "--url", url, *more])
+    lines = [line for line in err.getvalue().splitlines() if line.startswith("bench: ")]
+    return code, lines, out.getvalue()  # without the progress line
+
+
+def _installed(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_complete_archive_installs_every_file(fake_manifest, tmp_path):
+    url = _tar(tmp_path / "full.tar", fake_manifest)
+    code, err, out = _download(tmp_path / "data", url)
+    assert code == 0 and err == [] and "every file verified" in out
+    assert _installed(tmp_path / "data") == {f"downstream/{k}": v
+                                             for k, v in fake_manifest.items()}
+
+
+def test_an_incomplete_archive_installs_nothing_and_names_what_is_missing(fake_manifest,
+                                                                          tmp_path):
+    url = _tar(tmp_path / "part.tar", {"STS/Fake/a.txt": fake_manifest["STS/Fake/a.txt"]})
+    for more in ((), ("--skip-verify",)):
+        code, err, out = _download(tmp_path / "data", url, *more)
+        assert code == 2 and "verified" not in out
+        assert len(err) == 1 and "2 of 3 manifest files missing" in err[0], err
+        assert "STS/Fake/b.txt" in err[0]
+        assert _installed(tmp_path / "data") == {}  # no downstream/, no temporary left
+
+
+def test_an_incomplete_archive_leaves_an_existing_install_untouched(fake_manifest, tmp_path):
+    full = _tar(tmp_path / "full.tar", fake_manifest)
+    assert _download(tmp_path / "data", full)[0] == 0
+    before = _installed(tmp_path / "data")
+    part = _tar(tmp_path / "part.tar", {"STS/Fake/c.txt": fake_manifest["STS/Fake/c.txt"]})
+    code, err, _ = _download(tmp_path / "data", part, "--force")
+    assert code == 2 and len(err) == 1 and "missing" in err[0]
+    assert _installed(tmp_path / "data") == before
+
+
+def _member(name: str, data: bytes | None = None, link: str | None = None,
+            kind: bytes | None = None):
+    import tarfile
+
+    info = tarfile.TarInfo(name)
+    if link is not None:
+        info.type, info.linkname = kind or tarfile.SYMTYPE, link
+    else:
+        info.size = len(data or b"")
+    return info, data if link is None else None
+
+
+@pytest.mark.parametrize("member, why", [
+    (("downstream/../../escaped.txt", b"x"), "would land outside"),
+    (("/tmp/absolute-escaped.txt", b"x"), "absolute path"),
+    (("downstream/STS/Fake/d.txt", None, "../../../../../escaped.txt"), "is a link"),
+    (("downstream/STS/Fake/d.txt", None, "a.txt"), "is a link"),  # even inside: SentEval has none
+    (("downstream/STS/Fake/d.txt", None, "downstream/STS/Fake/a.txt", b"1"), "is a link"),
+    (("downstream/STS/Fake/d.txt", None, "", b"6"), "special file"),  # a FIFO
+])
+def test_a_hostile_archive_member_refuses_the_archive(fake_manifest, tmp_path, member, why):
+    url = _tar(tmp_path / "evil.tar", fake_manifest, [_member(*member)])
+    code, err, _ = _download(tmp_path / "data", url)
+    assert code == 2 and len(err) == 1 and "refusing the archive" in err[0] and why in err[0]
+    assert _installed(tmp_path / "data") == {}
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not Path("/tmp/absolute-escaped.txt").exists()
+
+
+@pytest.mark.parametrize("path", ["downstream/../outside.txt", "/etc/passwd",
+                                  "downstream/STS/./x.txt"])
+def test_a_manifest_path_leaving_the_data_folder_is_refused(tmp_path, monkeypatch, path):
+    from bench.data import manifest
+
+    bad = tmp_path / "manifest.tsv"
+    bad.write_text(f"{path}\t1\t{'0' * 64}\t1\n")
+    monkeypatch.setattr(manifest, "MANIFEST", bad)
+    manifest.load_manifest.cache_clear()
+    try:
+        with pytest.raises(DataError, match=r"manifest.tsv:1: path .* not a plain relative"):
+            manifest.verify_all(tmp_path)
+    finally:
+        manifest.load_manifest.cache_clear()

@@ -8,6 +8,7 @@ and is the one place that knows about it (reports written before this change use
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +41,19 @@ def data_key(key: str) -> str:
     return key[len(ARCHIVE_PREFIX):] if key.startswith(ARCHIVE_PREFIX) else key
 
 
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _manifest_key(raw: str, lineno: int) -> str:
+    """A manifest path, checked: relative, no ``..``, so ``downstream / key`` stays inside."""
+    key = data_key(raw)
+    parts = key.split("/")
+    if key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+        raise DataError(f"{MANIFEST}:{lineno}: path {raw!r} is not a plain relative path "
+                        f"inside the data folder")
+    return key
+
+
 @lru_cache(maxsize=1)
 def load_manifest() -> dict[str, Entry]:
     entries = {}
@@ -47,7 +61,10 @@ def load_manifest() -> dict[str, Entry]:
         cols = line.split("\t")
         if len(cols) != 4:
             raise DataError(f"{MANIFEST}:{lineno}: expected 4 columns")
-        key = data_key(cols[0])
+        key = _manifest_key(cols[0], lineno)
+        if not SHA256.match(cols[2]) or not (cols[1].isdigit() and cols[3].isdigit()):
+            raise DataError(f"{MANIFEST}:{lineno}: expected path, size, sha256 (64 hex digits) "
+                            f"and line count")
         entries[key] = Entry(key, int(cols[1]), cols[2], int(cols[3]))
     return entries
 
