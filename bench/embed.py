@@ -191,6 +191,13 @@ def _plan(encoder: Encoder, unique: list[Text], cache: EmbeddingCache | None,
     return todo, plan_batches(encoder, todo, batch_size)
 
 
+def probe_dim(encoder: Encoder) -> int:
+    """The encoder's dimension, from one sentence (asked only when a cache folder's unkeyed
+    chunks disagree on it, ``bench.cache``)."""
+    vectors = np.asarray(encoder.encode(["dimension"], batch_size=1))
+    return int(vectors.reshape(1, -1).shape[1])
+
+
 def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
                  cache_root: Path | None = None, use_cache: bool = True, batch_size: int = 64,
                  show_progress: bool = True, families: Mapping[str, str] | None = None,
@@ -218,7 +225,7 @@ def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
     cache = None
     if use_cache and source.cacheable:
         cache = EmbeddingCache(cache_root or default_cache_root(), source.fingerprint,
-                               source.describe())
+                               source.describe(), dim_probe=lambda: probe_dim(source))
     families = families or {}
     prompts = {task: source.prompt_pair(families.get(task, "")) for task in task_sentences}
     everything: list[Text] = []

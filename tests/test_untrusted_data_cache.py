@@ -7,6 +7,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import runner
@@ -206,3 +207,112 @@ def test_a_manifest_path_leaving_the_data_folder_is_refused(tmp_path, monkeypatc
             manifest.verify_all(tmp_path)
     finally:
         manifest.load_manifest.cache_clear()
+
+
+# --- embedding cache: chunks that do not belong to their folder -----------------------------
+
+class OtherHashEncoder(HashEncoder):
+    """Another model of the same dimension: other vectors for the same sentences."""
+
+    def spec(self):
+        return {**super().spec(), "type": "other-hash"}
+
+    def encode(self, sentences, batch_size=64):
+        return super().encode([s + " (other)" for s in sentences], batch_size)
+
+
+def _sts13(data_dir: Path, cache: Path) -> RunConfig:
+    return RunConfig(model="hash", protocols=parse_protocols("simcse"), tasks=["STS13"],
+                     data_dir=str(data_dir), cache_dir=str(cache), show_progress=False)
+
+
+def _scores(report) -> list[dict]:
+    return [s.values for s in report.scores]
+
+
+def _chunks(folder: Path) -> list[Path]:
+    return sorted(folder.glob("chunk-*.npz"))
+
+
+def _merge_in(folder: Path, chunk: Path, name: str) -> Path:
+    """Copy a chunk into ``folder`` as a careless merge would; ``name`` sorts after the
+    folder's own chunks, so an unguarded cache reads it last and its vectors win."""
+    target = folder / name
+    shutil.copyfile(chunk, target)
+    return target
+
+
+def _legacy_chunk(path: Path, sentences: list[str], vectors: np.ndarray) -> None:
+    """A chunk as the code before this change wrote it: keys and vectors, no key, no dim."""
+    from bench.cache import sentence_key
+
+    keys = np.frombuffer(b"".join(sentence_key(s) for s in sentences),
+                         dtype=np.uint8).reshape(len(sentences), 20)
+    np.savez(path, keys=keys, vectors=vectors)
+
+
+def _warnings(capsys) -> list[str]:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not any("Traceback" in line for line in err), err
+    return [line for line in err if line.startswith("bench: warning:")]
+
+
+def test_another_models_chunk_in_the_folder_is_quarantined_not_used(data_dir, tmp_path,
+                                                                    capsys):
+    cache = tmp_path / "cache"
+    first = run(_sts13(data_dir, cache), encoder=HashEncoder())
+    run(_sts13(data_dir, tmp_path / "other-cache"), encoder=OtherHashEncoder())
+    folder = cache / HashEncoder().fingerprint
+    foreign = [_merge_in(folder, c, f"chunk-ffff{i}.npz")
+               for i, c in enumerate(_chunks(tmp_path / "other-cache"
+                                             / OtherHashEncoder().fingerprint))]
+    capsys.readouterr()
+    again = HashEncoder()
+    second = run(_sts13(data_dir, cache), encoder=again)
+    assert _scores(second) == _scores(first)
+    assert again.encoded == 0  # the folder's own chunks still hold every sentence
+    warnings = _warnings(capsys)
+    assert len(warnings) == len(foreign)
+    for path, line in zip(foreign, warnings):
+        assert str(path) in line and OtherHashEncoder().fingerprint in line
+        assert not path.exists() and (folder / "quarantine" / path.name).exists()
+
+
+def test_a_chunk_of_another_dimension_is_quarantined_and_re_encoded(data_dir, tmp_path,
+                                                                    capsys):
+    cache = tmp_path / "cache"
+    first = run(_sts13(data_dir, cache), encoder=HashEncoder())
+    folder = cache / HashEncoder().fingerprint
+    own = _chunks(folder)[0]
+    sentences = _chunk_sentences(own, _sts13_sentences(data_dir))
+    own.unlink()  # its sentences now come in a chunk of dimension 4
+    _legacy_chunk(folder / "chunk-ffff.npz", sentences, np.ones((len(sentences), 4),
+                                                                  np.float32))
+    capsys.readouterr()
+    for attempt in range(2):  # the second run: no warning, nothing left to re-encode
+        again = HashEncoder()
+        second = run(_sts13(data_dir, cache), encoder=again)
+        assert _scores(second) == _scores(first)
+        warnings = _warnings(capsys)
+        if attempt == 0:
+            assert len(warnings) == 1 and "chunk-ffff.npz" in warnings[0]
+            assert "dimension 4" in warnings[0] and "gives 8" in warnings[0]
+            assert again.encoded == len(sentences)
+        else:
+            assert warnings == [] and again.encoded == 0
+    assert (folder / "quarantine" / "chunk-ffff.npz").exists()
+
+
+def _sts13_sentences(data_dir: Path) -> list[str]:
+    from bench.tasks.registry import load_sts_task
+
+    return load_sts_task(data_dir, "STS13").sentences()
+
+
+def _chunk_sentences(chunk: Path, candidates: list[str]) -> list[str]:
+    """The sentences a chunk holds, in its order (its keys are their sha1s)."""
+    from bench.cache import sentence_key
+
+    by_key = {sentence_key(s): s for s in candidates}
+    with np.load(chunk) as data:
+        return [by_key[bytes(k)] for k in data["keys"]]
