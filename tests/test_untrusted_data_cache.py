@@ -316,3 +316,117 @@ def _chunk_sentences(chunk: Path, candidates: list[str]) -> list[str]:
     by_key = {sentence_key(s): s for s in candidates}
     with np.load(chunk) as data:
         return [by_key[bytes(k)] for k in data["keys"]]
+
+
+SENTENCES = [f"sentence number {i}" for i in range(6)]
+
+
+def _cache(root: Path, enc: HashEncoder, probe: bool = True):
+    from bench.cache import EmbeddingCache
+
+    return EmbeddingCache(root, enc.fingerprint, enc.describe(),
+                          dim_probe=(lambda: enc.encode(["x"]).shape[1]) if probe else None)
+
+
+def test_a_chunk_written_before_keys_were_recorded_is_still_used(tmp_path, capsys):
+    enc = HashEncoder()
+    folder = tmp_path / enc.fingerprint
+    folder.mkdir()
+    _legacy_chunk(folder / "chunk-old.npz", SENTENCES, enc.encode(SENTENCES))
+    cache = _cache(tmp_path, enc)
+    assert cache.missing(SENTENCES) == []
+    np.testing.assert_array_equal(cache.get(SENTENCES), HashEncoder().encode(SENTENCES))
+    assert _warnings(capsys) == [] and (folder / "chunk-old.npz").exists()
+
+
+def test_unkeyed_chunks_of_two_dimensions_are_settled_by_the_model(tmp_path, capsys):
+    """A foreign unkeyed chunk with more rows than the folder's own: the commonest dimension
+    would pick it; the model's own dimension (one sentence encoded) does not."""
+    enc = HashEncoder()
+    folder = tmp_path / enc.fingerprint
+    folder.mkdir()
+    _legacy_chunk(folder / "chunk-a.npz", SENTENCES[:2], enc.encode(SENTENCES[:2]))
+    _legacy_chunk(folder / "chunk-b.npz", SENTENCES, np.ones((6, 4), np.float32))
+    cache = _cache(tmp_path, enc)
+    assert cache.missing(SENTENCES) == SENTENCES[2:]
+    warnings = _warnings(capsys)
+    assert len(warnings) == 1 and "chunk-b.npz" in warnings[0] and "dimension 4" in warnings[0]
+    assert (folder / "quarantine" / "chunk-b.npz").exists()
+
+
+def test_a_chunk_the_model_contradicts_is_set_aside_when_its_vectors_arrive(tmp_path, capsys):
+    """Without a probe the commonest dimension is taken; the model's first vectors correct it."""
+    enc = HashEncoder()
+    folder = tmp_path / enc.fingerprint
+    folder.mkdir()
+    _legacy_chunk(folder / "chunk-a.npz", SENTENCES[:2], enc.encode(SENTENCES[:2]))
+    _legacy_chunk(folder / "chunk-b.npz", SENTENCES[2:], np.ones((4, 4), np.float32))
+    cache = _cache(tmp_path, enc, probe=False)
+    assert cache.missing(SENTENCES) == SENTENCES[:2]  # chunk-a taken for the foreign one
+    cache.put(SENTENCES[:2], enc.encode(SENTENCES[:2]))
+    assert (folder / "quarantine" / "chunk-b.npz").exists()
+    assert _cache(tmp_path, enc, probe=False).missing(SENTENCES) == SENTENCES[2:]
+    assert len(_warnings(capsys)) == 2  # chunk-a at load, chunk-b when the vectors came
+
+
+def _keyed_chunk(path: Path, enc: HashEncoder, sentences: list[str], vectors) -> None:
+    from bench.cache import sentence_key
+
+    keys = np.frombuffer(b"".join(sentence_key(s) for s in sentences),
+                         dtype=np.uint8).reshape(len(sentences), 20)
+    np.savez(path, keys=keys, vectors=vectors, cache_key=np.array(enc.fingerprint),
+             dim=np.array(vectors.shape[1]))
+
+
+def test_a_chunk_with_non_finite_vectors_is_quarantined_not_an_error(tmp_path, capsys):
+    enc = HashEncoder()
+    folder = tmp_path / enc.fingerprint
+    folder.mkdir()
+    _keyed_chunk(folder / "chunk-good.npz", enc, SENTENCES[:3], enc.encode(SENTENCES[:3]))
+    nan = enc.encode(SENTENCES[3:])
+    nan[0, 0] = np.nan
+    _keyed_chunk(folder / "chunk-nan.npz", enc, SENTENCES[3:], nan)
+    assert _cache(tmp_path, enc).missing(SENTENCES) == SENTENCES[3:]
+    warnings = _warnings(capsys)
+    assert len(warnings) == 1 and "chunk-nan.npz" in warnings[0] and "non-finite" in warnings[0]
+    assert (folder / "quarantine" / "chunk-nan.npz").exists()
+
+
+def test_a_link_in_the_cache_folder_is_not_followed(tmp_path, capsys):
+    enc = HashEncoder()
+    folder = tmp_path / "cache" / enc.fingerprint
+    folder.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere.npz"
+    _keyed_chunk(elsewhere, enc, SENTENCES, np.ones((6, 8), np.float32))
+    (folder / "chunk-link.npz").symlink_to(elsewhere)
+    assert _cache(tmp_path / "cache", enc).missing(SENTENCES) == SENTENCES
+    warnings = _warnings(capsys)
+    assert len(warnings) == 1 and "chunk-link.npz" in warnings[0] and "link" in warnings[0]
+    assert (folder / "quarantine" / "chunk-link.npz").is_symlink() and elsewhere.is_file()
+
+
+class _Marker:
+    """Unpickling this creates a file: proof that a chunk was unpickled."""
+
+    path = ""
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def test_a_chunk_holding_a_pickle_is_never_unpickled(tmp_path, capsys):
+    enc = HashEncoder()
+    folder = tmp_path / enc.fingerprint
+    folder.mkdir()
+    marker = _Marker()
+    marker.path = str(tmp_path / "unpickled")
+    evil = np.empty(1, dtype=object)
+    evil[0] = marker
+    from bench.cache import sentence_key
+
+    np.savez(folder / "chunk-evil.npz", allow_pickle=True, vectors=evil,
+             keys=np.frombuffer(sentence_key("x"), np.uint8).reshape(1, 20))
+    assert _cache(tmp_path, enc).missing(["x"]) == ["x"]
+    assert not (tmp_path / "unpickled").exists()
+    warnings = _warnings(capsys)
+    assert len(warnings) == 1 and "chunk-evil.npz" in warnings[0]
