@@ -430,3 +430,92 @@ def test_a_chunk_holding_a_pickle_is_never_unpickled(tmp_path, capsys):
     assert not (tmp_path / "unpickled").exists()
     warnings = _warnings(capsys)
     assert len(warnings) == 1 and "chunk-evil.npz" in warnings[0]
+
+
+# --- in-memory models: the key covers everything that changes a vector ---------------------
+
+def _st_modules():
+    try:  # sentence-transformers >= 6
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:
+        from sentence_transformers.models import Pooling, Transformer
+    return Pooling, Transformer
+
+
+def _tiny_st(tiny_bert: Path, pooling: str = "mean"):
+    from sentence_transformers import SentenceTransformer
+
+    Pooling, Transformer = _st_modules()
+    return SentenceTransformer(modules=[Transformer(str(tiny_bert)), Pooling(32, pooling)],
+                               device="cpu")
+
+
+def _set_pooling(st, mode: str) -> None:
+    """Switch the Pooling module's mode in place, as a user holding the object would."""
+    pooling = st[1]
+    if hasattr(pooling, "pooling_mode_mean_tokens"):  # sentence-transformers < 6
+        pooling.pooling_mode_mean_tokens = mode == "mean"
+        pooling.pooling_mode_cls_token = mode == "cls"
+    else:
+        pooling.pooling_mode = mode
+
+
+def _fp(model, **kw) -> str:
+    from bench.encoders.objects import wrap
+
+    return wrap(model, **kw).fingerprint
+
+
+def test_sentence_transformer_key_covers_pooling_length_and_tokenizer(tiny_bert):
+    a, b = _tiny_st(tiny_bert), _tiny_st(tiny_bert)
+    assert _fp(a) == _fp(b)  # identical setups, loaded twice: one key
+    _set_pooling(b, "cls")
+    assert _fp(b) != _fp(a)
+    _set_pooling(b, "mean")
+    assert _fp(b) == _fp(a)
+    b.max_seq_length = 16
+    assert _fp(b) != _fp(a)
+    c = _tiny_st(tiny_bert)
+    c.tokenizer.add_tokens(["zzqxextra"])
+    assert _fp(c) != _fp(a)
+
+
+def test_hf_model_key_covers_the_tokenizer_and_stays_put_after_encoding(tiny_bert):
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(tiny_bert)
+    first = _fp(model, tokenizer=AutoTokenizer.from_pretrained(tiny_bert), pooler="avg")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    from bench.encoders.objects import wrap
+
+    wrap(model, tokenizer=tokenizer, pooler="avg", max_length=8).encode(["a long sentence " * 9])
+    assert _fp(model, tokenizer=tokenizer, pooler="avg") == first  # calls change no key
+    tokenizer.add_tokens(["zzqxextra"])
+    assert _fp(model, tokenizer=tokenizer, pooler="avg") != first
+
+
+def test_a_switched_pooling_never_gets_the_first_pooling_s_cached_vectors(tiny_bert, tmp_path):
+    from bench.embed import encode_tasks
+    from bench.encoders.objects import wrap
+
+    sentences = {"t": [f"a sentence about {w}" for w in ("cats", "dogs", "rain", "tea")]}
+    st = _tiny_st(tiny_bert)
+    encode_tasks(wrap(st), sentences, cache_root=tmp_path, show_progress=False)
+    _set_pooling(st, "cls")
+    cached, _ = encode_tasks(wrap(st), sentences, cache_root=tmp_path, show_progress=False)
+    fresh = st.encode(sentences["t"], convert_to_numpy=True)
+    np.testing.assert_allclose(cached["t"].lookup(sentences["t"]), fresh, rtol=1e-6)
+    assert not np.allclose(fresh, _tiny_st(tiny_bert).encode(sentences["t"]))  # CLS != mean
+
+
+@pytest.mark.slow
+def test_packaged_minilm_key_covers_pooling_and_is_deterministic():
+    from sentence_transformers import SentenceTransformer
+
+    from bench.encoders.packaged import packaged_path
+
+    path = str(packaged_path("packaged:all-MiniLM-L6-v2"))
+    a, b = SentenceTransformer(path, device="cpu"), SentenceTransformer(path, device="cpu")
+    assert _fp(a) == _fp(b)
+    _set_pooling(b, "cls")
+    assert _fp(b) != _fp(a)

@@ -1,8 +1,13 @@
 """Encoders around objects a user already holds: a loaded Hugging Face model and tokenizer, a
 ``SentenceTransformer``, or any callable ``encode(list[str]) -> array``.
 
-Loaded models are fingerprinted by their weights in memory (a sha256 over the state dict), so
-the embedding cache is shared with nothing else and reused when the same weights come back.
+Loaded models are fingerprinted by their weights in memory (a sha256 over the state dict) and
+by everything else about the object that changes a vector (``setup_digest``): the tokenizer
+(vocabulary, added tokens, normalisation, its settings), the model config, and for a
+``SentenceTransformer`` every module's config (pooling mode, normalisation, dense layers), its
+maximum length and its own prompts. Precision, dtype, pooler and max_length are in the spec.
+So the embedding cache is shared with nothing else, and reused only when the same setup
+comes back: the same weights with another tokenizer, or another pooling, get another key.
 A plain callable cannot be fingerprinted: it is never cached unless the caller names a
 ``fingerprint`` that stands for it.
 """
@@ -10,6 +15,7 @@ A plain callable cannot be fingerprinted: it is never cached unless the caller n
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +37,85 @@ def state_dict_digest(module: Any) -> str:
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+# Settings that say where a tokenizer or config was loaded from, not what it does: left out so
+# the same setup loaded from two folders gets one key.
+_WHERE_FROM = ("name_or_path", "_name_or_path", "vocab_file", "tokenizer_file", "merges_file",
+               "is_local", "local_files_only", "cache_dir", "_commit_hash", "transformers_version")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able, deterministic view of a config value (never a repr with an address)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if k not in _WHERE_FROM}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if hasattr(value, "content"):  # a tokenizers AddedToken
+        return {k: _plain(getattr(value, k, None))
+                for k in ("content", "single_word", "lstrip", "rstrip", "normalized", "special")}
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def tokenizer_setup(tokenizer: Any) -> dict[str, Any]:
+    """What a tokenizer does: its fast backend's full description (vocabulary, added tokens,
+    normaliser, pre-tokeniser, post-processor) or its vocabulary, and its settings. The
+    backend's truncation/padding state is left out: calls change it, the encoder sets both."""
+    setup: dict[str, Any] = {"class": type(tokenizer).__qualname__,
+                             "settings": _plain(dict(getattr(tokenizer, "init_kwargs", {})))}
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        described = json.loads(backend.to_str())
+        setup["backend"] = {k: v for k, v in described.items()
+                            if k not in ("truncation", "padding")}
+    else:
+        setup["vocab"] = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    for attr in ("padding_side", "truncation_side", "model_max_length", "do_lower_case"):
+        if hasattr(tokenizer, attr):
+            setup[attr] = _plain(getattr(tokenizer, attr))
+    setup["added"] = _plain(dict(sorted(getattr(tokenizer, "get_added_vocab", dict)().items())))
+    return setup
+
+
+def model_config(model: Any) -> dict[str, Any]:
+    """A Hugging Face model's config (activation, layer-norm epsilon, ...), where-from left out."""
+    config = getattr(model, "config", None)
+    return _plain(config.to_dict()) if config is not None and hasattr(config, "to_dict") else {}
+
+
+def sentence_transformer_setup(model: Any) -> dict[str, Any]:
+    """Every module in order (class and config; a Transformer's model config too), the
+    tokenizer, the maximum length, the model's own prompts and default prompt name."""
+    modules = []
+    for _, module in model.named_children():
+        entry: dict[str, Any] = {"class": f"{type(module).__module__}."
+                                          f"{type(module).__qualname__}"}
+        if callable(getattr(module, "get_config_dict", None)):
+            entry["config"] = _plain(module.get_config_dict())
+        inner = getattr(module, "auto_model", None)
+        if inner is not None:
+            entry["model_config"] = model_config(inner)
+        modules.append(entry)
+    tokenizer = getattr(model, "tokenizer", None)
+    return {"modules": modules,
+            "tokenizer": tokenizer_setup(tokenizer) if tokenizer is not None else None,
+            "max_seq_length": _plain(getattr(model, "max_seq_length", None)),
+            "prompts": _plain(dict(getattr(model, "prompts", None) or {})),
+            "default_prompt_name": _plain(getattr(model, "default_prompt_name", None)),
+            "truncate_dim": _plain(getattr(model, "truncate_dim", None))}
+
+
+def setup_digest(setup: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()
+
+
+def object_digest(module: Any, setup: dict[str, Any]) -> str:
+    """The key of an object model: its weights and its setup, together."""
+    return hashlib.sha256(f"{state_dict_digest(module)}:{setup_digest(setup)}".encode()
+                          ).hexdigest()
 
 
 def dtype_name(module: Any) -> str:
@@ -73,7 +158,9 @@ class LoadedTransformerEncoder(TransformerEncoder):
 
     def weights_digest(self) -> str | None:
         # computed when the fingerprint is first needed (a cached run), not per construction
-        return state_dict_digest(self._loaded[1])
+        tokenizer, model = self._loaded
+        return object_digest(model, {"tokenizer": tokenizer_setup(tokenizer),
+                                     "model_config": model_config(model)})
 
     def describe(self) -> dict[str, Any]:
         return Encoder.describe(self)  # weights in memory: no folder, no hub revision
@@ -97,7 +184,7 @@ class LoadedSentenceTransformerEncoder(SentenceTransformerEncoder):
         return {**super().spec(), "type": "sentence-transformers-object"}
 
     def weights_digest(self) -> str | None:
-        return state_dict_digest(self._model)
+        return object_digest(self._model, sentence_transformer_setup(self._model))
 
     def describe(self) -> dict[str, Any]:
         return Encoder.describe(self)
