@@ -86,6 +86,8 @@ def quarantine(path: Path, why: str) -> None:
     deleted), saying so in one line."""
     aside = path.parent / QUARANTINE / path.name
     try:
+        if aside.parent.is_symlink():  # a planted link would move the chunk out of the cache
+            raise OSError(f"{QUARANTINE}/ is a link")
         aside.parent.mkdir(exist_ok=True)
         if aside.exists():
             aside = aside.with_name(f"{path.stem}-{uuid.uuid4().hex[:8]}{path.suffix}")

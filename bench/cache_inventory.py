@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.cache import KEY_SCHEME, STATE_FOLDER
+from bench.cache import KEY_SCHEME, QUARANTINE, STATE_FOLDER
 from bench.errors import BenchError
 from bench.fingerprint import fingerprint
 
@@ -54,6 +54,7 @@ class Entry:
     status: str
     chunks: int = 0
     reasons: list[str] = field(default_factory=list)  # why prune selects it
+    quarantined: int = 0  # chunks set aside in <folder>/quarantine/ (another model's, ...)
 
     @property
     def key(self) -> str:
@@ -96,6 +97,9 @@ def _vectors_entry(path: Path, now: float) -> Entry:
         meta = {}
     size, last_used = _tree_stats(path)
     chunks = sum(1 for _ in path.glob("chunk-*.npz"))
+    aside = path / QUARANTINE
+    quarantined = (sum(1 for _ in aside.glob("chunk-*.npz"))
+                   if aside.is_dir() and not aside.is_symlink() else 0)
     if is_weight_blind(path.name, meta):
         status = WEIGHT_BLIND
     elif chunks == 0 and now - last_used > EMPTY_GRACE_S:
@@ -104,13 +108,13 @@ def _vectors_entry(path: Path, now: float) -> Entry:
         status = OK
     scheme = meta.get("key_scheme", 1) if meta else None
     return Entry(path, "vectors", size, last_used, _model_label(meta) if meta else "?", scheme,
-                 status, chunks)
+                 status, chunks, quarantined=quarantined)
 
 
 def _state_entry(path: Path, blind_bases: set[str]) -> Entry:
     st = path.lstat()
     try:
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["__meta__"]))
     except (OSError, ValueError, KeyError, EOFError):
         meta = {}

@@ -519,3 +519,29 @@ def test_packaged_minilm_key_covers_pooling_and_is_deterministic():
     assert _fp(a) == _fp(b)
     _set_pooling(b, "cls")
     assert _fp(b) != _fp(a)
+
+
+def test_a_planted_quarantine_link_moves_nothing_out_of_the_cache(tmp_path, capsys):
+    enc = HashEncoder()
+    folder = tmp_path / "cache" / enc.fingerprint
+    folder.mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (folder / "quarantine").symlink_to(outside)
+    _keyed_chunk(folder / "chunk-nan.npz", enc, SENTENCES, np.full((6, 8), np.nan, np.float32))
+    assert _cache(tmp_path / "cache", enc).missing(SENTENCES) == SENTENCES
+    assert list(outside.iterdir()) == [] and (folder / "chunk-nan.npz").exists()
+    warnings = _warnings(capsys)
+    assert len(warnings) == 1 and "is a link" in warnings[0] and "not used" in warnings[0]
+
+
+def test_cache_info_counts_quarantined_chunks(tmp_path):
+    from bench.cache_inventory import scan
+
+    enc = HashEncoder()
+    _cache(tmp_path, enc).put(SENTENCES[:2], enc.encode(SENTENCES[:2]))
+    folder = tmp_path / enc.fingerprint
+    _keyed_chunk(folder / "chunk-nan.npz", enc, SENTENCES, np.full((6, 8), np.nan, np.float32))
+    _cache(tmp_path, enc).missing(SENTENCES)
+    (entry,), _ = scan(tmp_path)
+    assert (entry.chunks, entry.quarantined) == (1, 1)

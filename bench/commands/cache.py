@@ -82,6 +82,8 @@ def _table(entries: list[Entry], title: str, reasons: bool) -> Table:
         table.add_column(col, justify="right" if col == "size" else "left")
     for e in entries:
         status = e.status if e.key_scheme is None else f"{e.status}, scheme {e.key_scheme}"
+        if e.quarantined:
+            status += f", {e.quarantined} quarantined"
         table.add_row(e.key[:12], e.kind, e.model, human_size(e.size), _day(e.last_used),
                       "; ".join(e.reasons) if reasons else status)
     return table
