@@ -94,8 +94,9 @@ def quarantine(path: Path, why: str) -> None:
         os.replace(path, aside)
         where = f"moved to {QUARANTINE}/{aside.name}"
     except OSError as exc:
-        where = f"could not move it aside ({exc.strerror or exc}); not used"
-    warn(f"cache chunk {path} {why}; {where}; its sentences are encoded again")
+        where = f"could not move it aside ({exc.strerror or exc})"
+    warn(f"cache chunk {path} {why}; {where}; its vectors are not used (a sentence only it "
+         f"held is encoded again)")
 
 
 @dataclass(frozen=True)
