@@ -92,7 +92,12 @@ def _install(staged: Path, final: Path, trash: Path) -> None:
         raise DataError(f"{final} is not a folder; remove it by hand")
     if final.exists():
         final.rename(trash)
-    staged.rename(final)
+    try:
+        staged.rename(final)
+    except OSError:
+        if trash.exists():  # put the old copy back rather than lose it with the temporary
+            trash.rename(final)
+        raise
     if trash.exists():
         shutil.rmtree(trash)
 
