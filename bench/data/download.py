@@ -94,10 +94,10 @@ def _install(staged: Path, final: Path, trash: Path) -> None:
         final.rename(trash)
     try:
         staged.rename(final)
-    except OSError:
+    except OSError as exc:
         if trash.exists():  # put the old copy back rather than lose it with the temporary
             trash.rename(final)
-        raise
+        raise DataError(f"cannot install into {final}: {exc.strerror or exc}") from None
     if trash.exists():
         shutil.rmtree(trash)
 
