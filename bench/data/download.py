@@ -89,7 +89,7 @@ def _install(staged: Path, final: Path, trash: Path) -> None:
     """Put ``staged`` at ``final``: an existing copy is renamed away first and deleted only
     once the new one is in place (one folder is there at every moment but the two renames)."""
     if final.is_symlink() or final.is_file():
-        raise DataError(f"{final} is not a folder; remove it by hand")
+        raise DataError(f"{final} is a link or a file, not a folder; remove it by hand")
     if final.exists():
         final.rename(trash)
     try:
