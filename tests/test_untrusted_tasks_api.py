@@ -325,3 +325,19 @@ def test_api_and_cli_refuse_the_same_options(option, value, api, cli, tmp_path, 
                      "--out", str(out), f"--{option.replace('_', '-')}", str(value)]) == 2
         assert capsys.readouterr().err.strip() == f"bench: error: {cli}"
         assert not out.exists()
+
+
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path):
+    toml = _task(tmp_path / "t")
+    lines = [HEADER + "\tscore", *(r + "\t1" for r in ROWS)]
+    (toml.parent / "test.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"test.tsv:1: column 'score' appears twice"):
+        parse_task_file(toml).load(tmp_path)
+
+
+def test_an_oversized_task_file_is_refused_unread(tmp_path):
+    toml = _task(tmp_path / "t")
+    with open(toml, "a", encoding="utf-8") as f:
+        f.write("#" * (1 << 20) + "\n")
+    with pytest.raises(DataError, match=r"my.toml: \d+ bytes; a task file is a few lines"):
+        parse_task_file(toml)

@@ -116,6 +116,10 @@ def _table_rows(path: Path, text: str, fmt: str, header: bool
             continue  # a blank line (a trailing newline) is no record
         if header and names is None:
             names = [c.strip() for c in cols]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:  # a row would silently keep the last column of that name
+                raise DataError(f"{path}:{lineno}: column {twice[0]!r} appears twice in the "
+                                f"header")
             width = len(names)
             continue
         if width is None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from bench.data.manifest import Checksums
 
 ENV_VAR = "BENCH_TASKS_DIR"
+MAX_TASK_FILE_BYTES = 1 << 20
 KEYS = {"name", "display_name", "aliases", "description", "citation", "format", "header",
         "sentence1", "sentence2", "score", "score_range", "evaluate", "train", "dev", "files",
         "version"}
@@ -58,6 +59,9 @@ def parse_task_file(path: str | os.PathLike) -> TaskMetadata:
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise DataError(f"task file {path} not found")
+    if path.stat().st_size > MAX_TASK_FILE_BYTES:
+        raise DataError(f"{path}: {path.stat().st_size} bytes; a task file is a few lines of "
+                        f"TOML (at most {MAX_TASK_FILE_BYTES >> 10} KiB)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no error
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
