@@ -165,6 +165,7 @@ def make_encoder(model: Any, *, tokenizer: Any = None, pooler: str | None = None
                  data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
                  use_cache: bool = True, max_length: int | None = None) -> Encoder:
     """The Encoder for anything ``evaluate`` accepts (``bench.mteb.as_model`` builds on it)."""
+    check_run_options(precision=precision, max_length=max_length)
     if device is None and not isinstance(model, str | Path):
         device = _object_device(model)
     device = check_device(device or "cpu")

@@ -20,6 +20,11 @@ tests and compare apply to it unchanged.
 
 Everything is checked when the file is loaded (keys, types, format, parts) and the data when
 the run reads its tasks, before any encoding; each problem is one line naming the file.
+What cannot be scored is refused rather than turned into a number: a name outside
+``[A-Za-z0-9._-]`` (it becomes a report key and a file name) or equal to a task set's
+(``sts``, ``every``, ...: --tasks would select the set), a score_range that is not two finite
+numbers, and a part with fewer than three pairs or constant gold (``bench.data.records``).
+Reports name data files relative to the task file's folder, never by machine path.
 """
 
 from __future__ import annotations
