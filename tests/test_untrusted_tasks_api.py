@@ -341,3 +341,14 @@ def test_an_oversized_task_file_is_refused_unread(tmp_path):
         f.write("#" * (1 << 20) + "\n")
     with pytest.raises(DataError, match=r"my.toml: \d+ bytes; a task file is a few lines"):
         parse_task_file(toml)
+
+
+@pytest.mark.parametrize("name", ["a/b", "../up", "<b>", "sts"])
+def test_a_task_registered_in_code_obeys_the_same_names(name):
+    from bench.data.sts import ColumnsReader
+    from bench.tasks.registry import TaskMetadata, register
+
+    meta = TaskMetadata(name=name, family="sts", reader=ColumnsReader((), 0, 1, 2))
+    with pytest.raises(DataError, match=repr(name)):
+        register(meta)
+    assert name not in tasks()

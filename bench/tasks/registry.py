@@ -119,6 +119,8 @@ def reserved_names(family: str = "") -> set[str]:
 
 def register(meta: TaskMetadata, *, replace: bool = False) -> TaskMetadata:
     """Add a task to the registry (``replace`` to redefine one, e.g. in tests)."""
+    for n in (meta.name, *meta.aliases):
+        check_name(n, "task name" if n == meta.name else "alias")
     shadowed = [n for n in (meta.name, *meta.aliases) if n.lower() in reserved_names(meta.family)]
     if shadowed:
         raise DataError(f"task {meta.name!r}: name or alias {shadowed[0]!r} is the name of a "
