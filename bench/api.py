@@ -31,6 +31,7 @@ from bench.protocols import (
 )
 from bench.results import RunReport
 from bench.runner import RunConfig, run
+from bench.validation import check_run_options
 
 
 def _protocols(protocols: str | Protocol | Sequence[str | Protocol]) -> list[Protocol]:
@@ -92,6 +93,10 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
     (``bench.distributed``): rank 0 returns the report (and writes ``out``), the other ranks
     return None. In a script that set up its own process group, every rank must call it.
     """
+    check_run_options(batch_size=batch_size, max_length=max_length, jobs=jobs,
+                      precision=precision, dtype=dtype, seed=seed,
+                      regressor_selection=regressor_selection,
+                      transfer_config=transfer_config, classifier=classifier)
     if isinstance(model, str | Path) and _is_seed_folder(model):
         options = {k: v for k, v in locals().items() if k not in ("model", "name", "out")}
         from bench.seeds import evaluate_seeds
@@ -160,6 +165,7 @@ def make_encoder(model: Any, *, tokenizer: Any = None, pooler: str | None = None
                  data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
                  use_cache: bool = True, max_length: int | None = None) -> Encoder:
     """The Encoder for anything ``evaluate`` accepts (``bench.mteb.as_model`` builds on it)."""
+    check_run_options(precision=precision, max_length=max_length)
     if device is None and not isinstance(model, str | Path):
         device = _object_device(model)
     device = check_device(device or "cpu")

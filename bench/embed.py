@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.cache import EmbeddingCache
 from bench.distributed import Shards, assign
-from bench.encoders.base import Encoder
+from bench.encoders.base import Encoder, checked_vectors
 from bench.errors import ModelError
 from bench.progress import progress_bar
 
@@ -127,16 +127,15 @@ def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache 
         pending_s: list[Text] = []
         pending_v: list[np.ndarray] = []
         total = sum(len(batches[i][1]) for i in mine)
+        dim: int | None = None  # set by the first batch; every later one must match it
         with progress_bar(description, total=total, disable=not show_progress) as advance:
             for i in mine:
                 if shards is not None:
                     shards.check()  # stop within a batch when another rank has failed
                 prompt, batch, _ = batches[i]
-                vectors = encoder.encode_prompted(batch, prompt, batch_size=batch_size)
-                if vectors.shape[0] != len(batch):
-                    raise RuntimeError(f"encoder {encoder.name!r} returned "
-                                       f"{vectors.shape[0]} vectors for {len(batch)} "
-                                       f"sentences")
+                vectors = checked_vectors(encoder.name, encoder.encode_prompted(
+                    batch, prompt, batch_size=batch_size), len(batch), dim)
+                dim = vectors.shape[1]
                 items = [text_item(prompt, s) for s in batch]
                 finite = np.isfinite(vectors).all(axis=1)
                 if not finite.all():  # counted and refused below; never cached

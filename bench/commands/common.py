@@ -28,8 +28,8 @@ def add_encoding_options(p: argparse.ArgumentParser) -> None:
                    "config_sentence_transformers.json)")
     p.add_argument("--max-length", type=int, metavar="TOKENS",
                    help="truncate inputs to this many tokens (transformer and "
-                   "sentence-transformers models; default: the recipe's, else no truncation "
-                   "for transformer models and the model's own limit for sentence-transformers)")
+                   "sentence-transformers models; default: the recipe's, else the model's own "
+                   "limit, recorded in the report's model.extra.truncation)")
     p.add_argument("--dtype", choices=DTYPE_CHOICES,
                    help="dtype the weights are loaded in (default: the recipe's, else fp32); "
                    "--precision is the autocast precision, recorded apart")

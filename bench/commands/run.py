@@ -13,12 +13,13 @@ from bench.commands.common import (
     add_task_file_options,
     split_list,
 )
-from bench.errors import BenchError, warn
+from bench.errors import warn
 from bench.outputs import check_file, check_folder
 from bench.protocols import REGRESSOR_SELECTIONS
 from bench.render import footer_lines, print_table, report_tables
 from bench.reports import DEFAULT_RUNS_FOLDER, save
 from bench.tasks.classifier import CLASSIFIERS, CONFIGS
+from bench.validation import check_run_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,13 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.batch_size < 1:
-        raise BenchError(f"--batch-size must be positive, got {args.batch_size}")
-    if args.max_length is not None and args.max_length < 1:
-        raise BenchError(f"--max-length must be a positive number of tokens, got "
-                         f"{args.max_length}")
-    if args.jobs is not None and args.jobs < 1:
-        raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
+    check_run_options(batch_size=args.batch_size, max_length=args.max_length, jobs=args.jobs,
+                      precision=args.precision, dtype=args.dtype, seed=args.seed,
+                      regressor_selection=args.regressor_selection,
+                      transfer_config=args.transfer_config, classifier=args.classifier,
+                      cli=True)
     if not args.no_report:  # before encoding: a result computed for nothing is worse
         if args.out is not None:
             check_file(args.out, "--out")

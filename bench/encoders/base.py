@@ -9,10 +9,37 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import ModelError
 from bench.fingerprint import fingerprint as _fingerprint
 from bench.prompts import NO_PROMPTS, Prompts
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def checked_vectors(model: str, vectors: Any, count: int, dim: int | None = None) -> np.ndarray:
+    """What an encoder returned for ``count`` sentences, as an array, if it is a 2-D array of
+    real numbers with one row per sentence (and ``dim`` columns, when an earlier batch set
+    the dimension); else one ModelError naming the model. Strings, complex numbers, ragged
+    lists or a changing dimension would otherwise end in a raw numpy error, or be scored.
+    Non-finite values are counted and refused where the vectors are gathered (``bench.embed``).
+    """
+    if hasattr(vectors, "detach"):  # a torch tensor
+        vectors = vectors.detach().float().cpu().numpy()
+    try:
+        array = np.asarray(vectors)
+    except (ValueError, TypeError):  # ragged nested lists
+        raise ModelError(f"model {model!r} returned no rectangular array for {count} "
+                         f"sentences (rows of different lengths?)") from None
+    if array.dtype.kind not in "fiu":
+        raise ModelError(f"model {model!r} returned {array.dtype} values for {count} "
+                         f"sentences; expected real numbers")
+    if array.ndim != 2 or array.shape[0] != count:
+        raise ModelError(f"model {model!r} returned an array of shape {array.shape} for "
+                         f"{count} sentences; expected ({count}, dim)")
+    if dim is not None and array.shape[1] != dim:
+        raise ModelError(f"model {model!r} returned vectors of dimension {array.shape[1]} "
+                         f"after vectors of dimension {dim}; the dimension must not change")
+    return array
 
 
 class Encoder(ABC):

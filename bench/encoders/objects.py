@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.encoders.base import Encoder
+from bench.encoders.base import Encoder, checked_vectors
 from bench.encoders.sbert import SentenceTransformerEncoder
 from bench.encoders.transformer import TransformerEncoder
 from bench.errors import ModelError
@@ -206,18 +206,11 @@ class CallableEncoder(Encoder):
         return {"type": "callable", "name": self.name, "fingerprint": self._fixed}
 
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        out = []
+        out: list[np.ndarray] = []
         for start in range(0, len(sentences), batch_size):
             batch = list(sentences[start:start + batch_size])
-            vectors = self.function(batch)
-            if hasattr(vectors, "detach"):  # a torch tensor
-                vectors = vectors.detach().float().cpu().numpy()
-            vectors = np.asarray(vectors)
-            if vectors.ndim != 2 or vectors.shape[0] != len(batch):
-                raise ModelError(f"model {self.name!r} returned an array of shape "
-                                 f"{vectors.shape} for {len(batch)} sentences; expected "
-                                 f"({len(batch)}, dim)")
-            out.append(vectors)
+            out.append(checked_vectors(self.name, self.function(batch), len(batch),
+                                       out[0].shape[1] if out else None))
         return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from bench.devices import check_device
 from bench.encoders.base import Encoder
+from bench.encoders.limits import precut, truncation_record
 from bench.encoders.transformer import (
     autocast_context,
     check_loading_options,
@@ -102,14 +103,17 @@ class SentenceTransformerEncoder(Encoder):
                 **({"model_prompts": dict(model.prompts)} if getattr(model, "prompts", None)
                    else {}),
                 **({"default_prompt_name": model.default_prompt_name}
-                   if getattr(model, "default_prompt_name", None) else {})}
+                   if getattr(model, "default_prompt_name", None) else {}),
+                **truncation_record(getattr(model, "max_seq_length", None),
+                                    self.max_length is not None)}
 
     def length_keys(self, sentences: Sequence[str]) -> list[int]:
         model = self._model
         tokenizer = getattr(model, "tokenizer", None)
         if tokenizer is None or not callable(tokenizer):
             return super().length_keys(sentences)
-        return token_counts(tokenizer, sentences, getattr(model, "max_seq_length", None))
+        limit = getattr(model, "max_seq_length", None)
+        return token_counts(tokenizer, precut(sentences, limit), limit)
 
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
         return self._encode(sentences, batch_size, None)
@@ -121,7 +125,8 @@ class SentenceTransformerEncoder(Encoder):
             dim = getattr(model, "get_embedding_dimension",
                           getattr(model, "get_sentence_embedding_dimension", None))()
             return np.zeros((0, dim), dtype=np.float32)
+        texts = precut(sentences, getattr(self._model, "max_seq_length", None))
         with autocast_context(self.device, self.precision):
-            vectors = self._model.encode(list(sentences), batch_size=batch_size, prompt=prompt,
+            vectors = self._model.encode(texts, batch_size=batch_size, prompt=prompt,
                                          convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)

@@ -1,4 +1,5 @@
-"""Any Hugging Face encoder with SimCSE's poolers (tokenised as evaluation.py: padding, no truncation)."""
+"""Any Hugging Face encoder with SimCSE's poolers (tokenised as evaluation.py: padding;
+inputs past the model's limit are truncated to it, ``bench.encoders.limits``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from bench.devices import check_device
 from bench.encoders.base import PRECISIONS, Encoder
 from bench.encoders.cls_only import cls_only_last_layer
+from bench.encoders.limits import model_max_tokens, precut, truncation_record
 from bench.encoders.packaged import is_packaged, packaged_path
 from bench.encoders.pooling import FIRST_LAYERS, POOLERS, needs_hidden_states, pool, uses_cls_only
 from bench.errors import ModelError
@@ -212,10 +214,18 @@ class TransformerEncoder(Encoder):
         return {**super().describe(), **describe_weights(self.weights_folder)}
 
     def model_meta(self) -> dict[str, Any]:
-        return hf_model_meta(*self._loaded, self.max_length)
+        return {**hf_model_meta(*self._loaded, self.max_length),
+                **truncation_record(self.token_limit, self.max_length is not None)}
+
+    @cached_property
+    def token_limit(self) -> int | None:
+        """Tokens an input is cut to: ``max_length``, never past the model's own limit."""
+        limits = [x for x in (self.max_length, model_max_tokens(*self._loaded)) if x]
+        return min(limits) if limits else None
 
     def length_keys(self, sentences: Sequence[str]) -> list[int]:
-        return token_counts(self._loaded[0], sentences, self.max_length)
+        limit = self.token_limit
+        return token_counts(self._loaded[0], precut(sentences, limit), limit)
 
     @torch.inference_mode()
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -223,8 +233,9 @@ class TransformerEncoder(Encoder):
         out = []
         for start in range(0, len(sentences), batch_size):
             batch = list(sentences[start:start + batch_size])
-            inputs = tokenizer(batch, padding=True, truncation=self.max_length is not None,
-                               max_length=self.max_length, return_tensors="pt").to(self.device)
+            limit = self.token_limit
+            inputs = tokenizer(precut(batch, limit), padding=True, truncation=limit is not None,
+                               max_length=limit, return_tensors="pt").to(self.device)
             with autocast_context(self.device, self.precision), \
                     cls_only_last_layer(model, uses_cls_only(self.pooler)):
                 outputs = model(**inputs, output_hidden_states=needs_hidden_states(self.pooler),

@@ -11,6 +11,7 @@ existing family is one ``register(TaskMetadata(...))`` (plus its sha256 lines in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,10 +97,34 @@ _TASKS: dict[str, TaskMetadata] = {}
 _SETS: dict[str, tuple[str, ...]] = {}
 USER_SET = "user"
 SET_ALIASES = {"all": "every"}
+# A task name becomes a report key, a column heading, a file name in exports and a CSS/HTML
+# token on the page: ASCII letters, digits, '.', '_' and '-' only, starting with a letter or
+# digit (every built-in name and alias fits), at most 64 characters.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_name(name: str, what: str = "task name") -> str:
+    """``name`` if it is a safe task name, else a one-line DataError saying why."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise DataError(f"{what} {name!r} must be 1-64 ASCII letters, digits, '.', '_' or '-', "
+                        f"starting with a letter or digit")
+    return name
+
+
+def reserved_names(family: str = "") -> set[str]:
+    """Lower-cased set names (``sts``, ``transfer``, ``user``, ``every``, ``all``): --tasks
+    reads these as sets before task names, so a task of that name could never be selected."""
+    return {n.lower() for n in (*_SETS, family, USER_SET, "every", *SET_ALIASES) if n}
 
 
 def register(meta: TaskMetadata, *, replace: bool = False) -> TaskMetadata:
     """Add a task to the registry (``replace`` to redefine one, e.g. in tests)."""
+    for n in (meta.name, *meta.aliases):
+        check_name(n, "task name" if n == meta.name else "alias")
+    shadowed = [n for n in (meta.name, *meta.aliases) if n.lower() in reserved_names(meta.family)]
+    if shadowed:
+        raise DataError(f"task {meta.name!r}: name or alias {shadowed[0]!r} is the name of a "
+                        f"task set, which --tasks would select instead; choose another name")
     taken = {n.lower() for t in _TASKS.values() if t.name != meta.name
              for n in (t.name, *t.aliases)}
     clash = [n for n in (meta.name, *meta.aliases) if n.lower() in taken]

@@ -20,10 +20,16 @@ tests and compare apply to it unchanged.
 
 Everything is checked when the file is loaded (keys, types, format, parts) and the data when
 the run reads its tasks, before any encoding; each problem is one line naming the file.
+What cannot be scored is refused rather than turned into a number: a name outside
+``[A-Za-z0-9._-]`` (it becomes a report key and a file name) or equal to a task set's
+(``sts``, ``every``, ...: --tasks would select the set), a score_range that is not two finite
+numbers, and a part with fewer than three pairs or constant gold (``bench.data.records``).
+Reports name data files relative to the task file's folder, never by machine path.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -32,12 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 from bench.data.records import FORMATS, RecordsReader
 from bench.errors import DataError
-from bench.tasks.registry import TaskMetadata, register, tasks
+from bench.tasks.registry import TaskMetadata, check_name, register, tasks
 
 if TYPE_CHECKING:
     from bench.data.manifest import Checksums
 
 ENV_VAR = "BENCH_TASKS_DIR"
+MAX_TASK_FILE_BYTES = 1 << 20
 KEYS = {"name", "display_name", "aliases", "description", "citation", "format", "header",
         "sentence1", "sentence2", "score", "score_range", "evaluate", "train", "dev", "files",
         "version"}
@@ -57,17 +64,21 @@ def parse_task_file(path: str | os.PathLike) -> TaskMetadata:
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise DataError(f"task file {path} not found")
+    if path.stat().st_size > MAX_TASK_FILE_BYTES:
+        raise DataError(f"{path}: {path.stat().st_size} bytes; a task file is a few lines of "
+                        f"TOML (at most {MAX_TASK_FILE_BYTES >> 10} KiB)")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no error
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: invalid TOML ({exc})") from None
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise DataError(f"{path}: unknown key {unknown[0]!r}; valid: {', '.join(sorted(KEYS))}")
     name = _need(data, "name", str, path).strip()
-    if not name or any(c.isspace() or c in ",:" for c in name):
-        raise DataError(f"{path}: task name {name!r} must be non-empty, without spaces, commas "
-                        f"or colons")
+    try:
+        check_name(name)
+    except DataError as exc:
+        raise DataError(f"{path}: 'name': {exc}") from None
     fmt = _need(data, "format", str, path)
     if fmt not in FORMATS:
         raise DataError(f"{path}: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
@@ -87,12 +98,18 @@ def parse_task_file(path: str | os.PathLike) -> TaskMetadata:
         raise DataError(f"{path}: sentence1, sentence2 and score must be three different columns")
     score_range = _need(data, "score_range", list, path)
     if (len(score_range) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool)
-                                         for v in score_range)
+                                         and math.isfinite(v) for v in score_range)
             or not score_range[0] < score_range[1]):
-        raise DataError(f"{path}: 'score_range' must be [low, high] with low < high")
+        raise DataError(f"{path}: 'score_range' must be [low, high], two finite numbers with "
+                        f"low < high")
     files = _need(data, "files", dict, path)
-    if not files or not all(isinstance(v, str) and v for v in files.values()):
+    if not files or not all(isinstance(v, str) and v and "\0" not in v for v in files.values()):
         raise DataError(f"{path}: [files] must map each part (split or subset) to a file name")
+    for part in files:
+        try:
+            check_name(part, "part name")
+        except DataError as exc:
+            raise DataError(f"{path}: [files]: {exc}") from None
     evaluate = data.get("evaluate", ["test"])
     evaluate = [evaluate] if isinstance(evaluate, str) else evaluate
     if not isinstance(evaluate, list) or not evaluate or not all(isinstance(e, str)
@@ -114,6 +131,11 @@ def parse_task_file(path: str | os.PathLike) -> TaskMetadata:
     aliases = data.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise DataError(f"{path}: 'aliases' must be a list of names")
+    for alias in aliases:
+        try:
+            check_name(alias, "alias")
+        except DataError as exc:
+            raise DataError(f"{path}: 'aliases': {exc}") from None
     version = data.get("version", 1)
     if not isinstance(version, int) or isinstance(version, bool):
         raise DataError(f"{path}: 'version' must be an integer")
@@ -142,16 +164,17 @@ def register_task_file(path: str | os.PathLike) -> TaskMetadata:
 
 
 def task_file_digests(meta: TaskMetadata) -> Checksums:
-    """sha256 of a task file and of its data files, keyed ``<task>:<file as the task file
-    names it>``: no manifest knows them, so they are digested for the report and marked
+    """sha256 of a task file and of its data files, keyed ``<task>:<file relative to the task
+    file's folder>`` (a file outside that folder by its name alone: no machine path goes into
+    a report): no manifest knows them, so they are digested for the report and marked
     unverified (``data.status``), never verified."""
     from bench.data.manifest import UNKNOWN, Checksums
     from bench.fingerprint import sha256_file
 
     assert meta.origin is not None and isinstance(meta.reader, RecordsReader)
     sums = {f"{meta.name}:{meta.origin.name}": sha256_file(meta.origin)}
-    for name in meta.reader.files():
-        sums[f"{meta.name}:{name}"] = sha256_file(meta.reader.path(name))
+    for name, label in meta.reader.labels().items():
+        sums[f"{meta.name}:{label}"] = sha256_file(meta.reader.path(name))
     return Checksums(sums, dict.fromkeys(sums, UNKNOWN))
 
 
