@@ -32,7 +32,8 @@ def printable(text: object) -> str:
 
 def md_cell(text: object) -> str:
     """A Markdown table cell: line breaks become spaces (a newline would end the row), other
-    controls are escaped, ``|`` is escaped (it would start a new cell) and ``< > &`` become
-    entities (raw HTML is rendered by GitHub's Markdown)."""
+    controls are escaped, ``|`` is escaped (it would start a new cell), ``< > &`` become
+    entities (raw HTML is rendered by GitHub's Markdown) and ``](`` loses its meaning (an
+    inline link or image: a tracking pixel or a phishing link); ``[3 seeds]`` stays as is."""
     flat = re.sub(r"[\r\n\u2028\u2029]+", " ", str(text))
-    return "".join(_MD.get(ch, ch) for ch in printable(flat))
+    return "".join(_MD.get(ch, ch) for ch in printable(flat)).replace("](", "]\\(")

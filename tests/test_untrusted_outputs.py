@@ -228,6 +228,8 @@ def test_md_cell_escapes_pipes_newlines_html_and_controls():
 
     assert md_cell("a|b\nc <b>&") == "a\\|b c &lt;b&gt;&amp;"
     assert md_cell(f"x{ESC}y") == "x\\x1by"
+    assert md_cell("![px](https://t.example/p.png) m [3 seeds]") == \
+        "![px]\\(https://t.example/p.png) m [3 seeds]"
 
 
 def _table_rows(markdown: str, section: str) -> list[str]:
