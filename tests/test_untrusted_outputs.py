@@ -301,3 +301,13 @@ def test_export_target_naming_an_input_is_refused(run_report, tmp_path, capsys):
     assert main(["export", "mteb", str(report), "--out", str(tmp_path / "out")]) == 2
     assert "input" in _error_line(capsys)
     assert _tree(tmp_path) == before
+
+
+def test_run_out_naming_its_task_file_is_refused(tmp_path, capsys):
+    task_file = tmp_path / "mine.toml"
+    task_file.write_text("# my task file\n", encoding="utf-8")
+    assert main(["run", "--model", "glove-avg", "--task-file", str(task_file),
+                 "--out", str(task_file)]) == 2
+    line = _error_line(capsys)
+    assert "--out" in line and "input" in line
+    assert task_file.read_text(encoding="utf-8") == "# my task file\n"
