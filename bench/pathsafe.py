@@ -26,8 +26,10 @@ class UnsafePathError(BenchError):
 
 def show(value: object, limit: int = 60) -> str:
     """A file-given value quoted for an error line: escaped, cut to ``limit`` characters."""
-    text = printable(repr(value) if not isinstance(value, str) else value)
-    return repr(text if len(text) <= limit else text[:limit] + "...")
+    if not isinstance(value, str):
+        text = printable(repr(value))
+        return text if len(text) <= limit else text[:limit] + "..."
+    return repr(printable(value if len(value) <= limit else value[:limit] + "..."))
 
 
 def is_name(text: object) -> bool:

@@ -311,3 +311,13 @@ def test_run_out_naming_its_task_file_is_refused(tmp_path, capsys):
     line = _error_line(capsys)
     assert "--out" in line and "input" in line
     assert task_file.read_text(encoding="utf-8") == "# my task file\n"
+
+
+def test_reports_index_escapes_a_hostile_file_name(run_report, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    shutil.copy(run_report, folder / "a|b) [x](https:evil)\n| z.json")
+    assert main(["reports", "index", "--dir", str(folder)]) == 0
+    rows = _table_rows((folder / "README.md").read_text(encoding="utf-8"), "## Runs")
+    assert len(rows) == 1 and rows[0].count(" | ") == 7
+    assert "](https:evil)" not in rows[0]

@@ -48,7 +48,7 @@ def _folder(report: RunReport, path: Path, name: str | None) -> tuple[str, str, 
     """(model name, revision, ``{org}__{model}/{revision}``), each part checked to be one
     plain folder name: the report's content must not choose a path outside ``--out``."""
     where = "--name" if name else f"{path}: field model.requested"
-    model = name or f"bench/{slug(report.model.requested or report.model.name)}"
+    model = name or f"bench/{slug(str(report.model.requested or report.model.name))}"
     if not isinstance(model, str) or not is_name(model_folder(model)):
         raise MtebError(f"{where} gives the model folder {show(model)}, not a model name "
                         f"(org/model); nothing written")
