@@ -16,8 +16,9 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.textsafe import printable
 
-# one folder or file name: no separator, no drive, no control character, not "." or ".."
-_NAME = re.compile(r"[^/\\:\x00-\x1f\x7f]{1,200}")
+# one folder or file name: no separator, no control character, not "." or ".." (a drive,
+# "C:x" on Windows, is caught where it matters: every target is resolved and checked)
+_NAME = re.compile(r"[^/\\\x00-\x1f\x7f]{1,200}")
 
 
 class UnsafePathError(BenchError):
