@@ -119,8 +119,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_PLOT_BYTES = 20 * 1024 * 1024
 
 
-def plot_file(path: Path, plot: object) -> tuple[Path | None, str]:
-    """The PNG an analysis report's ``plot`` field names, or None and why not.
+def plot_bytes(path: Path, plot: object) -> tuple[bytes | None, str]:
+    """The PNG an analysis report's ``plot`` field names (read once), or None and why not.
 
     Only a PNG file (by its first bytes) beside the report, by a plain name: the page inlines
     the file, so a downloaded report naming ``../../.ssh/id_rsa`` or a link to a private file
@@ -134,28 +134,27 @@ def plot_file(path: Path, plot: object) -> tuple[Path | None, str]:
     if not target.is_file():
         return None, f"plot {show(plot)} not found beside the report"
     try:
-        size = target.stat().st_size
         with open(target, "rb") as fh:
-            head = fh.read(len(PNG_MAGIC))
+            data = fh.read(MAX_PLOT_BYTES + 1)
     except OSError as exc:
         return None, f"plot {show(plot)} not readable ({exc.strerror or exc})"
-    if head != PNG_MAGIC:
+    if not data.startswith(PNG_MAGIC):
         return None, f"plot {show(plot)} is not a PNG file"
-    if size > MAX_PLOT_BYTES:
+    if len(data) > MAX_PLOT_BYTES:
         return None, f"plot {show(plot)} is over {MAX_PLOT_BYTES // 2**20} MiB"
-    return target, ""
+    return data, ""
 
 
 def _analysis_section(path: Path, report: AnalysisReport) -> str:
     """An analysis report's plot (the PNG beside it, inlined) and its scalar numbers."""
     out = [f"<h3>{_esc(report.analysis)} ({_esc(path.name)})</h3>"]
     if report.plot:
-        plot, why = plot_file(path, report.plot)
+        plot, why = plot_bytes(path, report.plot)
         if plot is None:
             warn(f"{printable(path)}: {why}; plot left out of the page")
             out.append(f"<p class='notes'>plot not shown: {_esc(why)}</p>")
         else:
-            encoded = base64.b64encode(plot.read_bytes()).decode("ascii")
+            encoded = base64.b64encode(plot).decode("ascii")
             out.append(f'<img alt="{_esc(report.analysis)} plot" '
                        f'src="data:image/png;base64,{encoded}">')
     models = report.models
