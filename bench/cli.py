@@ -11,6 +11,7 @@ import sys
 
 from bench import __version__
 from bench.errors import BenchError
+from bench.textsafe import printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
+        print(f"bench: error: {printable(exc)}", file=sys.stderr)  # may quote a file
         return 2
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)

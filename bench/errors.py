@@ -21,4 +21,6 @@ def warn(message: str) -> None:
     """One warning line on stderr, in the same form as the CLI's error lines."""
     import sys
 
-    print(f"bench: warning: {message}", file=sys.stderr, flush=True)
+    from bench.textsafe import printable  # a warning may quote a file's content
+
+    print(f"bench: warning: {printable(message)}", file=sys.stderr, flush=True)

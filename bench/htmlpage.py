@@ -29,10 +29,19 @@ from bench.compare.sensitivity import _key_order, by_model, robust_table
 from bench.compare.stats import CORRECTIONS
 from bench.compare.tables import Table, sts_table, transfer_table
 from bench.compare.uncertainty import paired_tests, row_intervals, same_pairs
+from bench.errors import warn
+from bench.pathsafe import is_name, show
 from bench.protocols import Protocol, parse_one
 from bench.tasks.registry import ordered
+from bench.textsafe import printable
 
 ALPHA = 0.05
+
+
+def _esc(text: object) -> str:
+    """File-given text for the page: controls and bidi overrides shown as escapes, then
+    HTML-escaped (quotes too: the text also goes into attribute values)."""
+    return html.escape(printable(text))
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:80em}
@@ -106,21 +115,55 @@ def protocol_view(rows: list[Row], protocol: Protocol, resamples: int, seed: int
     return view
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_PLOT_BYTES = 20 * 1024 * 1024
+
+
+def plot_bytes(path: Path, plot: object) -> tuple[bytes | None, str]:
+    """The PNG an analysis report's ``plot`` field names (read once), or None and why not.
+
+    Only a PNG file (by its first bytes) beside the report, by a plain name: the page inlines
+    the file, so a downloaded report naming ``../../.ssh/id_rsa`` or a link to a private file
+    would carry that file into a page the user may publish."""
+    if not is_name(plot):
+        return None, f"plot field {show(plot)} is not a file name beside the report"
+    folder = path.parent.resolve()
+    target = (folder / str(plot)).resolve()
+    if target.parent != folder:
+        return None, f"plot {show(plot)} resolves outside the report's folder"
+    if not target.is_file():
+        return None, f"plot {show(plot)} not found beside the report"
+    try:
+        with open(target, "rb") as fh:
+            data = fh.read(MAX_PLOT_BYTES + 1)
+    except OSError as exc:
+        return None, f"plot {show(plot)} not readable ({exc.strerror or exc})"
+    if not data.startswith(PNG_MAGIC):
+        return None, f"plot {show(plot)} is not a PNG file"
+    if len(data) > MAX_PLOT_BYTES:
+        return None, f"plot {show(plot)} is over {MAX_PLOT_BYTES // 2**20} MiB"
+    return data, ""
+
+
 def _analysis_section(path: Path, report: AnalysisReport) -> str:
     """An analysis report's plot (the PNG beside it, inlined) and its scalar numbers."""
-    out = [f"<h3>{html.escape(report.analysis)} ({html.escape(path.name)})</h3>"]
-    plot = path.with_name(report.plot)
-    if report.plot and plot.is_file():
-        encoded = base64.b64encode(plot.read_bytes()).decode("ascii")
-        out.append(f'<img alt="{html.escape(report.analysis)} plot" '
-                   f'src="data:image/png;base64,{encoded}">')
+    out = [f"<h3>{_esc(report.analysis)} ({_esc(path.name)})</h3>"]
+    if report.plot:
+        plot, why = plot_bytes(path, report.plot)
+        if plot is None:
+            warn(f"{printable(path)}: {why}; plot left out of the page")
+            out.append(f"<p class='notes'>plot not shown: {_esc(why)}</p>")
+        else:
+            encoded = base64.b64encode(plot).decode("ascii")
+            out.append(f'<img alt="{_esc(report.analysis)} plot" '
+                       f'src="data:image/png;base64,{encoded}">')
     models = report.models
     keys = [k for k in dict.fromkeys(k for m in models for k in m) if k != "label"
             and all(isinstance(m.get(k), (int, float)) and not isinstance(m.get(k), bool)
                     for m in models)]
     if keys:
-        head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-        body = "".join("<tr><td class='label'>" + html.escape(m["label"]) + "</td>"
+        head = "".join(f"<th>{_esc(k)}</th>" for k in keys)
+        body = "".join("<tr><td class='label'>" + _esc(m["label"]) + "</td>"
                        + "".join(f"<td>{m[k]:.4f}</td>" for k in keys) + "</tr>"
                        for m in models)
         out.append(f"<table><tr><th>model</th>{head}</tr>{body}</table>")
@@ -130,15 +173,15 @@ def _analysis_section(path: Path, report: AnalysisReport) -> str:
 def _table_html(table: Table, cell_attrs=None, marks=None) -> str:
     """A compare Table as HTML; number cells hold their text in ``.v``, the interval in
     ``.ci``, and ``data-model`` / ``data-task`` attributes when ``cell_attrs`` gives them."""
-    head = "".join(f"<th class='label'>{html.escape(c)}</th>" if i < table.label_columns
-                   else f"<th>{html.escape(c)}</th>" for i, c in enumerate(table.columns))
+    head = "".join(f"<th class='label'>{_esc(c)}</th>" if i < table.label_columns
+                   else f"<th>{_esc(c)}</th>" for i, c in enumerate(table.columns))
     rows = []
     for r, cells in enumerate(table.rows):
         tds = []
         for c, (cell, col) in enumerate(zip(cells, table.columns)):
             if c < table.label_columns or isinstance(cell.value, str) or cell.value is None:
                 text = cell_text(cell, col, "plain")
-                tds.append(f"<td class='label'>{html.escape(text)}</td>")
+                tds.append(f"<td class='label'>{_esc(text)}</td>")
                 continue
             value = cell_text(type(cell)(cell.value, None, False, cell.mark), col, "plain")
             ci = ""
@@ -147,11 +190,11 @@ def _table_html(table: Table, cell_attrs=None, marks=None) -> str:
             mark = (marks or {}).get((r, c), "")
             attrs = (cell_attrs or {}).get((r, c), "")
             cls = "num bold" if cell.bold else "num"
-            tds.append(f"<td class='{cls}'{attrs}><span class='v'>{html.escape(value)}</span>"
+            tds.append(f"<td class='{cls}'{attrs}><span class='v'>{_esc(value)}</span>"
                        f"{mark}{ci}</td>")
         rows.append("<tr>" + "".join(tds) + "</tr>")
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
-    return (f"<p><b>{html.escape(table.title)}</b></p><div class='wide'><table><thead><tr>"
+    notes = "".join(f"<li>{_esc(n)}</li>" for n in table.notes)
+    return (f"<p><b>{_esc(table.title)}</b></p><div class='wide'><table><thead><tr>"
             f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
             f"<ul class='notes'>{notes}</ul>")
 
@@ -167,12 +210,12 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
     views = [protocol_view(sts_rows, parse_one(k), resamples, seed) for k in keys]
     family = [t for v in views for _, _, t in v.tests]
     size = apply_correction(family, correction)
-    parts = [f"<h1>{html.escape(title)}</h1>",
-             "<p>Sources: " + ", ".join(html.escape(p) for p in
+    parts = [f"<h1>{_esc(title)}</h1>",
+             "<p>Sources: " + ", ".join(_esc(p) for p in
                                         dict.fromkeys(r.path.name for r in rows)) + "</p>"]
     if views:
-        options = "".join(f'<option value="{html.escape(v.protocol.key)}">'
-                          f'{html.escape(v.protocol.key)}</option>' for v in views)
+        options = "".join(f'<option value="{_esc(v.protocol.key)}">'
+                          f'{_esc(v.protocol.key)}</option>' for v in views)
         parts.append("<h2>STS</h2><label>Protocol <select id='protocol'>" + options
                      + "</select></label>")
         family_text = (f"significance: each row against the first under each protocol "
@@ -183,8 +226,8 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
                        f"correction (the smallest bootstrap p is 2 / (resamples + 1))")
         for v in views:
             tasks = {v.table.label_columns + j: t for j, t in enumerate(v.tasks)}
-            attrs = {(r, c): f' data-model="{html.escape(v.labels[r])}" data-source='
-                             f'"{html.escape(v.sources[r])}" data-task="{html.escape(t)}"'
+            attrs = {(r, c): f' data-model="{_esc(v.labels[r])}" data-source='
+                             f'"{_esc(v.sources[r])}" data-task="{_esc(t)}"'
                      for r in range(len(v.table.rows)) for c, t in tasks.items()}
             marks = {}
             for i, task, test in v.tests:
@@ -195,7 +238,7 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
             v.table.notes.append(family_text)
             if v.left_out:
                 v.table.notes.append("cannot show this protocol: " + ", ".join(v.left_out))
-            parts.append(f'<section class="protocol" data-protocol="{html.escape(v.protocol.key)}">'
+            parts.append(f'<section class="protocol" data-protocol="{_esc(v.protocol.key)}">'
                          + _table_html(v.table, attrs, marks) + "</section>")
     models = by_model(sts_rows)
     if len(models) > 1:
@@ -205,12 +248,12 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
         parts.append("<h2>Transfer</h2>" + _table_html(transfer))
     seeds = [r for r in rows if (r.seed_count or 1) > 1]
     for r in seeds:
-        parts.append(f"<h2>Seeds: {html.escape(r.label)}</h2>" + _seed_html(r))
+        parts.append(f"<h2>Seeds: {_esc(r.label)}</h2>" + _seed_html(r))
     if analyses:
         parts.append("<h2>Analyses</h2>" + "\n".join(_analysis_section(p, d) for p, d in analyses))
     body = "\n".join(parts)
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n{body}\n"
+            f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>\n{body}\n"
             f"<script>{_JS}</script></body></html>\n")
 
 
@@ -219,7 +262,7 @@ def _seed_html(row: Row) -> str:
     out = []
     for key, stats in section.summary.items():
         cols = list(stats)
-        head = "".join(f"<th>{'Avg.' if t == 'avg' else html.escape(t)}</th>" for t in cols)
+        head = "".join(f"<th>{'Avg.' if t == 'avg' else _esc(t)}</th>" for t in cols)
         lines = [f"<tr><td class='label'>seed {s}</td>"
                  + "".join(f"<td>{stats[t].values[i]:.2f}</td>" for t in cols) + "</tr>"
                  for i, s in enumerate(section.seeds)]
@@ -230,6 +273,6 @@ def _seed_html(row: Row) -> str:
         lines.append("<tr><td class='label'>95% seed-and-test-set interval</td>" + "".join(
             f"<td>[{stats[t].ci[0]:.2f}, {stats[t].ci[1]:.2f}]</td>" if stats[t].ci else "<td>-</td>"
             for t in cols) + "</tr>")
-        out.append(f"<p><b>{html.escape(key)}</b></p><table><tr><th></th>{head}</tr>"
+        out.append(f"<p><b>{_esc(key)}</b></p><table><tr><th></th>{head}</tr>"
                    + "".join(lines) + "</table>")
     return "\n".join(out)

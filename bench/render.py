@@ -1,4 +1,7 @@
-"""The paper's table layout (STS12 ... SICK-R, Avg.; MR ... MRPC, Avg.) for a run report."""
+"""The paper's table layout (STS12 ... SICK-R, Avg.; MR ... MRPC, Avg.) for a run report.
+
+A report may come from anyone: its model name, task names and protocol keys reach the
+terminal as rich ``Text`` (never markup) with controls escaped (``bench.textsafe``)."""
 
 from __future__ import annotations
 
@@ -7,14 +10,21 @@ import math
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bench.results import RunReport
 from bench.tasks.registry import find
+from bench.textsafe import printable
 
 
-def _label(task: str) -> str:
+def _label(task: str) -> Text:
     meta = find(task)
-    return meta.label if meta else task
+    return Text(meta.label if meta else printable(task))
+
+
+def _text(text: object) -> Text:
+    """A file-given string as a table title or cell: plain text, controls escaped."""
+    return Text(printable(text))
 
 
 def sts_table(title: str, report: RunReport) -> Table | None:
@@ -22,7 +32,7 @@ def sts_table(title: str, report: RunReport) -> Table | None:
     if not report.scores:
         return None
     columns = list(report.sts_tasks())
-    table = Table(title=title, title_justify="left")
+    table = Table(title=_text(title), title_justify="left")
     table.add_column("protocol", style="bold", no_wrap=True)
     for task in columns:
         table.add_column(_label(task), justify="right")
@@ -30,7 +40,7 @@ def sts_table(title: str, report: RunReport) -> Table | None:
     for scores in report.scores:
         cells = [f"{scores.values[t]:.2f}" if t in scores.values else "-" for t in columns]
         avg = f"{scores.average.value:.2f}" if scores.average else "-"
-        table.add_row(scores.protocol.key, *cells, avg)
+        table.add_row(_text(scores.protocol.key), *cells, avg)
     return table
 
 
@@ -39,7 +49,7 @@ def transfer_table(title: str, report: RunReport) -> Table | None:
     results = {k: t.transfer for k, t in report.transfer_tasks().items()}
     if not results:
         return None
-    table = Table(title=title, title_justify="left")
+    table = Table(title=_text(title), title_justify="left")
     table.add_column("", style="bold")
     table.add_column("protocol", no_wrap=True)
     key = report.transfer_protocol.key if report.transfer_protocol else "unknown"
@@ -56,7 +66,7 @@ def transfer_table(title: str, report: RunReport) -> Table | None:
             avg = f"{report.transfer_average.value:.2f}"
         elif what == "devacc":
             avg = f"{sum(values) / len(values):.2f}"
-        table.add_row(what, key, *cells, avg)
+        table.add_row(what, _text(key), *cells, avg)
     return table
 
 
@@ -68,7 +78,7 @@ def seed_tables(title: str, report: RunReport) -> list[Table]:
         return []
     out = []
     for key, stats in section.summary.items():
-        table = Table(title=f"{title}: {key} over seeds", title_justify="left")
+        table = Table(title=_text(f"{title}: {key} over seeds"), title_justify="left")
         table.add_column("", style="bold", no_wrap=True)
         columns = list(stats)
         for task in columns:
@@ -136,4 +146,4 @@ def footer_lines(report: RunReport) -> list[str]:
     if undefined:
         lines.append(f"nan: {len(undefined)} value(s) undefined (constant similarities), e.g. "
                      f"{undefined[0]}; stored as null in the report")
-    return lines
+    return [printable(line) for line in lines]

@@ -24,6 +24,7 @@ from bench.compare.tables import Cell, Table, significance_table, sts_table, tra
 from bench.compare.uncertainty import paired_tests, row_intervals, same_pairs
 from bench.errors import BenchError
 from bench.outputs import check_file
+from bench.pathsafe import check_not_input, with_sidecars
 from bench.protocols import parse_one, parse_protocols
 from bench.tasks.registry import get as get_task
 
@@ -183,6 +184,7 @@ def main(args: argparse.Namespace) -> int:
     if args.resamples < 10:
         raise BenchError(f"--resamples must be at least 10, got {args.resamples}")
     if args.out is not None:
+        check_not_input(args.out, with_sidecars(args.reports), "--out")
         check_file(args.out, "--out")
     rows = load_rows(args.reports)
     differing = mark_data_mismatches(rows)

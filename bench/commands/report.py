@@ -15,6 +15,7 @@ from bench.compare.rows import load_rows
 from bench.compare.stats import CORRECTIONS
 from bench.errors import BenchError
 from bench.outputs import check_file
+from bench.pathsafe import check_not_input, is_name, with_sidecars
 from bench.protocols import parse_protocols
 
 
@@ -47,6 +48,7 @@ def main(args: argparse.Namespace) -> int:
 
     if args.resamples != 0 and args.resamples < 10:
         raise BenchError(f"--resamples must be 0 or at least 10, got {args.resamples}")
+    check_not_input(args.html, with_sidecars(args.reports), "--html")
     check_file(args.html, "--html")
     keys = [p.key for p in parse_protocols(args.protocol)] if args.protocol else None
     analyses, others = [], []
@@ -60,6 +62,8 @@ def main(args: argparse.Namespace) -> int:
         if kind == "analysis":
             report = load(path)
             assert isinstance(report, AnalysisReport)
+            if is_name(report.plot):  # the PNG the page inlines is an input too
+                check_not_input(args.html, [path.with_name(report.plot)], "--html")
             analyses.append((path, report))
         else:
             others.append(path)

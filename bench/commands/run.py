@@ -15,6 +15,7 @@ from bench.commands.common import (
 )
 from bench.errors import warn
 from bench.outputs import check_file, check_folder
+from bench.pathsafe import check_not_input
 from bench.protocols import REGRESSOR_SELECTIONS
 from bench.render import footer_lines, print_table, report_tables
 from bench.reports import DEFAULT_RUNS_FOLDER, save
@@ -76,6 +77,8 @@ def main(args: argparse.Namespace) -> int:
                       cli=True)
     if not args.no_report:  # before encoding: a result computed for nothing is worse
         if args.out is not None:
+            inputs = [*args.task_file, *([args.model] if Path(args.model).is_file() else [])]
+            check_not_input(args.out, inputs, "--out")  # a task file, a GloVe .txt
             check_file(args.out, "--out")
         else:
             check_folder(DEFAULT_RUNS_FOLDER, "reports folder")

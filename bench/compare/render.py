@@ -1,4 +1,8 @@
-"""Tables as text: rich for the terminal, Markdown and LaTeX via tabulate, CSV via pandas."""
+"""Tables as text: rich for the terminal, Markdown and LaTeX via tabulate, CSV via pandas.
+
+Model names, sources, task names and notes come from report files: every format shows them
+through ``bench.textsafe`` (controls escaped; Markdown cells escaped), and the terminal table
+takes them as rich ``Text``, never as markup."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from rich.text import Text
 from tabulate import tabulate
 
 from bench.compare.tables import Cell, Table
+from bench.textsafe import md_cell, printable
 
 FORMATS = ("terminal", "md", "latex", "csv", "json")
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
@@ -34,7 +39,7 @@ def cell_text(cell: Cell, column: str, fmt: str) -> str:
     if value is None:  # not computed / not in the report
         return "-"
     if isinstance(value, str):
-        return latex_escape(value) if fmt == "latex" else value
+        return _text(value, fmt)
     if isinstance(value, float) and math.isnan(value):  # computed, but not a number
         return "nan"
     text = _number(float(value), column)
@@ -48,9 +53,16 @@ def cell_text(cell: Cell, column: str, fmt: str) -> str:
     return text
 
 
+def _text(text: str, fmt: str) -> str:
+    """A file-given string in ``fmt``: escaped for LaTeX or a Markdown cell, else printable."""
+    if fmt == "latex":
+        return latex_escape(text)
+    return md_cell(text) if fmt == "md" else printable(text)
+
+
 def latex_escape(text: str) -> str:
     """Escape LaTeX specials; keep command-line dashes as typed and typeset "x 100" as a times."""
-    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in printable(text))
     return out.replace("--", "-{}-").replace(" x 100", " $\\times$ 100")
 
 
@@ -60,10 +72,10 @@ def _body(table: Table, fmt: str) -> list[list[str]]:
 
 def to_markdown(table: Table) -> str:
     align = ["left"] * table.label_columns + ["right"] * (len(table.columns) - table.label_columns)
-    body = tabulate(_body(table, "md"), headers=table.columns, tablefmt="pipe", colalign=align,
-                    disable_numparse=True)
-    notes = "".join(f"\n- {n}" for n in table.notes)
-    return f"**{table.title}**\n\n{body}\n{notes}\n"
+    body = tabulate(_body(table, "md"), headers=[md_cell(c) for c in table.columns],
+                    tablefmt="pipe", colalign=align, disable_numparse=True)
+    notes = "".join(f"\n- {md_cell(n)}" for n in table.notes)
+    return f"**{md_cell(table.title)}**\n\n{body}\n{notes}\n"
 
 
 def to_latex(table: Table) -> str:
@@ -78,10 +90,11 @@ def to_latex(table: Table) -> str:
 
 def to_rich(table: Table) -> RichTable:
     # Text, not markup: a note such as "[lo, hi]: ..." must print as written
-    out = RichTable(title=Text(table.title), title_justify="left",
-                    caption=Text("\n".join(table.notes)), caption_justify="left")
+    out = RichTable(title=Text(printable(table.title)), title_justify="left",
+                    caption=Text("\n".join(printable(n) for n in table.notes)),
+                    caption_justify="left")
     for i, col in enumerate(table.columns):
-        out.add_column(col, justify="left" if i < table.label_columns else "right",
+        out.add_column(Text(printable(col)), justify="left" if i < table.label_columns else "right",
                        style="bold" if i == 0 else None)
     for row in table.rows:
         out.add_row(*[Text(cell_text(c, col, "plain"), style="bold green" if c.bold else "")
@@ -121,7 +134,9 @@ def render(tables: list[Table], fmt: str) -> str:
         return "\n".join(to_latex(t) for t in tables)
     if fmt == "csv":
         buf = io.StringIO()
-        tables[0].frame().to_csv(buf, index=False)
+        frame = tables[0].frame()
+        frame.columns = [printable(c) for c in frame.columns]
+        frame.map(lambda v: printable(v) if isinstance(v, str) else v).to_csv(buf, index=False)
         return buf.getvalue()
     console = Console(record=True, width=240, file=io.StringIO())
     print_terminal(tables, console)

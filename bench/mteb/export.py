@@ -24,7 +24,9 @@ from typing import Any
 from bench import __version__
 from bench.atomic import atomic_write_text
 from bench.mteb import MtebError
+from bench.mteb.results import is_revision
 from bench.mteb.tasks import BY_BENCH, protocol
+from bench.pathsafe import check_not_input, inside, is_name, show, with_sidecars
 from bench.reports import load, slug
 from bench.results import RunReport, TaskResult
 from bench.tasks.registry import find, tasks
@@ -42,9 +44,30 @@ def model_folder(name: str) -> str:
     return name.replace("/", "__").replace(" ", "_")
 
 
+def _folder(report: RunReport, path: Path, name: str | None) -> tuple[str, str, Path]:
+    """(model name, revision, ``{org}__{model}/{revision}``), each part checked to be one
+    plain folder name: the report's content must not choose a path outside ``--out``."""
+    where = "--name" if name else f"{path}: field model.requested"
+    model = name or f"bench/{slug(str(report.model.requested or report.model.name))}"
+    if not isinstance(model, str) or not is_name(model_folder(model)):
+        raise MtebError(f"{where} gives the model folder {show(model)}, not a model name "
+                        f"(org/model); nothing written")
+    revision = report.model.revision
+    field = "model.revision"
+    if revision is None:
+        fingerprint = report.model.fingerprint
+        revision = f"bench-{fingerprint[:12]}" if isinstance(fingerprint, str) else fingerprint
+        field = "model.fingerprint"
+    if not is_revision(revision):
+        raise MtebError(f"{path}: field {field} is {show(revision)}, not a model revision "
+                        f"(a commit hash, no_revision_available or bench-<fingerprint>); "
+                        f"nothing written")
+    return model, revision, Path(model_folder(model)) / revision
+
+
 def _not_mteb(path: Path, task: str) -> str:
     meta = find(task)
-    label = meta.label if meta else task
+    label = meta.label if meta else show(task)
     twin = next((t for t in tasks().values() if meta and meta.corpus and t.corpus == meta.corpus
                  and t.name != meta.name and t.name in BY_BENCH), None)
     hint = (f"; MTEB's {BY_BENCH[twin.name].name} is bench's {twin.label} ({twin.description})"
@@ -124,12 +147,10 @@ def plan(paths: list[Path], name: str | None = None) -> list[ExportFile]:
             own = ", ".join(s.protocol.key for s in report.scores) or "none"
             raise MtebError(f"{path}: measured under {own}, not MTEB's protocol {target.key} "
                             f"(run `bench run --protocol mteb`); nothing written")
-        for task in report.tasks:
+        for task in [*report.tasks, *stored.values]:
             if task not in BY_BENCH:
                 raise MtebError(_not_mteb(path, task))
-        model = name or f"bench/{slug(report.model.requested or report.model.name)}"
-        revision = report.model.revision or f"bench-{report.model.fingerprint[:12]}"
-        folder = Path(model_folder(model)) / revision
+        model, revision, folder = _folder(report, path, name)
         meta_file = folder / "model_meta.json"
         files.setdefault(meta_file, ExportFile(meta_file, _model_meta(report, model, revision),
                                                path))
@@ -148,9 +169,14 @@ def export(paths: list[Path], out: Path, name: str | None = None) -> list[Path]:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MtebError(f"--out {out}: exists and is not a folder")
+    inputs = with_sidecars(paths)
+    check_not_input(out, inputs, "--out")
+    items = plan(paths, name)
+    targets = [inside(out, item.path, str(item.source)) for item in items]
+    for target in targets:
+        check_not_input(target, inputs, "--out")
     written = []
-    for item in plan(paths, name):
-        target = out / item.path
+    for item, target in zip(items, targets):
         atomic_write_text(target, json.dumps(item.content, indent=2) + "\n")
         written.append(target)
     return written

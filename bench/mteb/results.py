@@ -33,7 +33,15 @@ from bench.scoring import average
 from bench.tasks.registry import ordered
 
 SKIP_FILES = ("model_meta.json",)
-_REVISION = re.compile(r"^([0-9a-f]{7,40}|no_revision_available|bench-.*)$")
+# A model revision as MTEB's results layout names its folders: a commit hash, mteb's
+# placeholder, or bench's own ``bench-<fingerprint>``. One folder name, never a path: the
+# export joins it into the output path, so it is checked here, in one place, for both ways.
+_REVISION = re.compile(r"[0-9a-f]{7,40}|no_revision_available|bench-[0-9A-Za-z][0-9A-Za-z_.-]*")
+
+
+def is_revision(text: object) -> bool:
+    """``text`` looks like a model revision (and is a single, harmless folder name)."""
+    return isinstance(text, str) and len(text) <= 100 and _REVISION.fullmatch(text) is not None
 
 
 def _read_json(path: Path) -> Any:
@@ -140,7 +148,7 @@ def _identity(path: Path) -> tuple[str, str | None]:
         revision = data.get("revision")
         return data["name"], revision if isinstance(revision, str) else None
     parent = path.parent
-    if _REVISION.match(parent.name) and parent.parent.name:
+    if is_revision(parent.name) and parent.parent.name:
         return parent.parent.name.replace("__", "/"), parent.name
     return parent.name.replace("__", "/"), None
 

@@ -20,6 +20,7 @@ from typing import Any
 from bench.atomic import atomic_write_text
 from bench.compare.index import TRAINING_TABLE_KIND
 from bench.errors import BenchError
+from bench.textsafe import md_cell
 
 _SEED = re.compile(r"^(.*)-seed(\d+)$")
 
@@ -93,10 +94,11 @@ def markdown(result: dict[str, Any]) -> str:
              "| variant | n | mean | SD | min | max |", "|:--|--:|--:|--:|--:|--:|"]
     for s in result["variants"]:
         sd = "-" if s["sd"] is None else f"{s['sd']:.2f}"
-        lines.append(f"| {s['variant']} | {s['n']} | {s['mean']:.2f} | {sd} | {s['min']:.2f} "
+        lines.append(f"| {md_cell(s['variant'])} | {s['n']} | {s['mean']:.2f} | {sd} | {s['min']:.2f} "
                      f"| {s['max']:.2f} |")
     for s in result["start"]:
-        lines.append(f"| pre-trained start ({s['backbone']}, {s['pooler']}) | 1 | "
+        start = md_cell(f"pre-trained start ({s['backbone']}, {s['pooler']})")
+        lines.append(f"| {start} | 1 | "
                      f"{s['stsb_dev_spearman']:.2f} | - | - | - |")
     return "\n".join(lines) + "\n"
 
