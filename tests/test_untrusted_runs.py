@@ -254,3 +254,13 @@ def test_a_config_naming_custom_code_is_refused(run):
     with pytest.raises(BenchError, match="auto_map") as err:
         resolve(str(run), EncoderOptions())
     assert str(config) in str(err.value)
+
+
+def test_resume_refuses_a_checkpoint_linked_elsewhere(tmp_path, capsys, run, tiny_bert, stsb):
+    """Resuming would load that state and later delete it (only the latest keeps one)."""
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(run / STEP2, elsewhere)
+    (run / STEP2).symlink_to(elsewhere, target_is_directory=True)
+    code, err = _resume(capsys, run, tiny_bert, stsb)
+    _one_line(code, err, str(run / STEP2), "links outside the run folder")
+    assert (elsewhere / rundir.STATE_FILE).is_file()

@@ -65,19 +65,14 @@ def checkpoint_folder(path: Path) -> Path | None:
     if not rundir.is_run_dir(path):
         return None
     rundir.read_run_info(path)
-    best = path / "best"
-    if best.exists() and not _inside(best, path):
-        raise ModelError(f"{best}: links outside the run folder {path}; refusing to load it")
-    if rundir.read_meta(best) is not None:
-        folder = best
+    rundir.check_no_links_out(path)
+    if rundir.read_meta(path / "best") is not None:
+        folder = path / "best"
     else:
         found = rundir.checkpoints(path)
         if not found:
             raise ModelError(f"training run {str(path)!r} has no checkpoint yet")
         folder = found[-1][1]
-        if not _inside(folder, path):
-            raise ModelError(f"{folder}: links outside the run folder {path}; refusing to "
-                             f"load it")
         if rundir.read_meta(folder) is None:
             raise ModelError(f"{folder}: no {rundir.META_FILE}, so it is not a bench "
                              f"checkpoint")

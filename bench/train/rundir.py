@@ -73,6 +73,21 @@ def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def check_no_links_out(run_dir: Path) -> None:
+    """Refuse a run folder whose checkpoint folders lead elsewhere (symlinks out of it).
+
+    Training writes, replaces and deletes inside these folders, and evaluation loads them:
+    a shared folder must not redirect either to another place on this machine.
+    """
+    root = run_dir.resolve()
+    folder = run_dir / "checkpoints"
+    entries = [run_dir / "best", folder, *(folder.iterdir() if folder.is_dir() else ())]
+    for entry in entries:
+        if (entry.exists() or entry.is_symlink()) and not entry.resolve().is_relative_to(root):
+            raise BenchError(f"{entry}: links outside the run folder {run_dir}; refusing to "
+                             f"use it")
+
+
 def latest_resumable(run_dir: Path) -> tuple[int, Path] | None:
     for step, path in reversed(checkpoints(run_dir)):
         if (path / STATE_FILE).is_file():

@@ -160,6 +160,8 @@ class Trainer:
                                  f"continue it or choose another --name")
             return None
         run_json = self.run_dir / rundir.RUN_FILE
+        if self.run_dir.is_dir():
+            rundir.check_no_links_out(self.run_dir)
         if run_json.is_file():
             self._check_same_run(rundir.read_run_info(self.run_dir), run_json)
         elif self.run_dir.is_dir() and any(self.run_dir.iterdir()):
