@@ -264,3 +264,38 @@ def test_resume_refuses_a_checkpoint_linked_elsewhere(tmp_path, capsys, run, tin
     code, err = _resume(capsys, run, tiny_bert, stsb)
     _one_line(code, err, str(run / STEP2), "links outside the run folder")
     assert (elsewhere / rundir.STATE_FILE).is_file()
+
+
+# -- models that ship their own code -----------------------------------------------------------
+def _folder_with_code(tiny_bert: Path, folder: Path, marker: Path) -> Path:
+    """A model folder whose config asks transformers to import its modeling_evil.py, which
+    creates ``marker`` on import."""
+    shutil.copytree(tiny_bert, folder)
+    _edit_json(folder / "config.json", model_type="evilbert",
+               auto_map={"AutoConfig": "modeling_evil.EvilConfig",
+                         "AutoModel": "modeling_evil.EvilModel"})
+    (folder / "modeling_evil.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n"
+        "from transformers import BertConfig, BertModel\n"
+        "class EvilConfig(BertConfig):\n    model_type = 'evilbert'\n"
+        "class EvilModel(BertModel):\n    config_class = EvilConfig\n")
+    return folder
+
+
+@pytest.mark.parametrize("where", ["backbone", "bench run"])
+def test_custom_code_is_never_run_even_when_the_user_says_yes(tmp_path, monkeypatch, tiny_bert,
+                                                              where):
+    """Without trust_remote_code=False, transformers asks on the terminal; a yes runs the
+    folder's code. bench passes False, so nothing is asked and nothing runs."""
+    from bench.train.model import load_backbone
+
+    marker = tmp_path / "pwned"
+    folder = _folder_with_code(tiny_bert, tmp_path / "model", marker)
+    monkeypatch.setattr("builtins.input", lambda *a: "y")
+    monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
+    with pytest.raises(BenchError, match="custom code"):
+        if where == "backbone":
+            load_backbone(str(folder))
+        else:
+            resolve(str(folder), EncoderOptions(pooler="cls")).encode(["a sentence"])
+    assert not marker.exists()
