@@ -157,6 +157,17 @@ def test_resume_refuses_a_run_without_run_json(capsys, run, tiny_bert, stsb):
     assert not (run / "run.json").exists()
 
 
+def test_resume_refuses_other_dev_pairs(tmp_path, capsys, run, tiny_bert, stsb):
+    """--data-dir may move, but best/ and the log must rest on one STS-B dev set."""
+    other = write_tiny_stsb(tmp_path / "other-stsb", pairs=6)
+    code, err = _resume(capsys, run, tiny_bert, other)
+    _one_line(code, err, str(run / "run.json"), "STS-B dev digest differs")
+    moved = tmp_path / "moved-stsb"
+    shutil.copytree(stsb, moved)
+    code, err = _resume(capsys, run, tiny_bert, moved)
+    assert code == 0, err
+
+
 @pytest.mark.parametrize("option, value, shown", [
     ("--lr", "1e-4", "run: learning_rate=3e-05; now: learning_rate=0.0001"),
     ("--seed", "7", "run: seed=42; now: seed=7"),

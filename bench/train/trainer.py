@@ -10,6 +10,7 @@ run that was interrupted.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import time
@@ -61,6 +62,20 @@ def _barrier(world: int) -> None:
         dist.barrier()
 
 
+def _dev_digest(data_dir: str | None) -> str:
+    """SHA-256 of the STS-B dev pairs (sentences and gold) that model selection scores on.
+
+    ``data_dir`` may move between a run and its resumption; the pairs may not, or the log
+    and best/ would mix scores on two dev sets.
+    """
+    from bench.data.locate import locate
+    from bench.tasks.registry import get
+
+    part = get("STSBenchmark").load(locate(data_dir).downstream).parts["dev"]
+    pairs = [list(part.sent1), list(part.sent2), [float(g) for g in part.gold]]
+    return hashlib.sha256(json.dumps(pairs).encode("utf-8")).hexdigest()
+
+
 class TrainerCallback(Protocol):
     """Hook called by :meth:`Trainer.train` after every optimiser step.
 
@@ -100,6 +115,9 @@ class Trainer:
         self.global_batch = cfg.batch_size * self.world
         self.per_epoch = steps_per_epoch(examples, self.global_batch, self.data.path)
         self.total_steps = cfg.max_steps or cfg.epochs * self.per_epoch
+        # What the dev scores (and so best/) rest on, recorded and compared on --resume.
+        self.dev_sha256 = (_dev_digest(cfg.data_dir) if cfg.eval_steps and self.rank == 0
+                           else None)
         self.resume_from = self._check_run_dir()
         # A refused train_state.pt is refused before the backbone is loaded.
         resume_state = self._read_state(*self.resume_from) if self.resume_from else None
@@ -188,6 +206,13 @@ class Trainer:
             raise BenchError(f"{run_json}: data digest differs (run: {was[:12]}..., now: "
                              f"{now[:12]}...): the training file {self.data.path} changed "
                              f"since this run started; start a new run")
+        dev = saved.get("dev")  # absent in run.json files written before it was recorded
+        if isinstance(dev, dict) and self.dev_sha256 is not None and (
+                dev.get("sha256") != self.dev_sha256):
+            raise BenchError(f"{run_json}: STS-B dev digest differs (run: "
+                             f"{str(dev.get('sha256'))[:12]}..., now: {self.dev_sha256[:12]}"
+                             f"...): --data-dir holds other dev pairs than this run was "
+                             f"selected on; use the original data or start a new run")
 
     def _run_info(self, status: str) -> dict[str, Any]:
         return {"kind": "simcse-train", "status": status, "config": self.cfg.identity(),
@@ -195,6 +220,8 @@ class Trainer:
                 "steps_total": self.total_steps, "steps_per_epoch": self.per_epoch,
                 "data": {"path": str(self.data.path), "examples": len(self.data),
                          "sha256": sha256_file(self.data.path)},
+                "dev": ({"task": "STSBenchmark", "split": "dev", "sha256": self.dev_sha256}
+                        if self.dev_sha256 is not None else None),
                 "eval_pooler": self.model.eval_pooler, "mlp_at_eval": self.model.mlp_at_eval,
                 "positive": {**self.positive.describe(), "anchors": (
                     len(self.data) if self.anchor_lines is None else len(self.anchor_lines))},
