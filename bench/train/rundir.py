@@ -6,7 +6,8 @@
     runs/NAME/train_log.jsonl             one JSON object per logged step / evaluation
     runs/NAME/best/                       best STS-B dev checkpoint (model folder)
     runs/NAME/checkpoints/step-00250/     HF model + tokenizer + bench_checkpoint.json
-                                          (+ train_state.pt in the latest one only)
+                                          (+ train_state.pt in the latest one only:
+                                          plain tensors and lists, see bench.train.state)
 
 A multi-seed run (``--seeds 1,2,3``) is a folder of such runs, one per seed::
 

@@ -4,7 +4,9 @@ Follows the reference (HF Trainer as ``train.py`` configures it): AdamW without 
 linear decay to zero without warm-up, gradient clipping at 1.0, STS-B dev Spearman every
 ``eval_steps`` with the best checkpoint kept. The data order is a pure function of (seed,
 step) and the RNG states are saved with each checkpoint, so ``resume`` replays exactly the
-run that was interrupted.
+run that was interrupted. The saved state is plain data read back without unpickling code
+(``bench.train.state``), and a resume is refused unless run.json shows the same settings,
+process count, training file and STS-B dev pairs.
 """
 
 from __future__ import annotations
