@@ -132,7 +132,7 @@ def read_meta(folder: Path) -> dict[str, Any] | None:
     if meta.get("eval_pooler") not in POOLERS:
         raise _bad_field(path, "eval_pooler", f"must be one of {', '.join(POOLERS)}, got "
                          f"{meta.get('eval_pooler')!r}")
-    if not _is_int(meta.get("step")) or meta["step"] < 0:
+    if "step" in meta and (not _is_int(meta["step"]) or meta["step"] < 0):
         raise _bad_field(path, "step", f"must be a step number, got {meta.get('step')!r}")
     return meta
 
