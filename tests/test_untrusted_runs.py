@@ -192,6 +192,7 @@ def _edit_json(path: Path, **changes) -> None:
     ("world_size", "run.json", "field 'world_size'"),
     ("sha256", "run.json", "field 'data.sha256'"),
     ("status", "run.json", "field 'status'"),
+    ("backbone", "run.json", "field 'config.backbone'"),
     ("meta pooler", "best/bench_checkpoint.json", "field 'eval_pooler'"),
     ("meta list", "best/bench_checkpoint.json", "expected a JSON object"),
 ])
@@ -207,6 +208,9 @@ def test_a_malformed_run_folder_is_named(run, case, file, expected):
         _edit_json(path, data={"path": "x"})
     elif case == "status":
         _edit_json(path, status=["finished"])
+    elif case == "backbone":
+        config = json.loads(path.read_text())["config"]
+        _edit_json(path, config={**config, "backbone": {"path": "/elsewhere"}})
     else:
         _edit_json(path, eval_pooler="__import__('os')")
     with pytest.raises(BenchError, match=expected) as err:

@@ -155,6 +155,11 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
                          f"{info.get('status')!r}")
     if not isinstance(info.get("config"), dict):
         raise _bad_field(path, "config", "must be an object of training settings")
+    if not isinstance(info["config"].get("backbone"), str):
+        raise _bad_field(path, "config.backbone", "must be the name of the model trained")
+    if not _is_int(info["config"].get("seed")):
+        raise _bad_field(path, "config.seed", f"must be an integer, got "
+                         f"{info['config'].get('seed')!r}")
     if not _is_int(info.get("world_size")) or info["world_size"] < 1:
         raise _bad_field(path, "world_size", f"must be a positive number of processes, got "
                          f"{info.get('world_size')!r}")

@@ -67,7 +67,7 @@ def score_runs(folder: Path, data_dir: str | None = None,
                      "run_json_sha256": digest,
                      "positive": cfg.get("positive", "dropout"),
                      "dual_encoder": cfg.get("dual_encoder", False),
-                     "similarity": cfg.get("similarity", "cosine"), "dropout": cfg["dropout"],
+                     "similarity": cfg.get("similarity", "cosine"), "dropout": cfg.get("dropout"),
                      "seed": cfg["seed"], "stsb_dev_spearman": 100 * score})
         key = (cfg["backbone"], info["eval_pooler"])
         if key not in starts:
