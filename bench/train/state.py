@@ -78,8 +78,9 @@ def load(path: Path, device: str) -> dict[str, Any]:
     except pickle.UnpicklingError as exc:
         found = _GLOBAL.search(str(exc))
         needs = f"it asks to run {found.group(1)}" if found else "it holds more than plain data"
-        raise BenchError(f"{path}: not a plain checkpoint ({needs}); refusing to load it "
-                         f"({_OLD_RUN_HINT})") from None
+        hint = f" ({_OLD_RUN_HINT})" if found and found.group(1).startswith("numpy") else ""
+        raise BenchError(f"{path}: not a plain checkpoint ({needs}); refusing to load it"
+                         f"{hint}") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         raise BenchError(f"{path}: not a readable checkpoint ({_first_line(exc)}); refusing to "
                          f"load it") from None
