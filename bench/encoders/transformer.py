@@ -119,8 +119,9 @@ def load_hf(location: str, display: str, dtype: str = "fp32"):
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # "Loading weights" bars: noise in logs and tests
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location)
-        model = AutoModel.from_pretrained(location, dtype=torch_dtype(dtype))
+        tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=False)
+        model = AutoModel.from_pretrained(location, dtype=torch_dtype(dtype),
+                                          trust_remote_code=False)
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if Path(location).is_dir():  # the folder exists: its contents are at fault

@@ -19,19 +19,65 @@ from bench.encoders.transformer import TransformerEncoder
 from bench.errors import ModelError
 from bench.train import rundir
 
+# The weights a bench checkpoint holds: safetensors only (never a pickle such as .bin).
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+# Files whose ``auto_map`` would ask transformers to import code shipped with the folder.
+_CODE_MAPS = ("config.json", "tokenizer_config.json")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def check_folder_files(folder: Path) -> None:
+    """Refuse what a shared checkpoint folder could use to run code or read elsewhere.
+
+    Every entry must lie inside the folder (no symlink out of it), the weights must be
+    safetensors, and no config may name custom model code (``auto_map``): bench loads only
+    the architectures transformers ships, never with ``trust_remote_code``.
+    """
+    for entry in folder.iterdir():
+        if not _inside(entry, folder):
+            raise ModelError(f"{entry}: links outside the checkpoint folder {folder}; refusing "
+                             f"to load it")
+    if not any((folder / name).is_file() for name in _WEIGHTS):
+        pickled = sorted(p.name for p in folder.iterdir()
+                         if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+                         and p.name != rundir.STATE_FILE)
+        found = f" (found {', '.join(pickled)}: pickled weights are never loaded)" if pickled else ""
+        raise ModelError(f"{folder}: no model.safetensors{found}; a bench checkpoint holds its "
+                         f"weights there")
+    for name in _CODE_MAPS:
+        if (folder / name).is_file() and "auto_map" in rundir.read_json_object(folder / name):
+            raise ModelError(f"{folder / name}: names custom model code (auto_map); bench "
+                             f"never runs code shipped with a model folder")
+
 
 def checkpoint_folder(path: Path) -> Path | None:
-    """The checkpoint a path stands for, or None when it is not a bench training output."""
+    """The checkpoint a path stands for, or None when it is not a bench training output.
+
+    A run folder's run.json and the chosen checkpoint's files are checked first (one line
+    naming the file otherwise): a run folder may come from someone else.
+    """
     if rundir.read_meta(path) is not None:
+        check_folder_files(path)
         return path
-    if rundir.is_run_dir(path):
-        if rundir.read_meta(path / "best") is not None:
-            return path / "best"
+    if not rundir.is_run_dir(path):
+        return None
+    rundir.read_run_info(path)
+    rundir.check_no_links_out(path)
+    if rundir.read_meta(path / "best") is not None:
+        folder = path / "best"
+    else:
         found = rundir.checkpoints(path)
         if not found:
             raise ModelError(f"training run {str(path)!r} has no checkpoint yet")
-        return found[-1][1]
-    return None
+        folder = found[-1][1]
+        if rundir.read_meta(folder) is None:
+            raise ModelError(f"{folder}: no {rundir.META_FILE}, so it is not a bench "
+                             f"checkpoint")
+    check_folder_files(folder)
+    return folder
 
 
 def checkpoint_encoder(path: Path, options: EncoderOptions, name: str | None = None
@@ -40,7 +86,8 @@ def checkpoint_encoder(path: Path, options: EncoderOptions, name: str | None = N
     if folder is None:
         raise ModelError(f"{str(path)!r} is neither a bench training run nor one of its "
                          f"checkpoints")
-    meta = rundir.read_meta(folder) or {}
+    meta = rundir.read_meta(folder)
+    assert meta is not None  # checkpoint_folder returns folders with a checked meta file
     # The optimizer state (latest checkpoint only, dropped when the next one is written)
     # does not change the vectors: leaving it out keeps a checkpoint's fingerprint stable.
     encoder = TransformerEncoder(str(folder), options.pooler or meta["eval_pooler"],

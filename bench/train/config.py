@@ -12,7 +12,11 @@ from bench.train.loss import SIMILARITIES
 from bench.train.model import TRAIN_POOLERS
 from bench.train.positives import PositiveError, check_spec
 
-# Settings that may differ between a run and its resumption.
+# Settings that may differ between a run and its resumption: where the run folder and the
+# SentEval data lie (the training file and the STS-B dev pairs are compared by digest
+# instead), the device, and the progress display. Every other setting, max_steps and epochs
+# included, is part of the run: the learning rate decays linearly to the last step, so a
+# longer run is a different run from its first step on.
 NOT_IDENTITY = ("resume", "show_progress", "runs_dir", "data_dir", "device")
 
 

@@ -44,16 +44,17 @@ def load_backbone(backbone: str, dropout: float | None = None, mlm: bool = False
     hf_logging.set_verbosity_error()
     location = resolve_model_location(backbone)
     try:
-        config = AutoConfig.from_pretrained(location)
+        config = AutoConfig.from_pretrained(location, trust_remote_code=False)
         if dropout is not None:
             for key in _DROPOUT_KEYS:
                 if isinstance(getattr(config, key, None), float):
                     setattr(config, key, float(dropout))
-        tokenizer = AutoTokenizer.from_pretrained(location)
-        model = AutoModel.from_pretrained(location, config=config)
+        tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=False)
+        model = AutoModel.from_pretrained(location, config=config, trust_remote_code=False)
         head = None
         if mlm:
-            mlm_model = AutoModelForMaskedLM.from_pretrained(location, config=config)
+            mlm_model = AutoModelForMaskedLM.from_pretrained(location, config=config,
+                                                             trust_remote_code=False)
             head = _mlm_head(mlm_model, model, backbone)
     except (OSError, ValueError) as exc:
         raise _load_error(backbone, exc) from None

@@ -243,8 +243,9 @@ def load_masked_lm(name: str, role: str):
     hf_logging.set_verbosity_error()
     location = resolve_model_location(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location)
-        model, info = AutoModelForMaskedLM.from_pretrained(location, output_loading_info=True)
+        tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=False)
+        model, info = AutoModelForMaskedLM.from_pretrained(location, output_loading_info=True,
+                                                           trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise _load_error(name, exc) from None
     prefix = model.base_model_prefix

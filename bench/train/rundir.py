@@ -6,7 +6,8 @@
     runs/NAME/train_log.jsonl             one JSON object per logged step / evaluation
     runs/NAME/best/                       best STS-B dev checkpoint (model folder)
     runs/NAME/checkpoints/step-00250/     HF model + tokenizer + bench_checkpoint.json
-                                          (+ train_state.pt in the latest one only)
+                                          (+ train_state.pt in the latest one only:
+                                          plain tensors and lists, see bench.train.state)
 
 A multi-seed run (``--seeds 1,2,3``) is a folder of such runs, one per seed::
 
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.atomic import atomic_write_text
+from bench.errors import BenchError
 
 META_FILE = "bench_checkpoint.json"
 STATE_FILE = "train_state.pt"
@@ -72,6 +74,21 @@ def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def check_no_links_out(run_dir: Path) -> None:
+    """Refuse a run folder whose checkpoint folders lead elsewhere (symlinks out of it).
+
+    Training writes, replaces and deletes inside these folders, and evaluation loads them:
+    a shared folder must not redirect either to another place on this machine.
+    """
+    root = run_dir.resolve()
+    folder = run_dir / "checkpoints"
+    entries = [run_dir / "best", folder, *(folder.iterdir() if folder.is_dir() else ())]
+    for entry in entries:
+        if (entry.exists() or entry.is_symlink()) and not entry.resolve().is_relative_to(root):
+            raise BenchError(f"{entry}: links outside the run folder {run_dir}; refusing to "
+                             f"use it")
+
+
 def latest_resumable(run_dir: Path) -> tuple[int, Path] | None:
     for step, path in reversed(checkpoints(run_dir)):
         if (path / STATE_FILE).is_file():
@@ -79,12 +96,84 @@ def latest_resumable(run_dir: Path) -> tuple[int, Path] | None:
     return None
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``, or one line naming the file (it may come from anyone)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BenchError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except OSError as exc:
+        raise BenchError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(value, dict):
+        raise BenchError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def _bad_field(path: Path, field: str, what: str) -> BenchError:
+    return BenchError(f"{path}: field {field!r} {what}")
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # bool is an int to isinstance, not a count
+
+
 def read_meta(folder: Path) -> dict[str, Any] | None:
+    """``bench_checkpoint.json`` of a checkpoint folder, checked; None when it has none."""
+    from bench.encoders.pooling import POOLERS
+
     path = folder / META_FILE
     if not path.is_file():
         return None
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    return meta if meta.get("format") == FORMAT else None
+    meta = read_json_object(path)
+    if meta.get("format") != FORMAT:
+        return None
+    if meta.get("eval_pooler") not in POOLERS:
+        raise _bad_field(path, "eval_pooler", f"must be one of {', '.join(POOLERS)}, got "
+                         f"{meta.get('eval_pooler')!r}")
+    if "step" in meta and (not _is_int(meta["step"]) or meta["step"] < 0):
+        raise _bad_field(path, "step", f"must be a step number, got {meta.get('step')!r}")
+    return meta
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+RUN_STATUSES = ("running", "finished")
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """``run.json`` of a run folder, with the fields bench acts on checked (one line naming
+    the file and the field otherwise)."""
+    from bench.encoders.pooling import POOLERS
+
+    path = run_dir / RUN_FILE
+    info = read_json_object(path)
+    if info.get("kind") != "simcse-train":
+        raise _bad_field(path, "kind", f"must be 'simcse-train', got {info.get('kind')!r}")
+    if info.get("status") not in RUN_STATUSES:
+        raise _bad_field(path, "status", f"must be one of {', '.join(RUN_STATUSES)}, got "
+                         f"{info.get('status')!r}")
+    if not isinstance(info.get("config"), dict):
+        raise _bad_field(path, "config", "must be an object of training settings")
+    if not isinstance(info["config"].get("backbone"), str):
+        raise _bad_field(path, "config.backbone", "must be the name of the model trained")
+    if not _is_int(info["config"].get("seed")):
+        raise _bad_field(path, "config.seed", f"must be an integer, got "
+                         f"{info['config'].get('seed')!r}")
+    if not _is_int(info.get("world_size")) or info["world_size"] < 1:
+        raise _bad_field(path, "world_size", f"must be a positive number of processes, got "
+                         f"{info.get('world_size')!r}")
+    data = info.get("data")
+    if not isinstance(data, dict) or not _SHA256.match(str(data.get("sha256", ""))):
+        raise _bad_field(path, "data.sha256", "must be the training file's SHA-256 (64 hex "
+                         "digits)")
+    if info.get("eval_pooler") not in POOLERS:
+        raise _bad_field(path, "eval_pooler", f"must be one of {', '.join(POOLERS)}, got "
+                         f"{info.get('eval_pooler')!r}")
+    for key in ("steps_total", "steps_done"):
+        if not _is_int(info.get(key)) or info[key] < 0:
+            raise _bad_field(path, key, f"must be a number of steps, got {info.get(key)!r}")
+    return info
 
 
 def is_run_dir(path: Path) -> bool:
@@ -97,6 +186,9 @@ def seed_runs(path: Path) -> list[tuple[int, Path]]:
         return []
     found = [(int(m.group(1)), p) for p in path.glob("seed-*")
              if (m := _SEED.match(p.name)) and is_run_dir(p)]
+    for _, p in found:  # a shared folder's seed-N must not stand for a run elsewhere
+        if p.resolve().parent != path.resolve():
+            raise BenchError(f"{p}: links outside the folder {path}; refusing to use it")
     return sorted(found)
 
 

@@ -52,7 +52,7 @@ def score_runs(folder: Path, data_dir: str | None = None,
     rows, starts = [], {(s["backbone"], s["pooler"]): s["stsb_dev_spearman"]
                         for s in (known or {}).get("start", [])}
     for run in runs:
-        info = json.loads((run / rundir.RUN_FILE).read_text(encoding="utf-8"))
+        info = rundir.read_run_info(run)
         found = rundir.checkpoints(run)
         if info.get("status") != "finished" or not found:
             raise BenchError(f"{run}: the run has not finished; train it first")
@@ -68,7 +68,7 @@ def score_runs(folder: Path, data_dir: str | None = None,
                      "run_json_sha256": digest,
                      "positive": cfg.get("positive", "dropout"),
                      "dual_encoder": cfg.get("dual_encoder", False),
-                     "similarity": cfg.get("similarity", "cosine"), "dropout": cfg["dropout"],
+                     "similarity": cfg.get("similarity", "cosine"), "dropout": cfg.get("dropout"),
                      "seed": cfg["seed"], "stsb_dev_spearman": 100 * score})
         key = (cfg["backbone"], info["eval_pooler"])
         if key not in starts:

@@ -4,15 +4,17 @@ Follows the reference (HF Trainer as ``train.py`` configures it): AdamW without 
 linear decay to zero without warm-up, gradient clipping at 1.0, STS-B dev Spearman every
 ``eval_steps`` with the best checkpoint kept. The data order is a pure function of (seed,
 step) and the RNG states are saved with each checkpoint, so ``resume`` replays exactly the
-run that was interrupted.
+run that was interrupted. The saved state is plain data read back without unpickling code
+(``bench.train.state``), and a resume is refused unless run.json shows the same settings,
+process count, training file and STS-B dev pairs.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -33,6 +35,7 @@ from bench.fingerprint import sha256_file
 from bench.progress import progress_bar
 from bench.seeding import seed_everything
 from bench.train import rundir
+from bench.train import state as train_state
 from bench.train.config import TrainConfig
 from bench.train.data import TrainingData, batch_indices, read_training_data, steps_per_epoch
 from bench.train.loss import gather_with_grad, simcse_loss
@@ -61,20 +64,18 @@ def _barrier(world: int) -> None:
         dist.barrier()
 
 
-def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
-             "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+def _dev_digest(data_dir: str | None) -> str:
+    """SHA-256 of the STS-B dev pairs (sentences and gold) that model selection scores on.
 
+    ``data_dir`` may move between a run and its resumption; the pairs may not, or the log
+    and best/ would mix scores on two dev sets.
+    """
+    from bench.data.locate import locate
+    from bench.tasks.registry import get
 
-def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    part = get("STSBenchmark").load(locate(data_dir).downstream).parts["dev"]
+    pairs = [list(part.sent1), list(part.sent2), [float(g) for g in part.gold]]
+    return hashlib.sha256(json.dumps(pairs).encode("utf-8")).hexdigest()
 
 
 class TrainerCallback(Protocol):
@@ -116,7 +117,12 @@ class Trainer:
         self.global_batch = cfg.batch_size * self.world
         self.per_epoch = steps_per_epoch(examples, self.global_batch, self.data.path)
         self.total_steps = cfg.max_steps or cfg.epochs * self.per_epoch
+        # What the dev scores (and so best/) rest on, recorded and compared on --resume.
+        self.dev_sha256 = (_dev_digest(cfg.data_dir) if cfg.eval_steps and self.rank == 0
+                           else None)
         self.resume_from = self._check_run_dir()
+        # A refused train_state.pt is refused before the backbone is loaded.
+        resume_state = self._read_state(*self.resume_from) if self.resume_from else None
         # model selection as the reference trainer: raw cosine Spearman on the STS-B dev pairs
         self.dev = (StsEvaluator("STSBenchmark", "dev", "spearman", data_dir=cfg.data_dir)
                     if cfg.eval_steps and self.rank == 0 else None)
@@ -151,34 +157,64 @@ class Trainer:
         self.pending: list[float] = []
         self.elapsed_before = 0.0
         self.step_times: list[float] = []
-        if self.resume_from is not None:
-            self._load_state(self.resume_from)
+        if resume_state is not None:
+            self._load_state(resume_state, self.resume_from[1] / rundir.STATE_FILE)
 
     def _trainable(self) -> list[torch.nn.Parameter]:
         models = [self.model] + ([self.model2] if self.model2 is not None else [])
         return [p for m in models for p in m.parameters() if p.requires_grad]
 
     # -- run folder -------------------------------------------------------------------------
-    def _check_run_dir(self) -> Path | None:
-        run_json = self.run_dir / rundir.RUN_FILE
+    def _check_run_dir(self) -> tuple[int, Path] | None:
+        """The checkpoint to resume from; refuses a resume that would not continue the run.
+
+        On ``--resume`` the run folder must hold its run.json, written with the same
+        settings (``TrainConfig.identity``: everything but the folder, device, data folder
+        and progress display), the same number of processes and the same training file
+        (its SHA-256). ``max_steps`` and ``epochs`` count too: the learning rate decays
+        linearly to the last step, so a longer run differs from the start.
+        """
         if not self.cfg.resume:
             if self.run_dir.exists() and any(self.run_dir.iterdir()):
                 raise BenchError(f"run folder {self.run_dir} already exists; pass --resume to "
                                  f"continue it or choose another --name")
             return None
+        run_json = self.run_dir / rundir.RUN_FILE
+        if self.run_dir.is_dir():
+            rundir.check_no_links_out(self.run_dir)
         if run_json.is_file():
-            saved = json.loads(run_json.read_text(encoding="utf-8"))
-            mine, before = self.cfg.identity(), saved.get("config", {})
-            known = TrainConfig.defaults()  # settings added after the run was written
-            diff = [k for k in mine if before.get(k, known.get(k)) != mine[k]]
-            if diff:
-                raise BenchError(f"{run_json}: --resume with different settings ({', '.join(diff)}"
-                                 f"); use the original ones or another --name")
-            if saved.get("world_size", 1) != self.world:
-                raise BenchError(f"{run_json}: run used {saved.get('world_size')} process(es), "
-                                 f"this resume has {self.world}")
-        found = rundir.latest_resumable(self.run_dir)
-        return found[1] if found else None
+            self._check_same_run(rundir.read_run_info(self.run_dir), run_json)
+        elif self.run_dir.is_dir() and any(self.run_dir.iterdir()):
+            raise BenchError(f"{run_json}: missing, so nothing says which settings and data "
+                             f"this run was trained with; start a new run under another "
+                             f"--name")
+        return rundir.latest_resumable(self.run_dir)
+
+    def _check_same_run(self, saved: dict[str, Any], run_json: Path) -> None:
+        mine, before = self.cfg.identity(), saved["config"]
+        known = TrainConfig.defaults()  # settings added after the run was written
+        diff = [k for k in mine if before.get(k, known.get(k)) != mine[k]]
+        if diff:
+            was = ", ".join(f"{k}={before.get(k, known.get(k))!r}" for k in diff)
+            now = ", ".join(f"{k}={mine[k]!r}" for k in diff)
+            raise BenchError(f"{run_json}: --resume with different settings ({', '.join(diff)}"
+                             f") (run: {was}; now: {now}); use the original ones or another "
+                             f"--name")
+        if saved["world_size"] != self.world:
+            raise BenchError(f"{run_json}: run used {saved['world_size']} process(es), this "
+                             f"resume has {self.world}")
+        was, now = saved["data"]["sha256"], sha256_file(self.data.path)
+        if was != now:
+            raise BenchError(f"{run_json}: data digest differs (run: {was[:12]}..., now: "
+                             f"{now[:12]}...): the training file {self.data.path} changed "
+                             f"since this run started; start a new run")
+        dev = saved.get("dev")  # absent in run.json files written before it was recorded
+        if isinstance(dev, dict) and self.dev_sha256 is not None and (
+                dev.get("sha256") != self.dev_sha256):
+            raise BenchError(f"{run_json}: STS-B dev digest differs (run: "
+                             f"{str(dev.get('sha256'))[:12]}..., now: {self.dev_sha256[:12]}"
+                             f"...): --data-dir holds other dev pairs than this run was "
+                             f"selected on; use the original data or start a new run")
 
     def _run_info(self, status: str) -> dict[str, Any]:
         return {"kind": "simcse-train", "status": status, "config": self.cfg.identity(),
@@ -186,6 +222,8 @@ class Trainer:
                 "steps_total": self.total_steps, "steps_per_epoch": self.per_epoch,
                 "data": {"path": str(self.data.path), "examples": len(self.data),
                          "sha256": sha256_file(self.data.path)},
+                "dev": ({"task": "STSBenchmark", "split": "dev", "sha256": self.dev_sha256}
+                        if self.dev_sha256 is not None else None),
                 "eval_pooler": self.model.eval_pooler, "mlp_at_eval": self.model.mlp_at_eval,
                 "positive": {**self.positive.describe(), "anchors": (
                     len(self.data) if self.anchor_lines is None else len(self.anchor_lines))},
@@ -205,10 +243,10 @@ class Trainer:
                    if self.model2 is not None else {})}
 
     def _save_checkpoint(self, dev: float | None) -> None:
-        rngs = [_rng_state()]
+        rngs = [train_state.rng_state()]
         if self.world > 1:
             rngs = [None] * self.world
-            dist.all_gather_object(rngs, _rng_state())
+            dist.all_gather_object(rngs, train_state.rng_state())
         if self.rank == 0:
             state = {"step": self.step, "model": self.model.state_dict(),
                      "optimizer": self.optimizer.state_dict(),
@@ -222,16 +260,28 @@ class Trainer:
             rundir.drop_older_states(self.run_dir, target)
         _barrier(self.world)
 
-    def _load_state(self, folder: Path) -> None:
-        state = torch.load(folder / rundir.STATE_FILE, map_location=self.device,
-                           weights_only=False)
-        self.model.load_state_dict(state["model"])
-        if self.model2 is not None:
-            self.model2.load_state_dict(state["model2"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"][self.rank])
+    def _read_state(self, step: int, folder: Path) -> dict[str, Any]:
+        """A checkpoint's training state, read without unpickling (bench.train.state)."""
+        path = folder / rundir.STATE_FILE
+        state = train_state.load(path, self.device)
+        train_state.check(state, path, step, self.world, self.cfg.dual_encoder)
+        return state
+
+    def _load_state(self, state: dict[str, Any], path: Path) -> None:
+        """Restore a checked training state into the model, optimiser and generators."""
+        try:
+            self.model.load_state_dict(state["model"])
+            if self.model2 is not None:
+                self.model2.load_state_dict(state["model2"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            raise BenchError(f"{path}: does not fit this run's model or optimiser "
+                             f"({first or type(exc).__name__}); refusing to resume from it"
+                             ) from None
+        train_state.set_rng_state(state["rng"][self.rank], path)
         self.step, self.best, self.log = state["step"], state["best"], state["log"]
         self.pending, self.elapsed_before = state["pending"], state["elapsed"]
 
