@@ -80,10 +80,10 @@ def file_digests(task: Any, downstream: Path, verify: bool,
     if task.meta.origin is None:
         return checksums(downstream, list(task.files), verify=verify, read=read)
     sums = task_file_digests(task.meta)
-    for name in task.meta.reader.files():
+    for name, label in task.meta.reader.labels().items():
         parsed = (read or {}).get(Path(task.meta.reader.path(name)).resolve())
         if parsed is not None:
-            sums.sha256[f"{task.name}:{name}"] = parsed
+            sums.sha256[f"{task.name}:{label}"] = parsed
     return sums
 
 
