@@ -169,11 +169,11 @@ def _bootstrap_reference(pairs, task: str, resamples: int, seed: int = 1111) -> 
 
 
 def test_real_run_intervals_equal_a_numpy_bootstrap(glove_run, tmp_path):
-    frame = _csv(tmp_path, glove_run, "--ci", "--resamples", "200")
+    frame = _csv(tmp_path, glove_run, "--ci", "--resamples", "100")
     assert frame.loc[0, "Protocol"] == "all-spearman"
     report = json.loads(glove_run.read_text())
     with np.load(glove_run.with_name(report["pairs"]["file"])) as pairs:
-        reps = {col: _bootstrap_reference(pairs, task, 200)
+        reps = {col: _bootstrap_reference(pairs, task, 100)
                 for col, task in zip(STS_COLUMNS, TASK_KEYS)}
     reps["Avg."] = np.mean([reps[col] for col in STS_COLUMNS], axis=0)
     for col, replicates in reps.items():

@@ -22,6 +22,7 @@ Shell globs (``reports/*.json``) are expanded against the folder, as a shell wou
 
 from __future__ import annotations
 
+import functools
 import glob
 import re
 import shlex
@@ -162,6 +163,11 @@ def test_readme_line(line, workdir, capsys):
     check(line, capsys)
 
 
+@functools.cache
+def _recipes() -> dict:
+    return load_recipes()
+
+
 def check_slow(line: Line) -> None:
     """What ``nox -s tests`` checks of a slow line without its minutes of work: bench's parser
     takes it as written, and every recipe, training recipe, protocol, transfer protocol and task
@@ -171,7 +177,7 @@ def check_slow(line: Line) -> None:
     except SystemExit as exc:
         raise AssertionError(f"{line}: bench's parser refuses it (exit {exc.code})") from None
     assert args.command == line.argv[0], f"{line}: parsed as {args.command!r}"
-    recipes = load_recipes()
+    recipes = _recipes()
     model = getattr(args, "model", None)
     for name in (model if isinstance(model, list) else [model] if model else []):
         assert name.startswith("runs/") or name in recipes, f"{line}: no recipe {name!r}"
