@@ -131,7 +131,6 @@ KILLABLE = textwrap.dedent("""
     from bench.reports import save
     from bench.runner import RunConfig, run
     from tests.helpers import HashEncoder
-from tests.references import glove_sts_year, sts_year
     config = RunConfig(model="hash", protocols=parse_protocols("every-cosine"), tasks=["STS12"],
                        data_dir={data!r}, cache_dir={cache!r}, show_progress=False, batch_size=32)
     save(run(config, encoder=HashEncoder(delay=0.05)), {out!r})
