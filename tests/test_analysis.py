@@ -21,6 +21,7 @@ from bench.cli import main as cli
 from bench.errors import BenchError
 from bench.reports import ReportError
 from tests.helpers import HashEncoder, write_tiny_stsb
+from tests.references import glove_average, stsb_split
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -200,7 +201,16 @@ def test_commands_write_json_and_png(data_dir, tmp_path, capsys):
     (m,) = rep["models"]
     assert m["fingerprint"] == fp and m["avg_sts"] == 42.0
     assert rep["options"]["threshold"] == 4.0 and rep["options"]["splits"] == ["test"]
-    assert 0 < m["align"] < 4 and -4 < m["uniform"] < 0
+    # Wang & Isola (2020), eqs. 1 and 2 (alpha = t = 2) on unit GloVe averages made here:
+    # l_align over the pairs with gold > 4, l_uniform over every sentence of both sides
+    s1, s2, gold = stsb_split(data_dir, "test")
+    a, b = _unit(glove_average(s1)), _unit(glove_average(s2))
+    positive = gold > 4.0
+    assert m["positive_pairs"] == positive.sum() and m["sentences"] == 2 * len(gold)
+    assert m["align"] == pytest.approx(
+        np.mean(((a[positive] - b[positive]) ** 2).sum(1)), rel=1e-12)
+    assert m["uniform"] == pytest.approx(
+        np.log(np.mean(np.exp(-2 * pdist(np.vstack([a, b]), "sqeuclidean")))), rel=1e-9)
     assert m["timings"]["sentences_encoded"] > 0
     assert "l_align" in capsys.readouterr().out
 

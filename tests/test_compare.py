@@ -10,6 +10,7 @@ import copy
 import json
 import math
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -145,11 +146,41 @@ def test_real_run_reaggregated_equals_its_own_wmean_pearson(glove_run, tmp_path)
     assert "re-aggregated" in frame.loc[0, "Protocol"]
 
 
-def test_real_run_intervals_contain_the_estimate(glove_run, tmp_path):
-    frame = _csv(tmp_path, glove_run, "--ci", "--resamples", "200")
-    for col in STS_COLUMNS + ["Avg."]:
-        lo, hi, value = frame.loc[0, f"{col} lo"], frame.loc[0, f"{col} hi"], frame.loc[0, col]
-        assert lo < value < hi and hi - lo < 15
+def _bootstrap_reference(pairs, task: str, resamples: int, seed: int = 1111) -> np.ndarray:
+    """all-spearman replicates (points) of one task, from its per-pair sidecar arrays.
+
+    The resampling compare documents (``bench.compare.uncertainty``): pairs drawn with
+    replacement within each scored part, by a generator seeded with (seed, crc32 of
+    "task/part"); the parts' draws pooled, then Spearman as Pearson of row-wise ranks."""
+    parts = [k.split("/")[1] for k in pairs.files if k.startswith(f"{task}/") and
+             k.endswith("/sim")]
+    sims, golds = [], []
+    for part in parts:
+        sim, gold = pairs[f"{task}/{part}/sim"], pairs[f"{task}/{part}/gold"]
+        rng = np.random.default_rng([seed, zlib.crc32(f"{task}/{part}".encode())])
+        idx = rng.integers(0, len(sim), size=(resamples, len(sim)))
+        sims.append(sim[idx])
+        golds.append(gold[idx])
+    x = stats.rankdata(np.hstack(sims), axis=1)
+    y = stats.rankdata(np.hstack(golds), axis=1)
+    x -= x.mean(axis=1, keepdims=True)
+    y -= y.mean(axis=1, keepdims=True)
+    return 100 * (x * y).sum(1) / np.sqrt((x * x).sum(1) * (y * y).sum(1))
+
+
+def test_real_run_intervals_equal_a_numpy_bootstrap(glove_run, tmp_path):
+    frame = _csv(tmp_path, glove_run, "--ci", "--resamples", "100")
+    assert frame.loc[0, "Protocol"] == "all-spearman"
+    report = json.loads(glove_run.read_text())
+    with np.load(glove_run.with_name(report["pairs"]["file"])) as pairs:
+        reps = {col: _bootstrap_reference(pairs, task, 100)
+                for col, task in zip(STS_COLUMNS, TASK_KEYS)}
+    reps["Avg."] = np.mean([reps[col] for col in STS_COLUMNS], axis=0)
+    for col, replicates in reps.items():
+        lo, hi = np.percentile(replicates, [2.5, 97.5])
+        assert frame.loc[0, f"{col} lo"] == pytest.approx(lo, abs=1e-9), col
+        assert frame.loc[0, f"{col} hi"] == pytest.approx(hi, abs=1e-9), col
+        assert lo < frame.loc[0, col] < hi, col
 
 
 # ---------------------------------------------------------------- protocol guard
@@ -229,19 +260,29 @@ def test_pipeline_interval_degenerate_when_every_subset_is_perfect(tmp_path):
 
 # ---------------------------------------------------------------- dependent correlations
 
-def test_williams_t2_matches_hand_computation():
-    # Steiger (1980), eq. 7: T2 = (r12 - r13) sqrt((n-1)(1+r23) /
-    #   (2 (n-1)/(n-3) |R| + rbar^2 (1-r23)^3)),  |R| = 1 - r12^2 - r13^2 - r23^2 + 2 r12 r13 r23.
-    # r12 = .6, r13 = .4, r23 = .5, n = 50:
-    #   |R| = 1 - .36 - .16 - .25 + .24 = .47;  rbar = .5
-    #   2 * 49/47 * .47 = .98;  .25 * .5^3 = .03125;  denominator 1.01125
-    #   T2 = .2 * sqrt(49 * 1.5 / 1.01125) = .2 * sqrt(72.68232...) = 1.705079
-    expected_t = 0.2 * math.sqrt(73.5 / 1.01125)
-    assert expected_t == pytest.approx(1.705079, abs=1e-6)
-    t, p = williams_t2(0.6, 0.4, 0.5, 50)
-    assert t == pytest.approx(expected_t, abs=1e-12)
-    assert p == pytest.approx(2 * stats.t.sf(expected_t, 47), abs=1e-12)
-    assert 0.09 < p < 0.10
+def _williams_reference(r12: float, r13: float, r23: float, n: int) -> tuple[float, float]:
+    """Williams' (1959) T2 as Steiger (1980, Psychological Bulletin 87(2), eq. 7) prints it,
+    with |R| the determinant of the 3 x 3 correlation matrix taken by numpy."""
+    det = np.linalg.det(np.array([[1, r12, r13], [r12, 1, r23], [r13, r23, 1]]))
+    rbar = (r12 + r13) / 2
+    t = (r12 - r13) * np.sqrt((n - 1) * (1 + r23)
+                              / (2 * (n - 1) / (n - 3) * det + rbar ** 2 * (1 - r23) ** 3))
+    return t, 2 * stats.t.sf(abs(t), n - 3)
+
+
+def test_williams_t2_matches_the_published_example_and_a_numpy_reference():
+    # psych::r.test(103, .4, .5, .1), the example of its manual (Steiger's 1980 case of two
+    # correlations sharing a variable), prints "t value -0.89 with probability < 0.37".
+    t, p = williams_t2(0.4, 0.5, 0.1, 103)
+    assert (round(t, 2), round(p, 2)) == (-0.89, 0.37)
+    rng = np.random.default_rng(12)
+    for n in (5, 12, 50, 400, 1379):
+        # three correlations that can occur together: those of a sample of three variables
+        r = np.corrcoef(rng.normal(size=(3, 3)) @ rng.normal(size=(3, 40)))
+        t, p = williams_t2(r[0, 1], r[0, 2], r[1, 2], n)
+        expected_t, expected_p = _williams_reference(r[0, 1], r[0, 2], r[1, 2], n)
+        assert t == pytest.approx(expected_t, rel=1e-12, abs=1e-12)
+        assert p == pytest.approx(expected_p, rel=1e-12, abs=1e-15)
 
 
 def test_steiger_z_matches_hand_computation():

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -248,17 +247,39 @@ def test_one_sha256_of_a_file_for_data_and_weights(tmp_path):
     assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_digest_memo_follows_an_in_place_rewrite_and_keeps_one_entry_per_file(tmp_path):
+class _EarlierCtime:
+    """A stat result whose ctime lies ``shift_ns`` earlier; every other field is the file's."""
+
+    def __init__(self, st: os.stat_result, shift_ns: int) -> None:
+        self._st, self.st_ctime_ns = st, st.st_ctime_ns - shift_ns
+
+    def __getattr__(self, name: str):
+        return getattr(self._st, name)
+
+
+def test_digest_memo_follows_an_in_place_rewrite_and_keeps_one_entry_per_file(tmp_path,
+                                                                              monkeypatch):
+    """A rewrite that keeps the size and restores the mtime (cp -p, rsync -t) cannot restore
+    the ctime, so the memo must hash the file again. A filesystem's ctime moves by its clock's
+    tick, which can be coarser than two writes: instead of waiting for the tick, the first
+    digest sees the ctime one millisecond earlier, as a file written a tick before would show."""
     path = tmp_path / "model.safetensors"
     path.write_bytes(b"version 1")
-    assert file_digest(path) == hashlib.sha256(b"version 1").hexdigest()
-    st = path.stat()
+    real_stat, target = Path.stat, path.resolve()
+
+    def stat_a_tick_earlier(self, **kwargs):
+        st = real_stat(self, **kwargs)
+        return _EarlierCtime(st, 1_000_000) if self == target else st
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "stat", stat_a_tick_earlier)
+        assert file_digest(path) == hashlib.sha256(b"version 1").hexdigest()
+        first = path.stat()
     path.write_bytes(b"version 2")  # same size; mtime restored as cp -p or rsync -t would
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    while path.stat().st_ctime_ns == st.st_ctime_ns:  # a coarse clock: wait for its next tick
-        time.sleep(0.005)
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert path.stat().st_mtime_ns == st.st_mtime_ns
+    os.utime(path, ns=(first.st_atime_ns, first.st_mtime_ns))
+    second = path.stat()
+    assert (second.st_size, second.st_mtime_ns) == (first.st_size, first.st_mtime_ns)
+    assert second.st_ctime_ns != first.st_ctime_ns
     assert file_digest(path) == hashlib.sha256(b"version 2").hexdigest()
     memo = json.loads(digest_memo_path().read_text())
-    assert len([k for k in memo if k.startswith(f"{path.resolve()}|")]) == 1
+    assert len([k for k in memo if k.startswith(f"{target}|")]) == 1

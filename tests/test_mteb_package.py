@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from helpers import HashEncoder
 from scipy import stats
+from sklearn.linear_model import LogisticRegression
 
 import bench
 import bench.mteb
@@ -159,7 +160,15 @@ def test_bench_model_runs_mteb_evaluations_offline(data_dir):
     cos = (u * v).sum(1) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
     assert got["BenchSmallSTS"].get_score() == pytest.approx(stats.spearmanr(cos, gold)[0],
                                                              abs=1e-6)
-    assert 0 <= got["MockClassificationTask"].get_score() <= 1
+    # the mock's classifier (scikit-learn's LogisticRegression, max_iter=10) fitted here on the
+    # encoder's vectors of the mock's two training texts; every experiment uses both of them
+    mock = MockClassificationTask()
+    mock.load_data()
+    train, test = mock.dataset["train"], mock.dataset["test"]
+    hashed = HashEncoder(dim=16)
+    fitted = LogisticRegression(max_iter=10).fit(hashed.encode(train["text"]), train["label"])
+    accuracy = np.mean(fitted.predict(hashed.encode(test["text"])) == np.array(test["label"]))
+    assert got["MockClassificationTask"].get_score() == pytest.approx(accuracy, abs=1e-12)
     assert encoder.encoded > 0  # vectors came from the bench encoder
 
 
@@ -170,7 +179,15 @@ def test_recipe_as_mteb_model_and_target_fit_refused(tmp_path):
     assert model.mteb_model_meta.name == "bench/minilm-avg"
     (result,) = mteb.evaluate(model, MockSTSTask(), cache=None,
                               show_progress_bar=False).task_results
-    assert -1 <= result.get_score() <= 1
+    # Spearman of numpy cosines of the recipe's vectors with the mock's gold (two pairs: +-1)
+    mock = MockSTSTask()
+    mock.load_data()
+    pairs = mock.dataset["test"]
+    u = model.encoder.encode(pairs["sentence1"]).astype(np.float64)
+    v = model.encoder.encode(pairs["sentence2"]).astype(np.float64)
+    cos = (u * v).sum(1) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+    assert result.get_score() == pytest.approx(stats.spearmanr(cos, pairs["score"])[0],
+                                               abs=1e-12)
     with pytest.raises(bench.mteb.MtebError, match="own sentences"):
         bench.mteb.as_model("minilm-whitening-target")
 

@@ -22,6 +22,7 @@ Shell globs (``reports/*.json``) are expanded against the folder, as a shell wou
 
 from __future__ import annotations
 
+import functools
 import glob
 import re
 import shlex
@@ -36,6 +37,11 @@ import pytest
 import torch
 
 from bench.cli import build_parser, main
+from bench.commands.common import split_list
+from bench.errors import BenchError
+from bench.protocols import parse_protocols, parse_transfer
+from bench.recipes import load_recipes
+from bench.tasks.registry import select
 from tests.sts_files import unregister_task_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,10 +163,55 @@ def test_readme_line(line, workdir, capsys):
     check(line, capsys)
 
 
+@functools.cache
+def _recipes() -> dict:
+    return load_recipes()
+
+
+def check_slow(line: Line) -> None:
+    """What ``nox -s tests`` checks of a slow line without its minutes of work: bench's parser
+    takes it as written, and every recipe, training recipe, protocol, transfer protocol and task
+    it names exists (a model under runs/ is made by an earlier slow line)."""
+    try:
+        args = build_parser().parse_args(line.argv)
+    except SystemExit as exc:
+        raise AssertionError(f"{line}: bench's parser refuses it (exit {exc.code})") from None
+    assert args.command == line.argv[0], f"{line}: parsed as {args.command!r}"
+    recipes = _recipes()
+    model = getattr(args, "model", None)
+    for name in (model if isinstance(model, list) else [model] if model else []):
+        assert name.startswith("runs/") or name in recipes, f"{line}: no recipe {name!r}"
+    recipe = getattr(args, "recipe", None)
+    if recipe is not None:
+        assert recipe in recipes and "train" in recipes[recipe].extra, (
+            f"{line}: no training recipe {recipe!r}")
+    try:
+        if getattr(args, "protocol", None):
+            parse_protocols(args.protocol)
+        if getattr(args, "transfer_protocol", None):
+            parse_transfer(args.transfer_protocol)
+        if getattr(args, "tasks", None):
+            select(split_list(args.tasks))
+    except BenchError as exc:
+        raise AssertionError(f"{line}: {exc}") from None
+
+
 @pytest.mark.parametrize("line", [x for x in LINES if x.slow], ids=str)
 def test_slow_readme_line_parses(line):
-    """What ``nox -s tests`` checks of a slow line: bench's parser takes it as written."""
-    build_parser().parse_args(line.argv)
+    check_slow(line)
+
+
+@pytest.mark.parametrize("text", [
+    "bench run --modle minilm-avg --tasks STS-B   # slow",  # the parser refuses it
+    "bench run --model minlm-avg --tasks STS-B   # slow",  # no such recipe
+    "bench run --model minilm-avg --protocol all-spearmann   # slow",
+    "bench run --model minilm-avg --tasks STS-C   # slow",
+    "bench run --model minilm-avg --tasks transfer --transfer-protocol senteval-fastest  # slow",
+    "bench train simcse --recipe minilm-avg   # slow",  # a recipe, but not a training one
+])
+def test_a_broken_slow_line_fails_the_test(text):
+    with pytest.raises(AssertionError, match=re.escape("README.md:1: bench ")):
+        check_slow(parse_line(text, 1))
 
 
 @pytest.mark.long

@@ -22,6 +22,7 @@ from bench.reports import load
 from bench.runner import RunConfig, run
 from bench.tasks.registry import load_sts_task
 from tests.helpers import HashEncoder
+from tests.references import glove_sts_year, sts_year
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,7 +82,16 @@ def test_cli_run_writes_a_complete_report(data_dir, tmp_path, capsys):
     assert report["data"]["status"]["STS/STS13-en-test/STS.gs.FNWN.txt"] == "verified"
     assert report["environment"]["packages"]["numpy"] == np.__version__
     assert report["run"]["seed"] == 1111
-    assert report["timings"]["total_s"] > 0
+    # the number against numpy and scipy on GloVe vectors averaged here (tests/references.py)
+    reference = glove_sts_year(data_dir, "STS13")["all-spearman"]
+    assert report["scores"][0]["values"]["STS13"] == pytest.approx(reference, abs=1e-9)
+    # sentences counted from the files: both sides of every pair, and the distinct texts
+    subsets = sts_year(data_dir, "STS13").values()
+    texts = [" ".join(t.split()) for s1, s2, _ in subsets for t in (*s1, *s2)]
+    timings = report["timings"]
+    assert timings["sentences_requested"] == len(texts) == 3000
+    assert timings["sentences_unique"] == len(set(texts))
+    assert timings["sentences_cached"] + timings["sentences_encoded"] == len(set(texts))
     assert str(data_dir) not in text and str(Path.home()) not in text  # no machine paths
     sidecar = tmp_path / report["pairs"]["file"]
     assert sidecar.is_file()
