@@ -68,9 +68,11 @@ def long(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the package, the tests and this file (CI runs it)."""
-    session.install("ruff")
+    """ruff over the package, the tests and this file, and the import layers of
+    pyproject's [tool.importlinter] (CI runs it)."""
+    session.install("ruff", "import-linter>=2.1")
     session.run("ruff", "check", "bench", "tests", "noxfile.py")
+    session.run("lint-imports", env={"PYTHONPATH": str(REPO)})  # the checkout's bench, by path
 
 
 @nox.session

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-__all__ = ["evaluate", "load", "__version__"]
+from bench.version import __version__
+
+__all__ = ["evaluate", "load", "table", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,4 +23,8 @@ def __getattr__(name: str) -> Any:
         from bench.reports import load
 
         return load
+    if name == "table":
+        from bench.render import table
+
+        return table
     raise AttributeError(f"module 'bench' has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
     import bench
     result = bench.evaluate(model, tasks="sts", protocols="every")
-    print(result.table())
+    print(bench.table(result))
 
 ``model`` is a recipe name or path (what ``bench run --model`` takes), a ``SentenceTransformer``,
 a Hugging Face model with ``tokenizer=`` and ``pooler=``, a ``(model, tokenizer)`` pair, an
@@ -18,6 +18,7 @@ from typing import Any
 
 from bench.devices import check_device
 from bench.encoders.base import Encoder
+from bench.encoders.make import _object_device, make_encoder
 from bench.errors import ModelError, ProtocolError
 from bench.prompts import Prompts
 from bench.protocols import (
@@ -31,6 +32,7 @@ from bench.protocols import (
 )
 from bench.results import RunReport
 from bench.runner import RunConfig, run
+from bench.seeds import check_seed_folder, combine
 from bench.validation import check_run_options
 
 
@@ -99,11 +101,9 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
                       transfer_config=transfer_config, classifier=classifier)
     if isinstance(model, str | Path) and _is_seed_folder(model):
         options = {k: v for k, v in locals().items() if k not in ("model", "name", "out")}
-        from bench.seeds import evaluate_seeds
-
         if options.pop("tokenizer") is not None:
             raise ModelError("tokenizer= applies to a model object, not a folder of seed runs")
-        report = evaluate_seeds(Path(model), str(model), name=name, **options)
+        report = _evaluate_seeds(Path(model), str(model), name=name, **options)
         if out is not None and report is not None:
             from bench.reports import save
 
@@ -148,6 +148,18 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
     return report
 
 
+def _evaluate_seeds(path: Path, requested: str, name: str | None = None, **options: Any
+                    ) -> RunReport | None:
+    """Evaluate every seed of a ``--seeds`` folder with ``evaluate`` and combine them
+    (``bench.seeds.combine``; None on the ranks other than 0 of a sharded run: rank 0 combines)."""
+    runs = check_seed_folder(path)
+    reports = [evaluate(str(run), **options) for _, run in runs]
+    if any(r is None for r in reports):
+        return None
+    return combine(reports, [s for s, _ in runs], [str(p) for _, p in runs], name or requested,
+                   requested)
+
+
 def _is_seed_folder(model: str | Path) -> bool:
     from bench.train.rundir import is_multi_seed_dir
 
@@ -158,27 +170,6 @@ def _preset_tasks(protocols: str | Protocol | Sequence[str | Protocol]) -> list[
     items = [protocols] if isinstance(protocols, str | Protocol) else list(protocols)
     text = ",".join(p for p in items if isinstance(p, str))
     return preset_tasks(text) if text else list(DEFAULT_TASKS)
-
-
-def make_encoder(model: Any, *, tokenizer: Any = None, pooler: str | None = None,
-                 name: str | None = None, device: str | None = None, precision: str = "fp32",
-                 data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
-                 use_cache: bool = True, max_length: int | None = None) -> Encoder:
-    """The Encoder for anything ``evaluate`` accepts (``bench.mteb.as_model`` builds on it)."""
-    check_run_options(precision=precision, max_length=max_length)
-    if device is None and not isinstance(model, str | Path):
-        device = _object_device(model)
-    device = check_device(device or "cpu")
-    if isinstance(model, str | Path):
-        from bench.encoders.registry import EncoderOptions, resolve
-
-        return resolve(str(model), EncoderOptions(
-            device, precision, pooler, str(data_dir) if data_dir else None,
-            str(cache_dir) if cache_dir else None, use_cache, max_length=max_length))
-    from bench.encoders.objects import wrap
-
-    return wrap(model, tokenizer=tokenizer, pooler=pooler, precision=precision, device=device,
-                max_length=max_length, name=name)
 
 
 def _transfer_options(protocol: str | TransferProtocol | None, config: str | None,
@@ -196,16 +187,3 @@ def _transfer_options(protocol: str | TransferProtocol | None, config: str | Non
             raise ProtocolError(f"transfer protocol {proto.key!r} means {option} {implied!r}, "
                                 f"but {option} {given!r} was given; give one of the two")
     return proto.config, proto.classifier, proto.seed
-
-
-def _object_device(model: Any) -> str | None:
-    target = model[0] if isinstance(model, tuple) else model
-    if hasattr(target, "device") and not callable(target.device):
-        return str(target.device).replace("cuda:0", "cuda") if "cuda" in str(target.device) \
-            else str(target.device)
-    params = getattr(target, "parameters", None)
-    if callable(params):
-        first = next(iter(params()), None)
-        if first is not None:
-            return str(first.device)
-    return None

@@ -9,9 +9,9 @@ import os
 import pkgutil
 import sys
 
-from bench import __version__
 from bench.errors import BenchError
 from bench.textsafe import printable
+from bench.version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,10 @@ class ProtocolError(BenchError):
     """An unknown or inconsistent protocol specification."""
 
 
+class MtebError(BenchError):
+    """MTEB input bench cannot use (a result file, a task, a report), named in one line."""
+
+
 def warn(message: str) -> None:
     """One warning line on stderr, in the same form as the CLI's error lines."""
     import sys

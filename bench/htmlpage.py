@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.report import AnalysisReport
+from bench.analysis_report import AnalysisReport
 from bench.compare.guard import place, place_transfer
 from bench.compare.render import cell_text
 from bench.compare.rows import Row

@@ -6,20 +6,21 @@ paper used which. Users type a preset name (``simcse``), a spelled form (``all-s
 ``wmean-pearson``, ``mean-pearson-reg``), a comma-separated list, ``every`` for every
 combination or ``every-cosine`` for the six without a regressor. ``Protocol.parse`` is the
 only parser of a spelled form; the axes' values come from the modules that implement them
-(``bench.correlation.METRICS``, ``bench.scoring.AGGREGATIONS``).
+(``bench.correlation.METRICS``, ``bench.aggregation.AGGREGATIONS``).
 """
 
 from __future__ import annotations
 
 import itertools
 import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from bench.aggregation import AGGREGATIONS
 from bench.correlation import METRICS as _METRICS
 from bench.errors import ProtocolError, warn
 from bench.resources import resource_dir
-from bench.scoring import AGGREGATIONS
 
 METRICS: tuple[str, ...] = tuple(_METRICS)
 REGRESSORS = ("none", "senteval")  # senteval: SentEval's relatedness regressor (bench.tasks.regressor)
@@ -210,6 +211,39 @@ def parse_one(text: str) -> Protocol:
 
 # ------------------------------------------------------------------------ transfer tasks
 
+# SentEval's classifier settings (bench.tasks.classifier fits them)
+TORCH_L2 = (1e-5, 1e-4, 1e-3, 1e-2)          # SentEval: [10**t for t in range(-5, -1)]
+SKLEARN_C = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)   # inner k-fold and split: 2**[-2..3]
+SKLEARN_C_KFOLD = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # KFoldClassifier: 2**[-1..5]
+CLASSIFIERS = ("torch", "sklearn")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """One of SentEval's classifier settings (``kfold`` is the engine's, the rest MLP's)."""
+
+    name: str
+    kfold: int
+    optim: str
+    batch_size: int
+    tenacity: int
+    epoch_size: int
+    max_epoch: int = 200
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+CONFIGS: dict[str, ClassifierConfig] = {
+    # "comparable to literature" (SimCSE --mode test, SimCSE Table E.1)
+    "test": ClassifierConfig("test", kfold=10, optim="adam", batch_size=64, tenacity=5,
+                             epoch_size=4),
+    # SentEval README's prototyping setting (SimCSE --mode fasttest)
+    "fasttest": ClassifierConfig("fasttest", kfold=5, optim="rmsprop", batch_size=128,
+                                 tenacity=3, epoch_size=2),
+}
+
+
 TRANSFER_BASE = "senteval"
 DEFAULT_TRANSFER_SEED = 1111  # SentEval's default seed
 TRANSFER_PRESETS = "transfer"  # protocols/transfer/*.toml
@@ -218,7 +252,7 @@ TRANSFER_PRESETS = "transfer"  # protocols/transfer/*.toml
 @dataclass(frozen=True)
 class TransferProtocol:
     """How transfer-task accuracies are computed: SentEval's classifier setting (``config``,
-    a key of ``bench.tasks.classifier.CONFIGS``: test | fasttest), the classifier (torch |
+    a key of ``CONFIGS``: test | fasttest), the classifier (torch |
     sklearn, which also fixes the regularisation grid) and the seed. Numbers measured under
     two of these are different quantities (fasttest vs. test moves MR by about a point), so
     ``compare`` never ranks them together.
@@ -234,8 +268,6 @@ class TransferProtocol:
     source: str = ""
 
     def __post_init__(self) -> None:
-        from bench.tasks.classifier import CLASSIFIERS, CONFIGS
-
         _check_choice("transfer classifier setting", self.config, CONFIGS)
         _check_choice("transfer classifier", self.classifier, CLASSIFIERS)
 
@@ -255,16 +287,12 @@ class TransferProtocol:
     @property
     def grid(self) -> dict[str, tuple[float, ...]]:
         """The regularisation values searched, by validation kind (the classifier's own)."""
-        from bench.tasks.classifier import SKLEARN_C, SKLEARN_C_KFOLD, TORCH_L2
-
         if self.classifier == "torch":
             return {"l2": TORCH_L2}
         return {"C": SKLEARN_C, "C (k-fold tasks)": SKLEARN_C_KFOLD}
 
     def settings(self) -> str:
         """The setting in words, e.g. ``kfold 10, adam, batch 64, tenacity 5, epoch size 4``."""
-        from bench.tasks.classifier import CONFIGS
-
         c = CONFIGS[self.config]
         if self.classifier == "sklearn":
             text = f"kfold {c.kfold}, scikit-learn LogisticRegression"
@@ -279,8 +307,6 @@ class TransferProtocol:
     @classmethod
     def parse(cls, text: str, source: str = "") -> TransferProtocol:
         """A spelled form, or a one-line ProtocolError listing what is valid."""
-        from bench.tasks.classifier import CLASSIFIERS, CONFIGS
-
         words = text.strip().lower().split("-")
         config, classifier, seed = "test", "torch", DEFAULT_TRANSFER_SEED
         ok = words[0] == TRANSFER_BASE
@@ -301,8 +327,6 @@ class TransferProtocol:
         return cls(config, classifier, seed, source)
 
     def to_dict(self) -> dict:
-        from bench.tasks.classifier import CONFIGS
-
         return {"key": self.key, "config": self.config, "classifier": self.classifier,
                 "seed": self.seed, "settings": CONFIGS[self.config].to_dict(),
                 "grid": {k: list(v) for k, v in self.grid.items()}, "source": self.source}
@@ -325,8 +349,6 @@ class TransferProtocol:
 
 
 def every_transfer() -> list[TransferProtocol]:
-    from bench.tasks.classifier import CLASSIFIERS, CONFIGS
-
     return [TransferProtocol(c, k) for k in CLASSIFIERS for c in CONFIGS]
 
 

@@ -117,6 +117,12 @@ def tables_text(tables: list[Table], width: int = 160) -> str:
     return buffer.getvalue()
 
 
+def table(report: RunReport, title: str | None = None) -> str:
+    """The paper-style tables of ``report`` as text (what ``bench run`` prints);
+    ``bench.table(report)``."""
+    return tables_text(report_tables(report, title))
+
+
 def print_table(table: Table) -> None:
     """Print at least 120 columns wide, so a piped table is not squeezed to 80."""
     console = Console()

@@ -163,7 +163,7 @@ def load(path: str | Path) -> Any:
     kind = data.get("kind", "run")
     where = str(path)
     if kind == "analysis":
-        from bench.analysis.report import AnalysisReport
+        from bench.analysis_report import AnalysisReport
 
         return AnalysisReport.from_dict(data, where)
     if kind == "literature":

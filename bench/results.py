@@ -402,12 +402,6 @@ class RunReport:
             p.sim is not None for t in self.sts_tasks().values()
             for name, p in t.parts.items() if name in t.eval_parts)
 
-    def table(self) -> str:
-        """The paper-style tables as text (what ``bench run`` prints)."""
-        from bench.render import report_tables, tables_text
-
-        return tables_text(report_tables(self))
-
     # -- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import __version__
 from bench.cache import default_cache_root
 from bench.data.locate import candidate, locate
 from bench.data.manifest import Checksums, checksums
@@ -35,6 +34,7 @@ from bench.seeding import check_seed, seed_everything
 from bench.tasks.families import FAMILIES, EvalContext
 from bench.tasks.registry import TaskMetadata, select
 from bench.tasks.taskfile import task_file_digests
+from bench.version import __version__
 
 
 @dataclass

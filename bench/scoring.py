@@ -22,23 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.aggregation import combine
 from bench.correlation import correlation, rowwise_correlation
 
 if TYPE_CHECKING:
     from bench.protocols import Protocol
-
-AGGREGATIONS = ("all", "mean", "wmean")
-
-
-def combine(values: Sequence[Any], counts: Sequence[int], how: str) -> Any:
-    """Mean or pair-count-weighted mean over parts (scalars, or arrays of replicates)."""
-    if how == "mean":
-        return np.mean(np.asarray(values, dtype=np.float64), axis=0)
-    if how == "wmean":
-        return np.average(np.asarray(values, dtype=np.float64), axis=0,
-                          weights=np.asarray(counts))
-    raise ValueError(f"cannot combine per-part values with aggregation {how!r}")
-
 
 def aggregate(sims: Sequence[np.ndarray], golds: Sequence[np.ndarray], metric: str, how: str,
               rowwise: bool = False) -> Any:

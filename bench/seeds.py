@@ -24,10 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.compare.stats import percentile_interval
-from bench.compare.uncertainty import row_replicates
+from bench.compare.uncertainty import BOOT_SEED, LEVEL, RESAMPLES, pooled_intervals
 from bench.errors import BenchError, ModelError
-from bench.protocols import Protocol
 from bench.results import (
     ModelRecord,
     ProtocolScores,
@@ -42,7 +40,6 @@ from bench.results import (
 from bench.scoring import Average, average
 from bench.train import rundir
 
-RESAMPLES, BOOT_SEED, LEVEL = 1000, 1111, 0.95
 INTERVAL = {"method": "bootstrap over pairs within each seed (within each scored part), "
                       "replicates pooled over seeds, percentile interval",
             "level": LEVEL, "resamples": RESAMPLES, "seed": BOOT_SEED}
@@ -79,21 +76,6 @@ def stat(values: list[float], ci: tuple[float, float] | None = None) -> SeedStat
     arr = np.asarray(values, dtype=np.float64)
     sd = float(np.std(arr, ddof=1)) if arr.size > 1 else float("nan")
     return SeedStat([float(v) for v in arr], float(np.mean(arr)), sd, ci)
-
-
-def pooled_intervals(runs: list[dict[str, TaskResult]], names: list[str], protocol: Protocol,
-                     resamples: int = RESAMPLES, seed: int = BOOT_SEED, level: float = LEVEL
-                     ) -> dict[str, tuple[float, float]] | None:
-    """Seed-and-test-set interval of every task and of Avg. (see the module doc); None when a
-    seed lacks per-pair data or the protocol needs a regressor (not recomputable)."""
-    if protocol.regressor != "none":
-        return None
-    for tasks in runs:
-        if any(tasks[n].parts[p].sim is None for n in names for p in tasks[n].eval_parts):
-            return None
-    reps = [row_replicates(tasks, names, protocol, resamples, seed) for tasks in runs]
-    return {k: percentile_interval(np.concatenate([r[k] for r in reps]), level)
-            for k in [*names, "avg"]}
 
 
 def _mean_task(name: str, tasks: list[TaskResult]) -> TaskResult:
@@ -173,17 +155,3 @@ def _sum_timings(timings: list[dict[str, Any]]) -> dict[str, Any]:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 out[k] = out.get(k, 0) + v
     return out
-
-
-def evaluate_seeds(path: Path, requested: str, name: str | None = None, **options: Any
-                   ) -> RunReport | None:
-    """Evaluate every seed of a ``--seeds`` folder with ``bench.api.evaluate`` and combine
-    (None on the ranks other than 0 of a sharded run: rank 0 combines)."""
-    from bench.api import evaluate
-
-    runs = check_seed_folder(path)
-    reports = [evaluate(str(run), **options) for _, run in runs]
-    if any(r is None for r in reports):
-        return None
-    return combine(reports, [s for s, _ in runs], [str(p) for _, p in runs], name or requested,
-                   requested)

@@ -42,9 +42,8 @@ def check_run_options(*, batch_size: Any = 64, max_length: Any = None, jobs: Any
                       classifier: Any = None, cli: bool = False) -> None:
     """One-line BenchError naming the first bad option; nothing is loaded before this."""
     from bench.encoders.base import PRECISIONS
-    from bench.protocols import REGRESSOR_SELECTIONS
+    from bench.protocols import CLASSIFIERS, CONFIGS, REGRESSOR_SELECTIONS
     from bench.seeding import check_seed
-    from bench.tasks.classifier import CLASSIFIERS, CONFIGS
 
     _positive(batch_size, "batch_size", cli, "a positive integer", optional=False)
     _positive(max_length, "max_length", cli, "a positive number of tokens")

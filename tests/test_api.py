@@ -99,7 +99,7 @@ def test_evaluate_with_a_recipe_name_gives_the_kept_numbers(data_dir, tmp_path):
                             data_dir=data_dir)
     _assert_close(cli, expected, 1e-9)
     _assert_close(_values(report), expected, 1e-9)
-    assert "STS13" in report.table() and report.model.training_data
+    assert "STS13" in bench.table(report) and report.model.training_data
 
 
 def test_evaluate_writes_nothing_unless_asked(data_dir, tmp_path, monkeypatch):

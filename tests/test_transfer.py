@@ -11,8 +11,8 @@ import torch
 
 from bench.embed import EmbeddingTable
 from bench.errors import DataError
+from bench.protocols import CONFIGS
 from bench.tasks.classifier import (
-    CONFIGS,
     EarlyStopping,
     SklearnLogReg,
     TorchLogReg,

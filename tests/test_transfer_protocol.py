@@ -75,7 +75,7 @@ def test_fasttest_report_reads_its_protocol(fasttest_report):
     if data["schema_version"] == 2:  # stored explicitly, with the settings it stands for
         assert data["transfer_protocol"]["key"] == "senteval-fasttest"
         assert data["transfer_protocol"]["settings"]["optim"] == "rmsprop"
-    assert "senteval-fasttest" in report.table()
+    assert "senteval-fasttest" in bench.table(report)
 
 
 def test_table_e1_is_sentevals_default_and_a_row_without_one_is_unknown(tmp_path):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.errors import BenchError
+from bench.paths import relative_file
 from bench.tasks.registry import load_sts_task
 
 TASK = "STSBenchmark"
@@ -88,15 +89,6 @@ def build_sets(downstream: Path, splits: Sequence[str] = STSB_SPLITS,
     return StsbSets(tuple(splits), s1, s2, gold, sentences, encode, unique,
                     tuple(relative_file(p.source, downstream) for p in parts),
                     total if sampled else None)
-
-
-def relative_file(path: Path | str, folder: Path | str) -> str:
-    """``path`` relative to ``folder`` (POSIX form), or its bare name when it lies elsewhere."""
-    path = PurePath(path)
-    try:
-        return path.relative_to(folder).as_posix()
-    except ValueError:
-        return path.name
 
 
 def describe_where(sets: StsbSets) -> str:

@@ -15,7 +15,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import __version__
 from bench.analysis import compute
 from bench.analysis.kinds import AnalysisKind, Rows, discover
 from bench.analysis.report import AnalysisReport, save
@@ -31,6 +30,7 @@ from bench.errors import BenchError
 from bench.outputs import OutputError, check_folder
 from bench.reports import now_iso, slug
 from bench.seeding import check_seed
+from bench.version import __version__
 
 SHOWN_LIST_LENGTH = 10  # longer list options (histogram bin edges) are in the JSON only
 

@@ -16,10 +16,9 @@ from bench.commands.common import (
 from bench.errors import warn
 from bench.outputs import check_file, check_folder
 from bench.pathsafe import check_not_input
-from bench.protocols import REGRESSOR_SELECTIONS
+from bench.protocols import CLASSIFIERS, CONFIGS, REGRESSOR_SELECTIONS
 from bench.render import footer_lines, print_table, report_tables
 from bench.reports import DEFAULT_RUNS_FOLDER, save
-from bench.tasks.classifier import CLASSIFIERS, CONFIGS
 from bench.validation import check_run_options
 
 

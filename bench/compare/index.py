@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from tabulate import tabulate
 
-from bench.analysis.report import AnalysisReport
+from bench.analysis_report import AnalysisReport
 from bench.reports import ReportError, load
 from bench.results import LiteratureReport, RunReport
 from bench.textsafe import md_cell

@@ -27,6 +27,8 @@ from bench.protocols import Protocol
 from bench.results import PartResult, TaskResult
 from bench.scoring import aggregate, task_value
 
+RESAMPLES, BOOT_SEED, LEVEL = 1000, 1111, 0.95  # the seed-and-test-set interval's settings
+
 
 def scored_parts(task: TaskResult) -> dict[str, PartResult]:
     """The parts a protocol scores: every subset of a year, or the test split."""
@@ -62,13 +64,28 @@ def intervals(tasks: dict[str, TaskResult], names: list[str], protocol: Protocol
     """95% percentile interval of every task's number and of Avg., in points."""
     reps = row_replicates(tasks, names, protocol, resamples, seed)
     return {t: percentile_interval(r, level) for t, r in reps.items()}
+
+
+def pooled_intervals(runs: list[dict[str, TaskResult]], names: list[str], protocol: Protocol,
+                     resamples: int = RESAMPLES, seed: int = BOOT_SEED, level: float = LEVEL
+                     ) -> dict[str, tuple[float, float]] | None:
+    """Seed-and-test-set interval of every task and of Avg. (``bench.seeds``' module doc); None when a
+    seed lacks per-pair data or the protocol needs a regressor (not recomputable)."""
+    if protocol.regressor != "none":
+        return None
+    for tasks in runs:
+        if any(tasks[n].parts[p].sim is None for n in names for p in tasks[n].eval_parts):
+            return None
+    reps = [row_replicates(tasks, names, protocol, resamples, seed) for tasks in runs]
+    return {k: percentile_interval(np.concatenate([r[k] for r in reps]), level)
+            for k in [*names, "avg"]}
+
+
 def row_intervals(row, names: list[str], protocol: Protocol, resamples: int = 1000,
                   seed: int = 1111) -> dict[str, tuple[float, float]]:
     """Intervals of a compare row (``bench.compare.rows.Row``): the seed-and-test-set
-    interval of a multi-seed row (``bench.seeds.pooled_intervals``), else the test-set one."""
+    interval of a multi-seed row (``pooled_intervals``), else the test-set one."""
     if row.seed_pairs:
-        from bench.seeds import pooled_intervals
-
         return pooled_intervals([r.tasks for r in row.report.seeds.runs], names, protocol,
                                 resamples, seed) or {}
     return intervals(row.report.tasks, names, protocol, resamples, seed)

@@ -24,8 +24,8 @@ from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, build, register_type
 from bench.encoders.transformer import local_snapshot
 from bench.errors import ModelError
+from bench.paths import recipe_run
 from bench.recipes import Recipe, load_recipes
-from bench.train.rundir import recipe_run
 
 TYPE = "paper-model"
 

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.errors import BenchError
-
-
-class MtebError(BenchError):
-    """MTEB input bench cannot use (a result file, a task, a report), named in one line."""
+from bench.errors import MtebError
 
 
 def as_model(model: Any, **options: Any) -> Any:

@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import __version__
 from bench.atomic import atomic_write_text
-from bench.mteb import MtebError
+from bench.errors import MtebError
 from bench.mteb.results import is_revision
 from bench.mteb.tasks import BY_BENCH, protocol
 from bench.pathsafe import check_not_input, inside, is_name, show, with_sidecars
 from bench.reports import load, slug
 from bench.results import RunReport, TaskResult
 from bench.tasks.registry import find, tasks
+from bench.version import __version__
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench.encoders.base import Encoder
-from bench.mteb import MtebError
+from bench.errors import MtebError
 
 try:
     from mteb.models.abs_encoder import AbsEncoder
@@ -72,7 +72,7 @@ def as_model(model: Any, *, tokenizer: Any = None, pooler: str | None = None,
              cache_dir: str | Path | None = None, use_cache: bool = True) -> BenchModel:
     """An MTEB model around ``model`` (see module doc); ``name`` is MTEB's ``org/model``
     (default ``bench/<model>``)."""
-    from bench.api import make_encoder
+    from bench.encoders.make import make_encoder
     from bench.reports import slug
 
     encoder = make_encoder(model, tokenizer=tokenizer, pooler=pooler, name=None, device=device,

@@ -25,12 +25,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench import __version__
-from bench.mteb import MtebError
+from bench.errors import MtebError
 from bench.mteb.tasks import BY_BENCH, BY_MTEB, MtebTask, protocol
 from bench.results import LiteratureReport, LiteratureRow, ProtocolScores
 from bench.scoring import average
 from bench.tasks.registry import ordered
+from bench.version import __version__
 
 SKIP_FILES = ("model_meta.json",)
 # A model revision as MTEB's results layout names its folders: a commit hash, mteb's

@@ -25,7 +25,7 @@ from bench.commands.common import add_data_options, add_model_options, split_lis
 from bench.data.locate import locate
 from bench.embed import encode_tasks
 from bench.encoders.registry import EncoderOptions, resolve
-from bench.tasks.classifier import CONFIGS, TORCH_L2, ClassifierConfig
+from bench.protocols import CONFIGS, TORCH_L2, ClassifierConfig
 from bench.tasks.registry import select
 from bench.tasks.transfer import evaluate_transfer_task
 from bench.tasks.transfer_suite import default_jobs, evaluate_transfer_suite

@@ -9,7 +9,7 @@ appendix E) cite.
 from __future__ import annotations
 
 from bench.data.sts import ColumnsReader, PooledColumnsReader, StsYearReader
-from bench.tasks.registry import TaskMetadata, register
+from bench.tasks.metadata import TaskMetadata
 from bench.tasks.transfer import (
     BinaryReader,
     SplitFilesReader,
@@ -17,6 +17,8 @@ from bench.tasks.transfer import (
     read_sst2_file,
     read_trec_file,
 )
+
+BUILTIN: list[TaskMetadata] = []  # registered in this order by bench.tasks.registry
 
 _STS_YEARS = {
     "STS12": (("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews"),
@@ -45,14 +47,14 @@ _NOTES = {"STS12": (
     "rounded to 1e-6); STS12 mean/wmean move by about 0.01 and lie up to 0.02 from it. Treat "
     "STS12 differences of that size as noise (any tool: SentEval, MTEB, bench).",)}
 for _name, (_subsets, _pairs, _cite) in _STS_YEARS.items():
-    register(TaskMetadata(
+    BUILTIN.append(TaskMetadata(
         name=_name, family="sts", reader=StsYearReader(f"STS/{_name}-en-test", _subsets),
         aliases=(_name.replace("STS", "STS20"),), parts=_subsets, eval_parts=_subsets,
         score_range=(0.0, 5.0), sizes={"pairs": _pairs}, citation=_cite,
         description=f"SemEval {_name} English test subsets; gold 0-5",
         notes=_NOTES.get(_name, ())))
 
-register(TaskMetadata(
+BUILTIN.append(TaskMetadata(
     name="STSBenchmark", family="sts", display_name="STS-B", aliases=("STS-B", "STSB"),
     reader=ColumnsReader((("train", "STS/STSBenchmark/sts-train.csv"),
                           ("dev", "STS/STSBenchmark/sts-dev.csv"),
@@ -64,7 +66,7 @@ register(TaskMetadata(
              "multilingual and crosslingual focused evaluation. SemEval.",
     description="STS Benchmark; score in column 5, sentences in columns 6-7"))
 
-register(TaskMetadata(
+BUILTIN.append(TaskMetadata(
     name="SICKRelatedness", family="sts", display_name="SICK-R",
     aliases=("SICK-R", "SICKR", "SICK"),
     reader=ColumnsReader((("train", "SICK/SICK_train.txt"), ("dev", "SICK/SICK_trial.txt"),
@@ -80,7 +82,7 @@ register(TaskMetadata(
 # MTEB's SICK-R (mteb/tasks/sts/eng/sickr_sts.py, dataset mteb/sickr-sts): every pair of the
 # corpus in one test split, so it is not SentEval's SICK-R (4,927 test pairs) and has its own
 # record: compare never puts the two side by side as one task.
-register(TaskMetadata(
+BUILTIN.append(TaskMetadata(
     name="SICKRelatednessAll", family="sts", display_name="SICK-R-all",
     aliases=("SICK-R-all", "SICKR-all", "SICK-all"),
     reader=PooledColumnsReader(("SICK/SICK_train.txt", "SICK/SICK_trial.txt",
@@ -105,12 +107,12 @@ _BINARY = {
              "language. Language Resources and Evaluation."),
 }
 for _name, (_pos, _neg, _n, _cite) in _BINARY.items():
-    register(TaskMetadata(
+    BUILTIN.append(TaskMetadata(
         name=_name, family="transfer", reader=BinaryReader(_pos, _neg), parts=("all",),
         eval_parts=("all",), sizes={"all": _n}, citation=_cite,
         description="binary classification, nested stratified k-fold"))
 
-register(TaskMetadata(
+BUILTIN.append(TaskMetadata(
     name="SST2", family="transfer", display_name="SST", aliases=("SST", "SST-2"),
     reader=SplitFilesReader(tuple((s, f"SST/binary/sentiment-{s}")
                                   for s in ("train", "dev", "test")),
@@ -121,7 +123,7 @@ register(TaskMetadata(
              "a sentiment treebank. EMNLP.",
     description="binary sentiment, given splits"))
 
-register(TaskMetadata(
+BUILTIN.append(TaskMetadata(
     name="TREC", family="transfer",
     reader=SplitFilesReader((("train", "TREC/train_5500.label"), ("test", "TREC/TREC_10.label")),
                             read_trec_file, "kfold", 6),
@@ -129,7 +131,7 @@ register(TaskMetadata(
     citation="Li and Roth (2002). Learning question classifiers. COLING.",
     description="6 question types, k-fold on train then test"))
 
-register(TaskMetadata(
+BUILTIN.append(TaskMetadata(
     name="MRPC", family="transfer",
     reader=SplitFilesReader((("train", "MRPC/msr_paraphrase_train.txt"),
                              ("test", "MRPC/msr_paraphrase_test.txt")),

@@ -26,43 +26,19 @@ import math
 import threading
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from bench.protocols import (  # the settings are protocol facts; the fitting is here
+    CLASSIFIERS,
+    SKLEARN_C,
+    SKLEARN_C_KFOLD,
+    TORCH_L2,
+    ClassifierConfig,
+)
 from bench.threads import limit_threads
-
-TORCH_L2 = (1e-5, 1e-4, 1e-3, 1e-2)          # SentEval: [10**t for t in range(-5, -1)]
-SKLEARN_C = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)   # inner k-fold and split: 2**[-2..3]
-SKLEARN_C_KFOLD = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # KFoldClassifier: 2**[-1..5]
-CLASSIFIERS = ("torch", "sklearn")
-
-
-@dataclass(frozen=True)
-class ClassifierConfig:
-    """One of SentEval's classifier settings (``kfold`` is the engine's, the rest MLP's)."""
-
-    name: str
-    kfold: int
-    optim: str
-    batch_size: int
-    tenacity: int
-    epoch_size: int
-    max_epoch: int = 200
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-CONFIGS: dict[str, ClassifierConfig] = {
-    # "comparable to literature" (SimCSE --mode test, SimCSE Table E.1)
-    "test": ClassifierConfig("test", kfold=10, optim="adam", batch_size=64, tenacity=5,
-                             epoch_size=4),
-    # SentEval README's prototyping setting (SimCSE --mode fasttest)
-    "fasttest": ClassifierConfig("fasttest", kfold=5, optim="rmsprop", batch_size=128,
-                                 tenacity=3, epoch_size=2),
-}
 
 
 def points(accuracies: Sequence[float]) -> float:

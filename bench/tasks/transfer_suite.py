@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.progress import progress_bar
-from bench.tasks.classifier import ClassifierConfig
+from bench.protocols import ClassifierConfig
 from bench.tasks.transfer import TransferTask, evaluate_transfer_task
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.atomic import atomic_write_text
 from bench.errors import BenchError
+from bench.paths import RUNS_DEFAULT, RUNS_ENV, recipe_run, runs_root  # noqa: F401  (their home before)
 
 META_FILE = "bench_checkpoint.json"
 STATE_FILE = "train_state.pt"
@@ -44,24 +45,6 @@ _SEED = re.compile(r"^seed-(\d+)$")
 
 def seed_dir_name(seed: int) -> str:
     return f"seed-{seed}"
-RUNS_ENV = "BENCH_RUNS_DIR"
-RUNS_DEFAULT = "runs"
-
-
-def runs_root() -> Path:
-    """The parent of run folders: ``$BENCH_RUNS_DIR``, else ``runs`` (in the current folder)."""
-    return Path(os.environ.get(RUNS_ENV) or RUNS_DEFAULT).expanduser()
-
-
-def recipe_run(run: str) -> Path:
-    """A recipe's ``run`` path; ``runs/NAME`` means NAME under ``runs_root()``, so a recipe
-    names a run the way ``bench train simcse --name NAME`` writes it."""
-    path = Path(run).expanduser()
-    if not path.is_absolute() and path.parts[:1] == (RUNS_DEFAULT,):
-        return runs_root().joinpath(*path.parts[1:])
-    return path
-
-
 def step_dir_name(step: int) -> str:
     return f"step-{step:05d}"
 
