@@ -195,19 +195,46 @@ def _fallback(report: RunReport, raw: bytes | None, wanted: Path, exc: OSError) 
             f"written to {spare} instead")
 
 
+# A schema-2 report is tens of kilobytes (per-pair data live in the sidecar); schema-1
+# reports carried their pairs inline, a few megabytes. Larger is not a report bench wrote.
+MAX_REPORT_BYTES = 256 * 1024 * 1024
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique: with a repeated key, viewers and parsers disagree
+    about which value counts (Python keeps the last), so such a file is refused."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    """Strict JSON: bench writes null for a computed NaN, never NaN or Infinity."""
+    raise ValueError(f"{name} is not JSON (bench writes null for a number that is not one)")
+
+
 def read_report(path: Path) -> dict[str, Any]:
     """Load a report's JSON, or fail with one line that says what is wrong with the file."""
     path = Path(path)
     if not path.is_file():
         raise ReportError(f"{path}: no such report file")
+    size = path.stat().st_size
+    if size > MAX_REPORT_BYTES:
+        raise ReportError(f"{path}: {size:,} bytes, larger than any bench report "
+                          f"({MAX_REPORT_BYTES:,} at most); not read")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: not a bench report (invalid JSON: {exc})") from None
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys,
+                          parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ReportError(f"{path}: not a bench report (invalid JSON: "
+                          f"{str(exc)[:160] or type(exc).__name__})") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ReportError(f"{path}: not a bench report (no schema_version field)")
     version = data["schema_version"]
-    if version not in READABLE_VERSIONS:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise ReportError(f"{path}: report schema_version {version!r} is not readable by this "
                           f"bench (reads {', '.join(map(str, READABLE_VERSIONS))}); upgrade bench")
     return data

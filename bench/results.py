@@ -595,7 +595,7 @@ def read_pairs(path: Path, sha256: str, where: str,
     except ReportError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ReportError(f"{path}: not a readable per-pair file ({exc})") from None
+        raise ReportError(f"{path}: not a readable per-pair file of {where} ({exc})") from None
     return arrays
 
 
