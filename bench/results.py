@@ -334,11 +334,15 @@ class SeedSection:
 
 
 def _read_scores(items: list[Any], where: str) -> list[ProtocolScores]:
+    """Stored scores; a null Avg. beside task values is their mean again (what bench stores),
+    so a table never meets a row with values but no average."""
     try:
-        return [ProtocolScores(Protocol.from_dict(s["protocol"]),
-                               {k: number(v) for k, v in s["values"].items()},
-                               Average.from_dict(s["average"]) if s.get("average") else None)
-                for s in items]
+        out = []
+        for s in items:
+            values = {k: number(v) for k, v in s["values"].items()}
+            avg = Average.from_dict(s["average"]) if s.get("average") else average(values)
+            out.append(ProtocolScores(Protocol.from_dict(s["protocol"]), values, avg))
+        return out
     except (KeyError, TypeError, ValueError, BenchError) as exc:
         raise ReportError(f"{where}: unreadable protocols or scores ({exc})") from None
 
