@@ -170,15 +170,67 @@ def check_run_fields(data: dict[str, Any], where: str, seed: bool = False) -> No
             _typed(data[key], {"value": OPTIONAL_NUMBER, "tasks": (list,)}, f"{where}: {key}")
     if not seed:
         _check_pairs_field(data.get("pairs"), where)
+    else:
+        _typed(data, {"seed": (int,)}, where)
     section = data.get("seeds")
     if isinstance(section, dict):
-        runs = section.get("runs")
-        if not isinstance(runs, list):
-            raise ReportError(f"{where}: seeds: field 'runs' has the wrong type ({_kind(runs)})")
-        for i, run in enumerate(runs):
+        _check_seed_section(section, f"{where}: seeds")
+        for i, run in enumerate(section["runs"]):
             if not isinstance(run, dict):
                 raise ReportError(f"{where}: seeds.runs[{i}] has the wrong type ({_kind(run)})")
             check_run_fields(run, f"{where}: seeds.runs[{i}]", seed=True)
+
+
+SEED_FIELDS: dict[str, tuple[type, ...]] = {
+    "seeds": (list,), "interval": (dict, type(None)), "summary": (dict,),
+    "transfer": (dict, type(None)), "runs": (list,),
+}
+STAT_FIELDS: dict[str, tuple[type, ...]] = {
+    "values": (list,), "mean": OPTIONAL_NUMBER, "sd": OPTIONAL_NUMBER, "ci": (list, type(None)),
+}
+
+
+def _check_stats(stats: Any, where: str) -> None:
+    """task -> {values, mean, sd, ci}: one seed statistic per task (or "avg")."""
+    if not isinstance(stats, dict):
+        raise ReportError(f"{where} has the wrong type ({_kind(stats)})")
+    for task, stat in stats.items():
+        at = f"{where}[{task!r}]"
+        if not isinstance(stat, dict):
+            raise ReportError(f"{at} has the wrong type ({_kind(stat)})")
+        _typed(stat, STAT_FIELDS, at)
+        for key in ("values", "ci"):
+            items = stat.get(key) or []
+            if not all(v is None or (isinstance(v, NUMBER) and not isinstance(v, bool))
+                       for v in items) or (key == "ci" and len(items) not in (0, 2)):
+                raise ReportError(f"{at}: field {key!r} must be a list of numbers")
+
+
+def _check_seed_section(section: dict[str, Any], where: str) -> None:
+    _typed(section, SEED_FIELDS, where)
+    for key in ("runs", "summary", "seeds"):
+        if key not in section:
+            raise ReportError(f"{where}: missing field {key!r}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in section["seeds"]):
+        raise ReportError(f"{where}: field 'seeds' must be a list of integers")
+    for key, stats in section["summary"].items():
+        _check_stats(stats, f"{where}: summary[{key!r}]")
+    if section.get("transfer"):
+        _check_stats(section["transfer"], f"{where}: transfer")
+
+
+def check_score_tasks(report: RunReport, where: str) -> None:
+    """Every task a stored score names has results in the report (else the table and the
+    bootstrap would look up a task that is not there)."""
+    runs = [(where, report.tasks, report.scores)]
+    runs += [(f"{where} [seed {r.seed}]", r.tasks, r.scores)
+             for r in (report.seeds.runs if report.seeds is not None else [])]
+    for at, tasks, scores in runs:
+        for s in scores:
+            unknown = next((t for t in s.values if t not in tasks), None)
+            if unknown is not None:
+                raise ReportError(f"{at}: scores under {s.protocol.key} name task {unknown!r}, "
+                                  f"which has no results in the report")
 
 
 # ------------------------------------------------------------------------------ pair counts

@@ -24,7 +24,13 @@ from bench.atomic import (
 )
 from bench.data.manifest import data_key
 from bench.errors import BenchError, warn
-from bench.evidence import check_run_fields, check_scores, check_sizes, expected_pairs
+from bench.evidence import (
+    check_run_fields,
+    check_score_tasks,
+    check_scores,
+    check_sizes,
+    expected_pairs,
+)
 from bench.outputs import OutputError, fallback_path
 from bench.results import (
     LITERATURE_SCHEMA,
@@ -269,6 +275,7 @@ def load(path: str | Path) -> Any:
         # the field checks cover what bench writes; this names what they did not foresee
         raise ReportError(f"{path}: unreadable run report ({type(exc).__name__}: "
                           f"{str(exc)[:120]})") from None
+    check_score_tasks(report, where)
     check_sizes(report.tasks, where)
     for run in report.seeds.runs if report.seeds is not None else []:
         check_sizes(run.tasks, f"{where} [seed {run.seed}]")
