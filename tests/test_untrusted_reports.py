@@ -527,3 +527,18 @@ def test_a_report_larger_than_any_bench_report_is_not_read(tmp_path, capsys, mon
     monkeypatch.setattr(bench.reports, "MAX_REPORT_BYTES", 1000)
     path = _copy(KEPT, tmp_path)
     _refused(capsys, path, "bytes")
+
+
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_the_html_page_and_the_mteb_export_refuse_an_edited_report_and_write_nothing(
+        tmp_path, capsys, command):
+    path = _copy(KEPT, tmp_path)
+    _edit(path, lambda d: d["scores"][0]["values"].update(STSBenchmark=90.0))
+    out = tmp_path / "out"
+    argv = (["report", "--html", str(out / "page.html"), str(path)] if command == "report"
+            else ["export", "mteb", "--out", str(out), str(path)])
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bench: error:") and "STSBenchmark" in err[0]
+    assert "per-pair data" in err[0]  # refused for the edit, before any other check
+    assert not out.exists() or not any(out.rglob("*"))
