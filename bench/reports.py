@@ -9,15 +9,28 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.atomic import atomic_create_text, atomic_write_bytes, atomic_write_text
+from bench.atomic import (
+    atomic_create_bytes,
+    atomic_create_text,
+    atomic_write_bytes,
+    atomic_write_text,
+)
 from bench.data.manifest import data_key
-from bench.errors import BenchError
+from bench.errors import BenchError, warn
+from bench.evidence import (
+    check_run_fields,
+    check_score_tasks,
+    check_scores,
+    check_sizes,
+    expected_pairs,
+)
 from bench.outputs import OutputError, fallback_path
 from bench.results import (
     LITERATURE_SCHEMA,
@@ -33,6 +46,7 @@ from bench.results import (
     read_pairs,
     read_transfer_protocol,
     score_protocols,
+    sidecar_of,
     sidecar_path,
 )
 from bench.scoring import Average
@@ -85,17 +99,37 @@ def write_report(report: dict[str, Any], path: Path) -> Path:
 
 
 def write_new_report(report: dict[str, Any], model_name: str,
-                     folder: Path = DEFAULT_RUNS_FOLDER) -> Path:
+                     folder: Path = DEFAULT_RUNS_FOLDER, pairs: bytes | None = None) -> Path:
     """Write under a default name that no other report has: an exclusive create, with a
-    ``-2``, ``-3``, ... suffix when another run took the name in the same second."""
+    ``-2``, ``-3``, ... suffix when another run took the name in the same second. The
+    sidecar (``pairs``) is created first, exclusively too, so it reserves the name and the
+    JSON that names it is never there without it."""
     for n in itertools.count(1):
         path = default_report_path(model_name, folder, n)
+        side = sidecar_path(path) if pairs is not None else None
+        if side is not None:
+            try:
+                atomic_create_bytes(side, pairs)
+            except FileExistsError:
+                continue
         try:
             atomic_create_text(path, report_text(_with_pairs_name(report, path)))
             return path
         except FileExistsError:
+            _remove(side)
             continue
+        except BaseException:
+            _remove(side)
+            raise
     raise AssertionError("unreachable")
+
+
+def _remove(path: Path | None) -> None:
+    if path is not None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def _with_pairs_name(report: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -105,12 +139,32 @@ def _with_pairs_name(report: dict[str, Any], path: Path) -> dict[str, Any]:
     return report
 
 
+def _write_plain(report: dict[str, Any], path: Path) -> Path:
+    atomic_write_text(path, report_text(report))
+    return path
+
+
+def write_unit(report: RunReport, raw: bytes | None, path: Path,
+               write_json: Callable[[dict[str, Any], Path], Path] | None = None) -> None:
+    """The sidecar, then the JSON that names it, each atomically: killed between the two, or
+    failing on the JSON, no report names a sidecar that is not there (a failed JSON write
+    removes the sidecar it had just written)."""
+    side = sidecar_path(path) if raw is not None else None
+    if side is not None:
+        atomic_write_bytes(side, raw)
+    try:
+        (write_json or write_report)(_with_pairs_name(report.to_dict(), path), path)
+    except BaseException:
+        _remove(side)
+        raise
+
+
 def save(report: RunReport, path: Path | None = None, model_name: str | None = None,
          folder: Path = DEFAULT_RUNS_FOLDER) -> Path:
-    """Write a run report and its per-pair sidecar (``<name>.pairs.npz``), both atomically, to
-    ``path`` or a fresh default name; the JSON records the sidecar's sha256, so a mismatched
-    pair of files is detected. If writing fails at the end anyway, both go to a fallback in
-    the system temp folder and the error line names it."""
+    """Write a run report and its per-pair sidecar (``<name>.pairs.npz``) as a unit (see
+    ``write_unit``) to ``path`` or a fresh default name; the JSON records the sidecar's
+    sha256, so a mismatched pair of files is detected. If writing fails anyway, both go to a
+    fallback in the system temp folder and the error line says exactly what exists where."""
     model_name = model_name or report.model.requested or report.model.name
     arrays = report.pair_arrays()
     raw = pairs_bytes(arrays) if arrays else None
@@ -119,22 +173,53 @@ def save(report: RunReport, path: Path | None = None, model_name: str | None = N
     wanted = Path(path) if path is not None else default_report_path(model_name, folder)
     try:
         if path is None:
-            target = write_new_report(report.to_dict(), model_name, folder)
+            target = write_new_report(report.to_dict(), model_name, folder, raw)
         else:
-            target = write_report(_with_pairs_name(report.to_dict(), Path(path)), Path(path))
-        if raw is not None:
-            atomic_write_bytes(sidecar_path(target), raw)
+            target = Path(path)
+            write_unit(report, raw, target)
     except OSError as exc:
-        spare = fallback_path(wanted)
-        if raw is not None:
-            atomic_write_bytes(sidecar_path(spare), raw)
-        atomic_write_text(spare, report_text(_with_pairs_name(report.to_dict(), spare)))
-        raise OutputError(f"cannot write report {wanted} ({exc.strerror or exc}); it was "
-                          f"written to {spare} instead") from None
+        raise OutputError(_fallback(report, raw, wanted, exc)) from None
     if raw is not None:
         report.pairs_file = {"file": sidecar_path(target).name,
                              "sha256": report.pairs_file["sha256"]}
     return target
+
+
+def _fallback(report: RunReport, raw: bytes | None, wanted: Path, exc: OSError) -> str:
+    """Write the report (and sidecar) to the temp folder; the one line saying what exists."""
+    why = exc.strerror or str(exc)
+    what = "the report and its per-pair file were" if raw is not None else "the report was"
+    spare: Path | None = None
+    try:
+        spare = fallback_path(wanted)
+        write_unit(report, raw, spare, _write_plain)  # not through the path that failed
+    except OSError as again:
+        _remove(spare)
+        return (f"cannot write report {wanted} ({why}); nothing of it was left there, and the "
+                f"fallback failed too ({again.strerror or again}): the results are lost")
+    return (f"cannot write report {wanted} ({why}); nothing of it was left there; {what} "
+            f"written to {spare} instead")
+
+
+# A schema-2 report is tens of kilobytes (per-pair data live in the sidecar); schema-1
+# reports carried their pairs inline, a few megabytes. Larger is not a report bench wrote.
+MAX_REPORT_BYTES = 256 * 1024 * 1024
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique: with a repeated key, viewers and parsers disagree
+    about which value counts (Python keeps the last), so such a file is refused."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    """Strict JSON: bench writes null for a computed NaN, never NaN or Infinity."""
+    raise ValueError(f"{name} is not JSON (bench writes null for a number that is not one)")
 
 
 def read_report(path: Path) -> dict[str, Any]:
@@ -142,14 +227,20 @@ def read_report(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ReportError(f"{path}: no such report file")
+    size = path.stat().st_size
+    if size > MAX_REPORT_BYTES:
+        raise ReportError(f"{path}: {size:,} bytes, larger than any bench report "
+                          f"({MAX_REPORT_BYTES:,} at most); not read")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: not a bench report (invalid JSON: {exc})") from None
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys,
+                          parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ReportError(f"{path}: not a bench report (invalid JSON: "
+                          f"{str(exc)[:160] or type(exc).__name__})") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ReportError(f"{path}: not a bench report (no schema_version field)")
     version = data["schema_version"]
-    if version not in READABLE_VERSIONS:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise ReportError(f"{path}: report schema_version {version!r} is not readable by this "
                           f"bench (reads {', '.join(map(str, READABLE_VERSIONS))}); upgrade bench")
     return data
@@ -174,14 +265,35 @@ def load(path: str | Path) -> Any:
     if kind != "run":
         raise ReportError(f"{path}: unknown report kind {kind!r} (known: run, literature, "
                           f"analysis)")
-    if data["schema_version"] == 1:
-        return upgrade_run_v1(data, where)
-    report = RunReport.from_dict(data, where)
+    try:
+        if data["schema_version"] == 1:
+            report = upgrade_run_v1(data, where)
+        else:
+            check_run_fields(data, where)
+            report = RunReport.from_dict(data, where)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        # the field checks cover what bench writes; this names what they did not foresee
+        raise ReportError(f"{path}: unreadable run report ({type(exc).__name__}: "
+                          f"{str(exc)[:120]})") from None
+    check_score_tasks(report, where)
+    check_sizes(report.tasks, where)
+    for run in report.seeds.runs if report.seeds is not None else []:
+        check_sizes(run.tasks, f"{where} [seed {run.seed}]")
     if report.pairs_file:
-        side = path.with_name(report.pairs_file["file"])
-        if side.is_file():
-            report.attach_pairs(read_pairs(side, report.pairs_file.get("sha256"), where), where)
+        _attach_sidecar(report, path, where)
+    check_scores(report, where)
     return report
+
+
+def _attach_sidecar(report: RunReport, path: Path, where: str) -> None:
+    """Attach the sidecar the report names, or say in one line that it is missing (the
+    report's stored numbers are then shown without intervals or re-aggregation)."""
+    side, digest = sidecar_of(path, report.pairs_file, where)
+    if not side.is_file():
+        warn(f"{where}: its per-pair file {side.name} is missing; stored numbers only (no "
+             f"intervals, no re-aggregation, not checked against per-pair data)")
+        return
+    report.attach_pairs(read_pairs(side, digest, where, expected_pairs(report)), where)
 
 
 # ------------------------------------------------------------------------ schema 1 -> 2

@@ -563,9 +563,9 @@ def test_null_score_in_a_report_is_shown_as_nan(tmp_path, capsys):
     report = _synthetic_run(tmp_path / "a.json", "model-a", _noisy(gold, 2.0, 1), gold)
     report["scores"]["all-spearman"]["STS12"] = None
     report["scores"]["all-spearman"]["avg"] = None
-    part = report["sts"]["STS12"]["parts"]["a"]
-    part["spearman"] = None  # what a run stores when the similarities are constant:
-    part["sim"] = [0.0] * len(part["sim"])  # recomputing from them gives nan again
+    for part in report["sts"]["STS12"]["parts"].values():  # every subset, so pooled is nan too
+        part["spearman"] = part["pearson"] = None  # a run stores for constant similarities:
+        part["sim"] = [0.0] * len(part["sim"])  # recomputing from them gives nan again
     write_report(report, tmp_path / "a.json")
     assert main(["compare", str(tmp_path / "a.json"), "--format", "md"]) == 0
     assert _md_rows(capsys.readouterr().out)["model-a"][3] == "nan"

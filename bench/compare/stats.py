@@ -13,16 +13,39 @@ Pure numpy/scipy, no report handling, so each piece can be checked against a han
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import stats
 
 from bench.correlation import rowwise_correlation
 
+# Elements (replicates x pairs) drawn and gathered at once: about 32 MB per int64 / float64
+# array of a block, whatever the task's size. A million-pair task at 1,000 resamples would
+# otherwise take 8 GB for the indices alone (and as much again per gathered array).
+BLOCK_ELEMENTS = 1 << 22
+
 
 def bootstrap_indices(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """``resamples`` rows of ``n`` indices drawn with replacement from ``range(n)``."""
     return rng.integers(0, n, size=(resamples, n), dtype=np.int64)
+
+
+def block_rows(n: int, resamples: int, budget: int = BLOCK_ELEMENTS) -> list[int]:
+    """Replicate counts of consecutive blocks covering ``resamples`` rows of ``n`` pairs each,
+    at most ``budget`` elements per block (at least one row)."""
+    step = max(1, budget // max(1, n))
+    return [min(step, resamples - start) for start in range(0, resamples, step)]
+
+
+def bootstrap_index_blocks(n: int, resamples: int, rng: np.random.Generator,
+                           budget: int = BLOCK_ELEMENTS) -> Iterator[np.ndarray]:
+    """``bootstrap_indices`` in row blocks of bounded memory. The generator's stream is
+    consumed in the same order (row after row), so the concatenated blocks equal
+    ``bootstrap_indices(n, resamples, rng)`` exactly: numpy's bounded integers draw each
+    value from the bit generator independently of the requested shape."""
+    for rows in block_rows(n, resamples, budget):
+        yield rng.integers(0, n, size=(rows, n), dtype=np.int64)
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -40,10 +63,11 @@ def bootstrap_correlation(x: np.ndarray, y: np.ndarray, metric: str, resamples: 
                           seed: int = 1111, level: float = 0.95) -> tuple[float, float]:
     """Percentile interval of the correlation of one paired sample."""
     rng = np.random.default_rng(seed)
-    idx = bootstrap_indices(len(x), resamples, rng)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    return percentile_interval(rowwise_correlation(x[idx], y[idx], metric), level)
+    reps = [rowwise_correlation(x[idx], y[idx], metric)
+            for idx in bootstrap_index_blocks(len(x), resamples, rng)]
+    return percentile_interval(np.concatenate(reps) if reps else np.empty(0), level)
 
 
 def paired_bootstrap_p(differences: np.ndarray) -> float:

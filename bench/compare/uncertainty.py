@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.compare.stats import (
-    bootstrap_indices,
+    BLOCK_ELEMENTS,
+    block_rows,
     paired_bootstrap_p,
     percentile_interval,
     steiger_z,
@@ -39,15 +40,26 @@ def _rng(seed: int, task: str, part: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(f"{task}/{part}".encode())])
 
 
-def task_replicates(task: TaskResult, protocol: Protocol, resamples: int, seed: int
-                    ) -> np.ndarray:
-    """Bootstrap replicates (points) of one task's number under a no-regressor protocol."""
-    sims, golds = [], []
-    for name, part in scored_parts(task).items():
-        idx = bootstrap_indices(part.n, resamples, _rng(seed, task.name, name))
-        sims.append(np.asarray(part.sim, dtype=np.float64)[idx])
-        golds.append(np.asarray(part.gold, dtype=np.float64)[idx])
-    return 100 * aggregate(sims, golds, protocol.metric, protocol.aggregation, rowwise=True)
+def task_replicates(task: TaskResult, protocol: Protocol, resamples: int, seed: int,
+                    budget: int = BLOCK_ELEMENTS) -> np.ndarray:
+    """Bootstrap replicates (points) of one task's number under a no-regressor protocol.
+
+    Computed in blocks of replicates of at most ``budget`` drawn pairs (all parts together),
+    so memory stays bounded for any task size. Each part's generator is drawn row after row
+    as one ``(resamples, n)`` draw would be, and every replicate depends only on its own row,
+    so the replicates equal the unblocked computation bit for bit."""
+    parts = scored_parts(task)
+    sims = [np.asarray(p.sim, dtype=np.float64) for p in parts.values()]
+    golds = [np.asarray(p.gold, dtype=np.float64) for p in parts.values()]
+    rngs = [_rng(seed, task.name, name) for name in parts]
+    total = sum(p.n for p in parts.values())
+    out = []
+    for rows in block_rows(total, resamples, budget):
+        idx = [rng.integers(0, p.n, size=(rows, p.n), dtype=np.int64)
+               for rng, p in zip(rngs, parts.values())]
+        out.append(aggregate([s[i] for s, i in zip(sims, idx)], [g[i] for g, i in zip(golds, idx)],
+                             protocol.metric, protocol.aggregation, rowwise=True))
+    return 100 * (np.concatenate(out) if out else np.empty(0))
 
 
 def row_replicates(tasks: dict[str, TaskResult], names: list[str], protocol: Protocol,

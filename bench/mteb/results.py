@@ -60,7 +60,7 @@ def looks_like_mteb(path: Path) -> bool:
         return False
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return False
     return (isinstance(data, dict) and "schema_version" not in data
             and ("task_name" in data or "mteb_dataset_name" in data))
