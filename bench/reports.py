@@ -294,6 +294,13 @@ def _attach_sidecar(report: RunReport, path: Path, where: str) -> None:
              f"intervals, no re-aggregation, not checked against per-pair data)")
         return
     report.attach_pairs(read_pairs(side, digest, where, expected_pairs(report)), where)
+    runs = [r.tasks for r in report.seeds.runs] if report.seeds is not None else [report.tasks]
+    lacking = sorted({f"{name}/{part}" for tasks in runs for name, t in tasks.items()
+                      if t.family == "sts" for part in t.eval_parts
+                      if t.parts[part].sim is None or t.parts[part].gold is None})
+    if lacking:
+        warn(f"{where}: its per-pair file {side.name} has no pairs for {', '.join(lacking[:3])}"
+             f"{' ...' if len(lacking) > 3 else ''}; their stored numbers are shown unchecked")
 
 
 # ------------------------------------------------------------------------ schema 1 -> 2
