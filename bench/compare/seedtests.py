@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.compare.stats import adjust_p, seed_permutation_p
-from bench.compare.tables import Cell, Table, label
+from bench.compare.tables import label
 from bench.protocols import Protocol
 from bench.results import RunReport
+from bench.tablemodel import Cell, Table
 
 
 @dataclass
