@@ -24,6 +24,7 @@ from bench.analysis_report import AnalysisReport
 from bench.compare.guard import Placement, place, place_transfer
 from bench.compare.plan import ProtocolTests, significance, testable_rows
 from bench.compare.rows import Row
+from bench.compare.seedtests import raw_p
 from bench.compare.sensitivity import by_model, key_order, robust_table
 from bench.compare.stats import CORRECTIONS
 from bench.compare.tables import sts_table, transfer_table
@@ -103,8 +104,7 @@ def mark_tests(view: ProtocolView, plan: ProtocolTests) -> None:
         cells = view.table.rows[comparison.index]
         for test in comparison.tests:
             cell = cells[view.table.label_columns + view.tasks.index(test.task)]
-            raw = getattr(test, "p_bootstrap", getattr(test, "p", float("nan")))
-            cell.attrs.update({"p": repr(float(raw)), "p-adj": repr(float(test.p_adjusted))})
+            cell.attrs.update({"p": repr(raw_p(test)), "p-adj": repr(float(test.p_adjusted))})
             if np.isfinite(test.p_adjusted) and test.p_adjusted < ALPHA:
                 cell.flag, cell.flag_title = "*", f"p adj {test.p_adjusted:.3g}"
 

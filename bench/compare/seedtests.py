@@ -55,10 +55,15 @@ def seed_tests(ref: dict[str, list[float]], other: dict[str, list[float]]) -> li
             for t in ref]
 
 
+def raw_p(test: object) -> float:
+    """The p a family correction adjusts: a paired test's bootstrap p, a seed test's p."""
+    return float(getattr(test, "p_bootstrap", getattr(test, "p", float("nan"))))
+
+
 def apply_correction(tests: list, method: str) -> int:
     """Adjust the p of every test in ``tests`` (objects with ``p`` or ``p_bootstrap``) as one
     family, in place; returns the family size (tests with a finite p)."""
-    raw = [getattr(t, "p_bootstrap", getattr(t, "p", float("nan"))) for t in tests]
+    raw = [raw_p(t) for t in tests]
     for t, adj in zip(tests, adjust_p(raw, method)):
         t.p_adjusted = adj
     return int(np.isfinite(np.asarray(raw, dtype=np.float64)).sum())
