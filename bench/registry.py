@@ -136,14 +136,15 @@ class Registry(Generic[T]):
         entry = self._entries[key]
         if isinstance(entry, str):
             try:
-                entry = _resolve(entry)  # type: ignore[assignment]
+                loaded = _resolve(entry)
+                if self._check is not None:
+                    loaded = self._check(key, loaded)
             except BenchError:
                 raise
             except Exception as exc:  # a plugin's module may fail in any way: one line
                 raise RegistryError(f"{self.kind} {name!r}: cannot load {entry!r} "
                                     f"({type(exc).__name__}: {exc})") from None
-            if self._check is not None:
-                entry = self._check(key, entry)
+            entry = loaded  # type: ignore[assignment]
             self._entries[key] = entry
         return entry  # type: ignore[return-value]
 
