@@ -81,7 +81,8 @@ class Registry(Generic[T]):
             return decorator
         for key in (name, *aliases):
             taken = key in self._entries or key in self._aliases
-            if taken and not replace and self._canonical(key) != name:
+            same = self._canonical(key) == name and self._same(name, obj)  # idempotent
+            if taken and not replace and not same:
                 raise RegistryError(f"{self.kind} {key!r} is registered already")
         if replace:
             self._drop_aliases(name)
@@ -89,6 +90,13 @@ class Registry(Generic[T]):
         for alias in aliases:
             self._aliases[alias] = name
         return obj
+
+    def _same(self, name: str, obj: object) -> bool:
+        """Whether ``name`` holds ``obj`` already (registering it again changes nothing)."""
+        if name not in self._entries:
+            return True  # an alias of name, given again
+        held = self._entries[name]
+        return held is obj or (isinstance(held, str) and held == obj)
 
     def unregister(self, name: str) -> None:
         """Remove an entry and its aliases (tests register toy entries and remove them)."""
@@ -116,6 +124,14 @@ class Registry(Generic[T]):
                 continue
             self._entries[point.name] = point.value
             self._plugins[point.name] = dist
+
+    def refresh_plugins(self) -> None:
+        """Forget the plugins' entries and look for them again on next use (a package was
+        installed or removed in this process; tests)."""
+        for name in self._plugins:
+            self._entries.pop(name, None)
+        self._plugins.clear()
+        self._plugins_loaded = False
 
     def plugin(self, name: str) -> str | None:
         """The distribution whose entry point declared ``name`` (None: registered in code)."""
