@@ -1,10 +1,9 @@
 """Evaluation inside training loops: score an encode function on one split of an STS task.
 
 ``StsEvaluator`` is what the SimCSE trainer calls for its STS-B dev selection, and what a
-user's own loop can call with any ``encode(list[str]) -> array``. Two adapters put it into
+user's own loop can call with any ``encode(list[str]) -> array``. An adapter puts it into
 other trainers: ``sentence_transformers_evaluator`` (an evaluator object for
-``SentenceTransformerTrainer`` / ``model.fit``) and ``TrainerCallback`` for a Hugging Face
-``transformers.Trainer`` (it encodes with the trainer's model, tokenizer and a pooler).
+``SentenceTransformerTrainer`` / ``model.fit``).
 
 Values are correlations as fractions, as sentence-transformers' evaluators and SentEval
 return them (reports use points); the computation is bench's: SentEval's cosine and the one
@@ -92,28 +91,3 @@ def sentence_transformers_evaluator(task: str = "STSBenchmark", split: str = "de
             return self.prefix_name_to_metrics({inner.metric: value}, self.name)
 
     return BenchStsEvaluator()
-
-
-def trainer_callback(task: str = "STSBenchmark", split: str = "dev", metric: str = "spearman",
-                     pooler: str = "avg", batch_size: int = 64, **kwargs: Any) -> Any:
-    """A ``transformers.TrainerCallback`` that adds ``eval_bench_<task>-<split>-<metric>`` to
-    the metrics of every evaluation of a Hugging Face ``Trainer``."""
-    from transformers import TrainerCallback as Base
-
-    from bench.encoders.objects import LoadedTransformerEncoder
-
-    inner = StsEvaluator(task, split, metric, **kwargs)
-
-    class BenchCallback(Base):
-        def on_evaluate(self, args, state, control, model=None, metrics=None, **kw):
-            tokenizer = kw.get("processing_class") or kw.get("tokenizer")
-            if model is None or tokenizer is None or metrics is None:
-                return
-            base = getattr(model, "base_model", model)
-            was_training = base.training
-            encoder = LoadedTransformerEncoder(base, tokenizer, pooler)
-            metrics[f"eval_bench_{inner.name}"] = inner(
-                lambda s: encoder.encode(s, batch_size=batch_size))
-            base.train(was_training)
-
-    return BenchCallback()

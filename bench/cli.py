@@ -1,29 +1,41 @@
 """The ``bench`` command. Each sub-command lives in ``bench/commands/<name>.py`` and exposes
-``register(subparsers)``; this module only discovers them and turns errors into one line."""
+``register(subparsers)``; this module only registers them and turns errors into one line.
+
+The commands are one :class:`bench.registry.Registry` (``COMMANDS``): the modules of
+``bench.commands``, registered lazily, plus those of installed packages::
+
+    [project.entry-points."bench.commands"]
+    my-command = "my_package.cli"   # a module with register(subparsers)
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import pkgutil
 import sys
+from types import ModuleType
 
+import bench.commands
 from bench.errors import BenchError
+from bench.registry import Registry
 from bench.textsafe import printable
 from bench.version import __version__
 
+COMMANDS: Registry[ModuleType] = Registry("command")
+
+for _info in pkgutil.iter_modules(bench.commands.__path__):  # common.py: helpers, no register
+    COMMANDS.register(_info.name, f"bench.commands.{_info.name}")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    import bench.commands as commands
-
     parser = argparse.ArgumentParser(
         prog="bench",
         description="Protocol-explicit evaluation of sentence embeddings (STS, SentEval, analysis).")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"bench.commands.{info.name}")
+    for name in sorted(COMMANDS.names()):
+        module = COMMANDS.get(name)
         if hasattr(module, "register"):
             module.register(sub)
     return parser
@@ -32,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    parser = build_parser()
+    try:
+        parser = build_parser()  # a plugin that cannot be loaded: one line
+    except BenchError as exc:
+        print(f"bench: error: {printable(exc)}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -1,7 +1,8 @@
 """Named models: one TOML file per recipe in ``baselines/``.
 
-A recipe says how to build the encoder (``[encoder]``), what it is, and optionally the
-numbers the literature published for it (``[published]``) so runs can be shown beside them.
+A recipe says how to build the encoder (``[encoder]``) and what it is. Published numbers
+live in ``reports/literature/`` (a recipe names its row in a comment); an old recipe's
+``[published]`` table is still accepted and ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ class Recipe:
     path: Path
     offline: bool = False  # runnable without a model hub (packaged weights)
     training_data: list[str] | None = None  # what the weights saw (contamination check)
-    published: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -34,6 +34,7 @@ def _parse(path: Path) -> Recipe:
         raise ModelError(f"{path}: invalid TOML ({exc})") from None
     if "encoder" not in data or "type" not in data["encoder"]:
         raise ModelError(f"{path}: a recipe needs an [encoder] table with a 'type'")
+    # "published": accepted and ignored (recipes carried literature numbers until 0.2).
     known = {"name", "description", "encoder", "offline", "published", "training_data"}
     training = data.get("training_data")
     if training is not None and not (isinstance(training, list)
@@ -46,7 +47,6 @@ def _parse(path: Path) -> Recipe:
         path=path,
         offline=bool(data.get("offline", False)),
         training_data=training,
-        published=dict(data.get("published", {})),
         extra={k: v for k, v in data.items() if k not in known},
     )
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from bench.errors import BenchError
+from bench.errors import BenchError, warn
 
 T = TypeVar("T")
 
@@ -55,19 +55,25 @@ class Registry(Generic[T]):
 
     ``kind`` names the entries in error messages ("metric", "encoder type"); ``group`` is the
     entry-point group that plugins use (default ``bench.<kind>s`` with spaces as dashes).
+    ``check(name, obj)``, when given, sees every lazy entry once it is imported (a plugin's
+    included) and returns it or raises: what a registry's own ``register`` would validate.
     """
 
-    def __init__(self, kind: str, group: str | None = None) -> None:
+    def __init__(self, kind: str, group: str | None = None,
+                 check: Callable[[str, object], T] | None = None) -> None:
         self.kind = kind
         self.group = group or ENTRY_POINT_PREFIX + kind.replace(" ", "-") + "s"
+        self._check = check
         self._entries: dict[str, T | str] = {}
         self._aliases: dict[str, str] = {}
+        self._plugins: dict[str, str] = {}  # name -> distribution that declared it
         self._plugins_loaded = False
 
     def register(self, name: str, obj: T | str | None = None, *, aliases: tuple[str, ...] = (),
                  replace: bool = False) -> Callable[[T], T] | T | str:
         """Register ``obj`` (or a lazy ``"module:attr"``) under ``name``; without ``obj``,
-        return a decorator. A name taken by another entry is an error unless ``replace``."""
+        return a decorator. A name taken by another entry is an error unless ``replace``
+        (which also drops the replaced entry's aliases)."""
         if obj is None:
             def decorator(target: T) -> T:
                 self.register(name, target, aliases=aliases, replace=replace)
@@ -75,16 +81,30 @@ class Registry(Generic[T]):
             return decorator
         for key in (name, *aliases):
             taken = key in self._entries or key in self._aliases
-            if taken and not replace and self._canonical(key) != name:
+            same = self._canonical(key) == name and self._same(name, obj)  # idempotent
+            if taken and not replace and not same:
                 raise RegistryError(f"{self.kind} {key!r} is registered already")
+        if replace:
+            self._drop_aliases(name)
         self._entries[name] = obj
         for alias in aliases:
             self._aliases[alias] = name
         return obj
 
+    def _same(self, name: str, obj: object) -> bool:
+        """Whether ``name`` holds ``obj`` already (registering it again changes nothing)."""
+        if name not in self._entries:
+            return True  # an alias of name, given again
+        held = self._entries[name]
+        return held is obj or (isinstance(held, str) and held == obj)
+
     def unregister(self, name: str) -> None:
         """Remove an entry and its aliases (tests register toy entries and remove them)."""
         self._entries.pop(name, None)
+        self._plugins.pop(name, None)
+        self._drop_aliases(name)
+
+    def _drop_aliases(self, name: str) -> None:
         for alias in [a for a, n in self._aliases.items() if n == name]:
             del self._aliases[alias]
 
@@ -97,8 +117,26 @@ class Registry(Generic[T]):
             return
         self._plugins_loaded = True
         for point in entry_points(group=self.group):
-            if point.name not in self._entries:
-                self._entries[point.name] = point.value
+            dist = point.dist.name if point.dist else "?"
+            if point.name in self._entries or point.name in self._aliases:
+                warn(f"{self.kind} {point.name!r} of package {dist!r} ignored: bench has one "
+                     f"of that name (entry point group {self.group})")
+                continue
+            self._entries[point.name] = point.value
+            self._plugins[point.name] = dist
+
+    def refresh_plugins(self) -> None:
+        """Forget the plugins' entries and look for them again on next use (a package was
+        installed or removed in this process; tests)."""
+        for name in self._plugins:
+            self._entries.pop(name, None)
+        self._plugins.clear()
+        self._plugins_loaded = False
+
+    def plugin(self, name: str) -> str | None:
+        """The distribution whose entry point declared ``name`` (None: registered in code)."""
+        self.load_plugins()
+        return self._plugins.get(self._canonical(name))
 
     def __contains__(self, name: object) -> bool:
         self.load_plugins()
@@ -114,16 +152,26 @@ class Registry(Generic[T]):
         entry = self._entries[key]
         if isinstance(entry, str):
             try:
-                entry = _resolve(entry)  # type: ignore[assignment]
-            except (ImportError, AttributeError) as exc:
+                loaded = _resolve(entry)
+                if self._check is not None:
+                    loaded = self._check(key, loaded)
+            except BenchError:
+                raise
+            except Exception as exc:  # a plugin's module may fail in any way: one line
                 raise RegistryError(f"{self.kind} {name!r}: cannot load {entry!r} "
-                                    f"({exc})") from None
+                                    f"({type(exc).__name__}: {exc})") from None
+            entry = loaded  # type: ignore[assignment]
             self._entries[key] = entry
         return entry  # type: ignore[return-value]
 
     def names(self) -> list[str]:
         self.load_plugins()
         return list(self._entries)
+
+    def loaded(self) -> Iterator[tuple[str, T]]:
+        """The entries already imported, lazy ones not yet used left out: imports nothing, so
+        that a ``check`` may compare an entry with the others without recursing."""
+        return iter([(n, e) for n, e in self._entries.items() if not isinstance(e, str)])
 
     def items(self) -> Iterator[tuple[str, T]]:
         for name in self.names():

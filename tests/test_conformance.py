@@ -1,23 +1,20 @@
 """One set of checks for every encoder type and every post-processor, in the manner of
 scikit-learn's ``check_estimator``.
 
-Encoders: shape ``(n, d)`` (n = 0 included), dtype float32 (float64 where the encoder says so),
-determinism (twice the same input; another batch size within 1e-5), the fingerprint changes
-whenever a constructor parameter changes the vectors, every spec field is moved by some
-parameter, and every constructor parameter is either such a parameter or on an explicit,
-commented allow-list of parameters that leave the vectors (and the fingerprint) alone.
+Encoders: the public checks of ``bench.testing`` (``check_encoder``), run over EVERY encoder
+type of the registry: the test ids come from ``ENCODER_TYPES``, so a new type has a failing
+test until it gets a case below (or a reasoned entry in ``NOT_CHECKED``). Types whose weights
+cannot ship are built on tiny random-weight models made in fixtures.
 Post-processors: the same, plus ``fit`` returns self, transform-before-fit fails, and
 ``get_state``/``set_state`` (through an ``.npz`` file, as the cache stores it) gives the same
 transform.
 
-A new encoder type or post-processor gets these checks by adding one ``Case`` below.
 Everything runs on the tiny random BERT and on a few sentences: seconds in all.
 """
 
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -28,38 +25,34 @@ import numpy as np
 import pytest
 import torch
 
-from bench.embed import embed
-from bench.encoders.base import Encoder
 from bench.encoders.glove import GloveAverageEncoder
 from bench.encoders.pooling import POOLERS
 from bench.encoders.postprocess import Flow, PostProcessor, Whitening, make_postprocessor
 from bench.encoders.postprocessed import PostProcessedEncoder
-from bench.encoders.registry import EncoderOptions
+from bench.encoders.registry import ENCODER_TYPES, EncoderOptions
 from bench.encoders.sbert import SentenceTransformerEncoder
 from bench.encoders.transformer import TransformerEncoder
 from bench.errors import BenchError
 from bench.prompts import Prompts
+from bench.testing import (
+    CHECKS,
+    SENTENCES,
+    SKIP,
+    EncoderCase,
+    check_encoder,
+    init_params,
+)
 from bench.train import rundir
 from bench.train.checkpoint import checkpoint_encoder
 from bench.train.model import SimCSEModel, load_backbone
 from tests.helpers import HashEncoder, make_tiny_bert, make_tiny_sentence_transformer
 
-SENTENCES = ["a man is playing a guitar .", "A Woman Slices An Onion", "zzqxv qqzv", "the",
-             "two dogs run across a wide green field while the children watch them play",
-             "stocks fell sharply", "a cat sits on the mat", "the film was long"]
-SKIP = object()  # a parameter that cannot be varied on this machine (e.g. device="cuda")
-
 
 @dataclass
 class Case:
-    """How to build one encoder (or post-processor) kind, and how to vary each parameter.
-
-    ``build(**overrides)`` returns an instance; ``varies`` maps each parameter that changes
-    the output to another value; ``neutral`` maps each parameter that must not change it
-    (the allow-list) to another value, or SKIP when none can be tried here. ``identity_only``:
-    varied parameters that by design change the fingerprint but not the vectors;
-    ``fixed_spec``: spec fields no parameter of this kind can move.
-    """
+    """How to build one post-processor kind, and how to vary each parameter (the encoders'
+    counterpart is ``bench.testing.EncoderCase``): ``varies`` maps each parameter that changes
+    the output to another value, ``neutral`` each that must not (SKIP: none to try here)."""
 
     id: str
     build: Callable[..., Any]
@@ -69,13 +62,6 @@ class Case:
     dtype: Any = np.float32
     identity_only: set[str] = field(default_factory=set)
     fixed_spec: set[str] = field(default_factory=set)
-
-
-def init_params(cls: type) -> list[str]:
-    """Constructor parameters of ``cls`` (what ``spec`` must account for)."""
-    sig = inspect.signature(cls.__init__)
-    return [n for n, p in sig.parameters.items()
-            if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 # --- fixtures: the models the cases are built on -------------------------------------------
@@ -179,7 +165,8 @@ def _transformer_case(pooler: str, bert: Path, other: Path) -> Case:
     }
     if pooler != "avg_first_last":
         neutral["first_layer"] = "embeddings"  # read by avg_first_last only
-    return Case(f"transformer-{pooler}", build, init_params(TransformerEncoder), varies, neutral)
+    return EncoderCase(build, varies, neutral, init_params(TransformerEncoder),
+                       id=f"transformer-{pooler}")
 
 
 def _postprocessed_case(kind: str, nli: tuple[Path, Path], cache: Path) -> Case:
@@ -202,8 +189,8 @@ def _postprocessed_case(kind: str, nli: tuple[Path, Path], cache: Path) -> Case:
         "name": "renamed",
     }
     dtype = np.float64 if kind == "whitening" else np.float32  # Whitening works in float64
-    return Case(f"postprocessed-{kind}", build, init_params(PostProcessedEncoder), varies,
-                neutral, dtype)
+    return EncoderCase(build, varies, neutral, init_params(PostProcessedEncoder), dtype,
+                       id=f"postprocessed-{kind}")
 
 
 def _checkpoint_case(folder: Path) -> Case:
@@ -221,135 +208,127 @@ def _checkpoint_case(folder: Path) -> Case:
         "name": "renamed",
     }
     params = [f.name for f in fields(EncoderOptions)] + ["name"]
-    return Case("simcse-checkpoint", build, params,
-                {"precision": "bf16", "pooler": "cls_before_pooler", "max_length": 4,
-                 "dtype": "bf16", "prompts": Prompts.from_options("query: ")}, neutral,
-                # a prompt is applied by the encoding pass (encode_prompted), not by encode
-                identity_only={"prompts"}, fixed_spec={"model"})  # the folder is the model
+    return EncoderCase(build,
+                       {"precision": "bf16", "pooler": "cls_before_pooler", "max_length": 4,
+                        "dtype": "bf16", "prompts": Prompts.from_options("query: ")}, neutral,
+                       params, id="simcse-checkpoint",
+                       # a prompt is applied by the encoding pass (encode_prompted), not encode
+                       identity_only={"prompts"}, fixed_spec={"model"})  # the folder is the model
 
 
 @pytest.fixture(scope="module")
 def cases(tiny_bert, other_bert, tiny_st, simcse_checkpoint, glove_files, nli_files,
-          tmp_path_factory) -> dict[str, Case]:
+          tmp_path_factory) -> dict[str, EncoderCase]:
     cache = tmp_path_factory.mktemp("pp-cache")
     out = [_transformer_case(p, tiny_bert, other_bert) for p in POOLERS]
-    out.append(Case(
-        "sentence-transformers",
+    out.append(EncoderCase(
         lambda **kw: SentenceTransformerEncoder(kw.pop("model", str(tiny_st[0])), **kw),
-        init_params(SentenceTransformerEncoder),
         {"model": str(tiny_st[1]), "precision": "bf16", "dtype": "bf16", "max_length": 4},
-        {"device": SKIP, "name": "renamed"}))
-    out.append(Case(
-        "glove-avg",
+        {"device": SKIP, "name": "renamed"}, id="sentence-transformers"))
+    out.append(EncoderCase(
         lambda **kw: GloveAverageEncoder(kw.pop("vectors", str(glove_files[0])), **kw),
-        init_params(GloveAverageEncoder),
         {"vectors": str(glove_files[1]), "lowercase": False},
         {"name": "renamed"},
-        np.float64))  # SentEval averages in float64
+        dtype=np.float64, id="glove-avg"))  # SentEval averages in float64
     out += [_postprocessed_case(k, nli_files, cache) for k in ("whitening", "flow")]
     out.append(_checkpoint_case(simcse_checkpoint))
-    out.append(Case(
-        "hash", lambda **kw: HashEncoder(**kw), init_params(HashEncoder),
+    out.append(EncoderCase(
+        lambda **kw: HashEncoder(**kw),
         {"dim": 5, "tag": "v2"},
         {"delay": 0.001},  # a test-only sleep
-        identity_only={"tag"}))  # stands for a model revision in the cache tests
+        identity_only={"tag"}, id="hash"))  # stands for a model revision in the cache tests
     return {c.id: c for c in out}
 
 
-ENCODER_CASES = [f"transformer-{p}" for p in POOLERS] + [
-    "sentence-transformers", "glove-avg", "postprocessed-whitening", "postprocessed-flow",
-    "simcse-checkpoint", "hash"]
+# Every registered encoder type -> the cases that check it. Test ids come from the registry:
+# a type missing here and from NOT_CHECKED gets a failing test.
+CASES_BY_TYPE = {
+    "transformer": [f"transformer-{p}" for p in POOLERS],
+    "sentence-transformers": ["sentence-transformers"],
+    "glove-avg": ["glove-avg"],
+    "postprocessed": ["postprocessed-whitening", "postprocessed-flow"],
+    "simcse-run": ["simcse-checkpoint"],
+}
+NOT_CHECKED = {
+    # No encoder of its own: it builds the simcse-run or the transformer recipe it names
+    # (checked above) and only sets the provenance record.
+    "paper-model": "builds a simcse-run or a transformer encoder, both checked",
+}
+TEST_ONLY = ["hash"]  # tests.helpers.HashEncoder, used by the cache and run tests
+# The recipe config that makes the registry's factory build each case's default instance.
+FACTORY_CONFIGS = {
+    "transformer-cls": lambda f: {"type": "transformer", "model": str(f["tiny_bert"]),
+                                  "pooler": "cls"},
+    "sentence-transformers": lambda f: {"type": "sentence-transformers",
+                                        "model": str(f["tiny_st"][0])},
+    "glove-avg": lambda f: {"type": "glove-avg", "vectors": str(f["glove_files"][0])},
+}
 
 
-def vectors(encoder: Encoder, sentences: list[str], batch_size: int = 3) -> np.ndarray:
-    """What a run computes for ``sentences``: ``encode``, or the per-task fit for target."""
-    if isinstance(encoder, PostProcessedEncoder) and encoder.fit == "target":
-        table = embed(encoder.source_encoder(), sentences, batch_size=batch_size,
-                      show_progress=False)
-        return encoder.task_view("conformance", sentences, table).lookup(sentences)
-    return encoder.encode(sentences, batch_size=batch_size)
-
-
-def _same(a: np.ndarray, b: np.ndarray, tol: float = 1e-5) -> bool:
-    return a.shape == b.shape and np.allclose(a, b, rtol=tol, atol=tol)
-
-
-# --- encoder checks ------------------------------------------------------------------------
-@pytest.fixture(params=ENCODER_CASES)
-def case(request, cases) -> Case:
-    return cases[request.param]
-
-
-def test_shape_and_dtype(case):
-    encoder = case.build()
-    out = encoder.encode(SENTENCES, batch_size=4)
-    assert out.ndim == 2 and out.shape[0] == len(SENTENCES) and out.shape[1] > 0
-    assert out.dtype == case.dtype and np.isfinite(out).all()
-    empty = encoder.encode([], batch_size=4)
-    assert empty.shape == (0, out.shape[1]) and empty.dtype == case.dtype
-
-
-def test_deterministic_and_independent_of_batch_size(case):
-    encoder = case.build()
-    first = encoder.encode(SENTENCES, batch_size=4)
-    np.testing.assert_array_equal(encoder.encode(SENTENCES, batch_size=4), first)
-    for batch_size in (1, 3, len(SENTENCES)):
-        np.testing.assert_allclose(encoder.encode(SENTENCES, batch_size=batch_size), first,
-                                   rtol=1e-5, atol=1e-5)
-    # A fresh instance (nothing memoised) gives the same vectors and fingerprint.
-    again = case.build()
-    np.testing.assert_allclose(again.encode(SENTENCES[::-1], batch_size=2)[::-1], first,
-                               rtol=1e-5, atol=1e-5)
-    assert again.fingerprint == encoder.fingerprint
-
-
-def test_spec_is_json_and_fingerprint_is_stable(case):
-    """spec() is plain JSON (no Path or numpy value silently turned into a string)."""
-    encoder = case.build()
-    spec = encoder.spec()
-    assert json.loads(json.dumps(spec)) == spec
-    assert encoder.fingerprint == case.build().fingerprint == encoder.describe()["fingerprint"]
-
-
-def test_every_constructor_parameter_is_accounted_for(case):
-    """Each parameter either changes results (and is varied below) or is allow-listed."""
-    assert set(case.varies) | set(case.neutral) == set(case.params), \
-        f"{case.id}: unclassified parameters"
-    assert not set(case.varies) & set(case.neutral)
-
-
-def test_fingerprint_changes_with_every_parameter_that_changes_vectors(case):
-    base = case.build()
-    reference = vectors(base, SENTENCES)
-    for param, value in case.varies.items():
-        variant = case.build(**{param: value})
-        assert variant.full_spec() != base.full_spec(), f"{case.id}: {param} is not in spec()"
-        assert variant.fingerprint != base.fingerprint, f"{case.id}: {param}"
-        if param in case.identity_only:
+def _encoder_params() -> list:
+    out = []
+    for kind in ENCODER_TYPES.names():
+        if kind in NOT_CHECKED:
             continue
-        assert not _same(vectors(variant, SENTENCES), reference, 1e-6), \
-            f"{case.id}: {param} changes the fingerprint but not the vectors"
+        for case_id in CASES_BY_TYPE.get(kind, [None]):
+            out += [pytest.param(case_id, check, id=f"{kind}:{case_id}:{check.__name__[6:]}")
+                    for check in CHECKS]
+    return out + [pytest.param(c, check, id=f"test-only:{c}:{check.__name__[6:]}")
+                  for c in TEST_ONLY for check in CHECKS]
 
 
-def test_allow_listed_parameters_change_neither_vectors_nor_fingerprint(case):
-    base = case.build()
-    reference = vectors(base, SENTENCES)
-    for param, value in case.neutral.items():
-        if value is SKIP:
-            continue
-        variant = case.build(**{param: value})
-        assert variant.fingerprint == base.fingerprint, f"{case.id}: {param}"
-        assert _same(vectors(variant, SENTENCES), reference), f"{case.id}: {param}"
+@pytest.mark.parametrize("case_id, check", _encoder_params())
+def test_encoder_conformance(cases, case_id, check):
+    assert case_id is not None, "a registered encoder type has no conformance case: add one " \
+        "to CASES_BY_TYPE (or a reasoned entry to NOT_CHECKED)"
+    check(cases[case_id])
 
 
-def test_every_spec_field_is_moved_by_some_parameter(case):
-    """No spec field is dead weight: each one differs in some variant."""
-    base = case.build().spec()
-    moved = set()
-    for param, value in case.varies.items():
-        spec = case.build(**{param: value}).spec()
-        moved |= {k for k in set(base) | set(spec) if base.get(k) != spec.get(k)}
-    assert set(base) - {"type"} - case.fixed_spec <= moved, f"{case.id}: spec fields never varied"
+def test_every_registered_type_is_checked_or_has_a_reason():
+    assert not set(CASES_BY_TYPE) & set(NOT_CHECKED)
+    assert set(CASES_BY_TYPE) | set(NOT_CHECKED) == set(ENCODER_TYPES.names())
+
+
+@pytest.mark.parametrize("case_id", list(FACTORY_CONFIGS))
+def test_the_registry_factory_builds_what_the_case_checks(cases, case_id, tiny_bert, tiny_st,
+                                                          glove_files):
+    """The cases build classes directly (to vary each parameter): the registry's factory,
+    given a recipe's config, builds the same encoder (class and fingerprint)."""
+    config = FACTORY_CONFIGS[case_id](locals())
+    built = ENCODER_TYPES.get(config["type"])(config, EncoderOptions(), "from-registry")
+    expected = cases[case_id].build()
+    assert type(built) is type(expected) and built.fingerprint == expected.fingerprint
+
+
+def test_check_encoder_accepts_an_instance_and_a_factory():
+    check_encoder(HashEncoder(dim=6))  # instance checks only
+    check_encoder(lambda **kw: HashEncoder(**kw), varies={"dim": 5, "tag": "v2"},
+                  neutral={"delay": 0.0}, identity_only={"tag"})
+
+
+class _SpecLosesAParameter(HashEncoder):
+    """An encoder whose spec forgets ``dim``: two dims would share cached vectors."""
+
+    def spec(self):
+        return {"type": "forgetful"}
+
+
+class _Nondeterministic(HashEncoder):
+    def encode(self, sentences, batch_size=64):
+        return super().encode(sentences, batch_size) + np.random.default_rng().normal()
+
+
+@pytest.mark.parametrize("make, fields, message", [
+    (lambda **kw: _SpecLosesAParameter(**kw), {"varies": {"dim": 5, "tag": "v2"},
+                                               "neutral": {"delay": 0.0}},
+     "dim is not in spec"),
+    (lambda **kw: HashEncoder(**kw), {"varies": {"dim": 5}, "neutral": {"delay": 0.0}},
+     "parameters neither in varies nor in neutral: tag"),
+    (lambda **kw: _Nondeterministic(**kw), {}, "the same call twice"),
+])
+def test_check_encoder_catches_a_broken_encoder(make, fields, message):
+    with pytest.raises(AssertionError, match=message):
+        check_encoder(make, **fields)
 
 
 def test_postprocessed_state_round_trips_through_the_cache(cases, tmp_path):
@@ -377,6 +356,10 @@ def test_postprocessed_fits_with_the_templates_parameters(nli_files, tmp_path):
 
 
 # --- post-processor checks -----------------------------------------------------------------
+def _same(a: np.ndarray, b: np.ndarray, tol: float = 1e-5) -> bool:
+    return a.shape == b.shape and np.allclose(a, b, rtol=tol, atol=tol)
+
+
 def _data(n: int = 120, d: int = 16, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     mix = rng.normal(size=(d, d)) * np.geomspace(1.0, 0.1, d)[:, None]

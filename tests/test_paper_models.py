@@ -103,7 +103,7 @@ def test_a_paper_model_naming_a_missing_recipe_is_one_line(monkeypatch):
                                               "released": "simcse-unsup-bert-hub"})
     monkeypatch.setattr(paper, "load_recipes", lambda: recipes)
     with pytest.raises(ModelError, match="trained recipe 'nope' does not exist"):
-        paper._paper_model(recipes["simcse-bert"].encoder, resolve.__defaults__[0],
+        paper.paper_model(recipes["simcse-bert"].encoder, resolve.__defaults__[0],
                            "simcse-bert")
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -287,40 +289,50 @@ def test_postprocessed_recipes_resolve_and_share_the_base_cache():
 
 
 # Gao, Yao and Chen (2021), SimCSE, arXiv:2104.08821: Table 5 (the NLI variants, "all",
-# Spearman) and Table C.1 (the target variants), typed here from the paper, STS12 ... SICK-R.
+# Spearman) and Table C.1 (the target variants), typed here from the paper, STS12 ... SICK-R,
+# with the row each has in reports/literature/.
 SIMCSE_TABLES = {
-    "bert-base-flow-nli": ("SimCSE Table 5", [58.40, 67.10, 60.85, 75.16, 71.22, 68.66, 64.47]),
-    "bert-base-whitening-nli": ("SimCSE Table 5",
+    "bert-base-flow-nli": ("table5", "BERT-base-flow",
+                           [58.40, 67.10, 60.85, 75.16, 71.22, 68.66, 64.47]),
+    "bert-base-whitening-nli": ("table5", "BERT-base-whitening",
                                 [57.83, 66.90, 60.90, 75.08, 71.31, 68.24, 63.73]),
-    "roberta-base-whitening-nli": ("SimCSE Table 5",
+    "roberta-base-whitening-nli": ("table5", "RoBERTa-base-whitening",
                                    [46.99, 63.24, 57.23, 71.36, 68.99, 61.36, 62.91]),
-    "sbert-base-flow-nli": ("SimCSE Table 5", [69.78, 77.27, 74.35, 82.01, 77.46, 79.12, 76.21]),
-    "sbert-base-whitening-nli": ("SimCSE Table 5",
+    "sbert-base-flow-nli": ("table5", "SBERT-base-flow",
+                            [69.78, 77.27, 74.35, 82.01, 77.46, 79.12, 76.21]),
+    "sbert-base-whitening-nli": ("table5", "SBERT-base-whitening",
                                  [69.65, 77.57, 74.66, 82.27, 78.39, 79.52, 76.91]),
-    "sroberta-base-whitening-nli": ("SimCSE Table 5",
+    "sroberta-base-whitening-nli": ("table5", "SRoBERTa-base-whitening",
                                     [70.46, 77.07, 74.46, 81.64, 76.43, 79.49, 76.65]),
-    "bert-base-flow-target": ("SimCSE Table C.1",
+    "bert-base-flow-target": ("tableC1", "BERT-flow (target)",
                               [53.15, 78.38, 66.02, 62.09, 70.84, 71.70, 61.97]),
-    "bert-base-whitening-target": ("SimCSE Table C.1",
+    "bert-base-whitening-target": ("tableC1", "BERT-whitening (target)",
                                    [42.88, 77.77, 66.28, 63.60, 67.58, 71.34, 60.40]),
-    "sbert-base-flow-target": ("SimCSE Table C.1",
+    "sbert-base-flow-target": ("tableC1", "SBERT-flow (target)",
                                [66.18, 82.69, 76.22, 73.72, 75.71, 79.99, 73.82]),
-    "sbert-base-whitening-target": ("SimCSE Table C.1",
+    "sbert-base-whitening-target": ("tableC1", "SBERT-whitening (target)",
                                     [52.91, 81.91, 75.44, 72.24, 72.93, 80.50, 72.54]),
 }
 STS_KEYS = ["STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness"]
 
 
 def test_published_tables_are_complete():
-    """Every post-processed recipe (not the offline ones) carries its row of the SimCSE paper,
-    cell for cell."""
+    """Every post-processed recipe (not the offline ones) has its row of the SimCSE paper in
+    reports/literature/, cell for cell, and names that row in its file."""
     recipes = load_recipes()
     ours = {r.name: r for r in recipes.values() if r.encoder.get("type") == "postprocessed"
             and not r.offline}
     assert sorted(ours) == sorted(SIMCSE_TABLES)
-    for name, (source, row) in SIMCSE_TABLES.items():
-        expected = {"source": source, "protocol": "all-spearman", **dict(zip(STS_KEYS, row))}
-        assert ours[name].published == expected, name
+    root = Path(__file__).resolve().parents[1] / "reports" / "literature"
+    for name, (table, model, row) in SIMCSE_TABLES.items():
+        path = root / f"simcse-{table}.json"
+        literature = json.loads(path.read_text(encoding="utf-8"))
+        found = [r for r in literature["rows"] if r["model"]["name"] == model]
+        assert len(found) == 1, (name, model)
+        scores = found[0]["scores"]["all-spearman"]
+        assert {k: scores[k] for k in STS_KEYS} == dict(zip(STS_KEYS, row)), name
+        comment = f'# Published: reports/literature/{path.name}, row "{model}"'
+        assert comment in ours[name].path.read_text(encoding="utf-8"), name
 
 
 def test_no_cache_writes_and_reads_nothing(tmp_path):

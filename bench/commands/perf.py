@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import pkgutil
 from pathlib import Path
 
 from bench.atomic import atomic_write_text
 from bench.outputs import check_file
-
-
-def _benchmarks() -> dict[str, object]:
-    import bench.perf as perf
-
-    return {m.name.replace("_", "-"): importlib.import_module(f"bench.perf.{m.name}")
-            for m in pkgutil.iter_modules(perf.__path__) if not m.name.startswith("_")}
+from bench.perf import BENCHMARKS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("perf", help="run a benchmark (ratios against a peer, same process)")
     bsub = p.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
-    for name, module in sorted(_benchmarks().items()):
+    for name, module in sorted(BENCHMARKS.items()):
         bp = bsub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
         bp.add_argument("--out", type=Path, help="write the figures as JSON here")
         module.add_arguments(bp)

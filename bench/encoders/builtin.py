@@ -1,17 +1,18 @@
-"""Registers the built-in encoder types: transformer, sentence-transformers, glove-avg."""
+"""The built-in encoder types transformer, sentence-transformers and glove-avg (declared in
+``bench.encoders.registry``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bench.encoders.glove import DEFAULT_VECTORS, GloveAverageEncoder
-from bench.encoders.registry import EncoderOptions, register_type
+from bench.encoders.registry import EncoderOptions
 from bench.encoders.sbert import SentenceTransformerEncoder
 from bench.encoders.transformer import TransformerEncoder
 from bench.errors import ModelError
 
 
-def _transformer(cfg: dict[str, Any], opt: EncoderOptions, name: str) -> TransformerEncoder:
+def transformer(cfg: dict[str, Any], opt: EncoderOptions, name: str) -> TransformerEncoder:
     return TransformerEncoder(cfg["model"], cfg.get("pooler", "cls"),
                               first_layer=cfg.get("first_layer", "first"),
                               max_length=opt.max_length or cfg.get("max_length"),
@@ -19,21 +20,17 @@ def _transformer(cfg: dict[str, Any], opt: EncoderOptions, name: str) -> Transfo
                               dtype=opt.dtype or cfg.get("dtype", "fp32"), name=name)
 
 
-def _sbert(cfg: dict[str, Any], opt: EncoderOptions, name: str) -> SentenceTransformerEncoder:
+def sentence_transformers(cfg: dict[str, Any], opt: EncoderOptions, name: str) -> SentenceTransformerEncoder:
     return SentenceTransformerEncoder(cfg["model"], device=opt.device, precision=opt.precision,
                                       dtype=opt.dtype or cfg.get("dtype", "fp32"),
                                       max_length=opt.max_length or cfg.get("max_length"),
                                       name=name)
 
 
-def _glove(cfg: dict[str, Any], opt: EncoderOptions, name: str) -> GloveAverageEncoder:
+def glove_avg(cfg: dict[str, Any], opt: EncoderOptions, name: str) -> GloveAverageEncoder:
     if opt.max_length is not None or opt.dtype not in (None, "fp32"):
         raise ModelError(f"model {name!r}: --max-length and --dtype apply to transformer and "
                          f"sentence-transformers models, not to word vectors")
     return GloveAverageEncoder(cfg.get("vectors", DEFAULT_VECTORS),
                                lowercase=cfg.get("lowercase", True), name=name)
 
-
-register_type("transformer", _transformer)
-register_type("sentence-transformers", _sbert)
-register_type("glove-avg", _glove)

@@ -21,7 +21,7 @@ import socket
 from typing import Any
 
 from bench.encoders.base import Encoder
-from bench.encoders.registry import EncoderOptions, build, register_type
+from bench.encoders.registry import EncoderOptions, build
 from bench.encoders.transformer import local_snapshot
 from bench.errors import ModelError
 from bench.paths import recipe_run
@@ -45,7 +45,7 @@ def _build(recipe: Recipe, options: EncoderOptions, name: str) -> Encoder:
     return build(config, options, name)
 
 
-def _paper_model(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Encoder:
+def paper_model(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Encoder:
     recipes = load_recipes()
     trained = _recipe(recipes, cfg, "trained", name)
     released = _recipe(recipes, cfg, "released", name)
@@ -92,5 +92,3 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 def is_paper_model(recipe: Recipe) -> bool:
     return recipe.encoder.get("type") == TYPE
 
-
-register_type(TYPE, _paper_model)

@@ -35,7 +35,7 @@ from bench.cache import STATE_FOLDER, EmbeddingCache, default_cache_root
 from bench.embed import EmbeddingTable, embed, text_item
 from bench.encoders.base import Encoder
 from bench.encoders.postprocess import PostProcessor, make_postprocessor
-from bench.encoders.registry import register_type
+from bench.encoders.registry import build, resolve
 from bench.errors import BenchError, DataError, ModelError
 from bench.resources import repo_root
 
@@ -253,12 +253,10 @@ def _load_state(path: Path) -> dict[str, np.ndarray] | None:
         return None  # unreadable: refit and overwrite
 
 
-def _factory(cfg: dict[str, Any], options: Any, name: str) -> PostProcessedEncoder:
+def factory(cfg: dict[str, Any], options: Any, name: str) -> PostProcessedEncoder:
     """``[encoder] type = "postprocessed"``: ``base`` (a recipe name or an encoder table),
     ``postprocessor`` ("whitening", "flow" or a table with ``kind``), ``fit`` ("nli",
     "target"), optional ``nli`` (CSV path)."""
-    from bench.encoders.registry import build, resolve
-
     base_cfg = cfg.get("base")
     if isinstance(base_cfg, str):
         base = resolve(base_cfg, options)
@@ -282,5 +280,3 @@ def _factory(cfg: dict[str, Any], options: Any, name: str) -> PostProcessedEncod
                                 use_cache=getattr(options, "use_cache", True),
                                 device=options.device, name=name)
 
-
-register_type("postprocessed", _factory)

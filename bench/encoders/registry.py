@@ -1,13 +1,19 @@
 """Resolve a model name to an Encoder: a recipe in baselines/, a local path, or a hub id.
 
-Encoder types are registered by name so that new kinds (post-processed encoders,
-SimCSE run folders) plug in without touching the resolution logic.
+Encoder types (a recipe's ``[encoder] type``) and path resolvers (``--model FOLDER`` of a
+kind bench knows, such as a training run) are two :class:`bench.registry.Registry`. The
+built-in ones are declared below as lazy ``"module:attr"`` entries, one line each, imported
+on first use: this module imports none of them (``simcse-run`` lives in ``bench.train``,
+above this layer, and is named, not imported, exactly as a plugin's entry point would name
+it). A third-party package adds a type with an entry point::
+
+    [project.entry-points."bench.encoder-types"]
+    my-type = "my_package.encoders:factory"   # factory(config, options, name) -> Encoder
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +24,7 @@ from bench.encoders.base import Encoder
 from bench.errors import ModelError
 from bench.prompts import Prompts
 from bench.recipes import load_recipes
+from bench.registry import Registry, suggest
 
 
 @dataclass(frozen=True)
@@ -38,38 +45,38 @@ class EncoderOptions:
 Factory = Callable[[dict[str, Any], EncoderOptions, str], Encoder]
 PathResolver = Callable[[Path, EncoderOptions], "Encoder | None"]
 
-_TYPES: dict[str, Factory] = {}
-_PATH_RESOLVERS: list[PathResolver] = []
-# Modules that register encoder types or path resolvers when imported.
-PLUGIN_MODULES: tuple[str, ...] = ("bench.encoders.builtin", "bench.encoders.postprocessed",
-                                   "bench.train.checkpoint", "bench.encoders.paper")
-_plugins_loaded = False
+ENCODER_TYPES: Registry[Factory] = Registry("encoder type")  # entry points: bench.encoder-types
+# Tried in order on an existing path, before bench's own folder and file kinds.
+PATH_RESOLVERS: Registry[PathResolver] = Registry("encoder path resolver")
+
+ENCODER_TYPES.register("transformer", "bench.encoders.builtin:transformer")
+ENCODER_TYPES.register("sentence-transformers", "bench.encoders.builtin:sentence_transformers")
+ENCODER_TYPES.register("glove-avg", "bench.encoders.builtin:glove_avg")
+ENCODER_TYPES.register("postprocessed", "bench.encoders.postprocessed:factory")
+ENCODER_TYPES.register("paper-model", "bench.encoders.paper:paper_model")
+ENCODER_TYPES.register("simcse-run", "bench.train.checkpoint:from_recipe")
+PATH_RESOLVERS.register("simcse-run", "bench.train.checkpoint:resolve_path")
 
 
-def register_type(type_name: str, factory: Factory) -> None:
-    _TYPES[type_name] = factory
+def register_type(type_name: str, factory: Factory | str, *, replace: bool = False) -> None:
+    """Add an encoder type: ``factory(config, options, name) -> Encoder`` or ``"module:attr"``."""
+    ENCODER_TYPES.register(type_name, factory, replace=replace)
 
 
-def register_path_resolver(resolver: PathResolver) -> None:
-    _PATH_RESOLVERS.append(resolver)
-
-
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if not _plugins_loaded:
-        for module in PLUGIN_MODULES:
-            importlib.import_module(module)
-        _plugins_loaded = True
+def register_path_resolver(name: str, resolver: PathResolver | str, *,
+                           replace: bool = False) -> None:
+    """Add a resolver: ``resolver(path, options) -> Encoder | None`` (None: not mine)."""
+    PATH_RESOLVERS.register(name, resolver, replace=replace)
 
 
 def build(config: dict[str, Any], options: EncoderOptions, name: str) -> Encoder:
     """Build an encoder from a recipe's ``[encoder]`` table."""
-    _load_plugins()
     kind = config.get("type")
-    if kind not in _TYPES:
-        raise ModelError(f"model {name!r}: unknown encoder type {kind!r}; "
-                         f"valid: {', '.join(sorted(_TYPES))}")
-    encoder = _TYPES[kind](config, options, name)
+    if not isinstance(kind, str) or kind not in ENCODER_TYPES:
+        raise ModelError(f"model {name!r}: unknown encoder type {kind!r}"
+                         f"{suggest(str(kind), ENCODER_TYPES.names())}; "
+                         f"valid: {', '.join(sorted(ENCODER_TYPES.names()))}")
+    encoder = ENCODER_TYPES.get(kind)(config, options, name)
     if kind != "postprocessed":  # a post-processor's base encodes: it got them when built
         _set_prompts(encoder, options.prompts if options.prompts is not None
                      else Prompts.from_config(config, name))
@@ -100,7 +107,6 @@ def _recipe_hint(name: str, recipes: dict[str, Any]) -> str:
 
 def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
     """Turn what the user typed after ``--model`` into an Encoder, or fail with valid choices."""
-    _load_plugins()
     recipes = load_recipes()
     if not name.strip():
         raise ModelError(f"--model is empty; give a recipe name ({', '.join(sorted(recipes))}), "
@@ -112,7 +118,7 @@ def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
         return build(config, options, name)
     path = Path(name).expanduser()
     if path.exists():
-        for resolver in _PATH_RESOLVERS:
+        for _, resolver in PATH_RESOLVERS.items():
             encoder = resolver(path, options)
             if encoder is not None:
                 if options.prompts is not None:

@@ -7,6 +7,15 @@ citation and a ``version`` that is bumped whenever the reader changes what it yi
 mirrors MTEB's ``TaskMetadata`` and lm-evaluation-harness's task YAML: adding a dataset of an
 existing family is one ``register(TaskMetadata(...))`` (plus its sha256 lines in
 ``bench/data/manifest.tsv``); no other module names tasks.
+
+The records live in one :class:`bench.registry.Registry` (``TASKS``). A third-party package
+adds a task with an entry point naming a ``TaskMetadata``::
+
+    [project.entry-points."bench.tasks"]
+    MyTask = "my_package.tasks:MY_TASK"
+
+It is checked as ``register`` checks, and joins the set ``user`` (as task files do), so that
+installing a package never changes what ``--tasks sts`` selects.
 """
 
 from __future__ import annotations
@@ -17,17 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import DataError, warn
+from bench.registry import Registry
 from bench.tasks.catalog import BUILTIN
 from bench.tasks.metadata import Reader, TaskMetadata
 
 __all__ = ["Reader", "TaskMetadata", "register", "unregister", "get", "find", "select"]
 
 
-_TASKS: dict[str, TaskMetadata] = {}
-# Named task sets. "every" is the whole registry; "all" is kept as a deprecated alias because
-# "all" is also an STS aggregation and must not be read as one. Tasks from task files join the
-# set "user", not their family's: "sts" stays the paper's seven tasks.
-_SETS: dict[str, tuple[str, ...]] = {}
+# Named task sets are derived from the records: one per family, "user" and "every" (the whole
+# registry); "all" is kept as a deprecated alias because "all" is also an STS aggregation and
+# must not be read as one. Tasks from task files and plugins join the set "user", not their
+# family's: "sts" stays the paper's seven tasks.
 USER_SET = "user"
 SET_ALIASES = {"all": "every"}
 # A task name becomes a report key, a column heading, a file name in exports and a CSS/HTML
@@ -44,53 +53,90 @@ def check_name(name: str, what: str = "task name") -> str:
     return name
 
 
+def _group(meta: TaskMetadata) -> str:
+    """The set a task joins: its family's if built in (or registered in code), else "user"."""
+    return meta.family if meta.origin is None and TASKS.plugin(meta.name) is None else USER_SET
+
+
+def _sets(metas: Iterable[TaskMetadata]) -> dict[str, tuple[str, ...]]:
+    sets: dict[str, tuple[str, ...]] = {}
+    for meta in metas:
+        group = _group(meta)
+        sets[group] = (*sets.get(group, ()), *((meta.name,) if meta.listed else ()))
+    return sets
+
+
 def reserved_names(family: str = "") -> set[str]:
     """Lower-cased set names (``sts``, ``transfer``, ``user``, ``every``, ``all``): --tasks
     reads these as sets before task names, so a task of that name could never be selected."""
-    return {n.lower() for n in (*_SETS, family, USER_SET, "every", *SET_ALIASES) if n}
+    groups = _sets(meta for _, meta in TASKS.loaded())
+    return {n.lower() for n in (*groups, family, USER_SET, "every", *SET_ALIASES) if n}
 
 
-def register(meta: TaskMetadata, *, replace: bool = False) -> TaskMetadata:
-    """Add a task to the registry (``replace`` to redefine one, e.g. in tests)."""
+def _validate(meta: TaskMetadata, replace: bool = False) -> None:
+    """What ``register`` checks, without registering (also run on a plugin's task)."""
     for n in (meta.name, *meta.aliases):
         check_name(n, "task name" if n == meta.name else "alias")
     shadowed = [n for n in (meta.name, *meta.aliases) if n.lower() in reserved_names(meta.family)]
     if shadowed:
         raise DataError(f"task {meta.name!r}: name or alias {shadowed[0]!r} is the name of a "
                         f"task set, which --tasks would select instead; choose another name")
-    taken = {n.lower() for t in _TASKS.values() if t.name != meta.name
+    taken = {n.lower() for _, t in TASKS.loaded() if t.name != meta.name
              for n in (t.name, *t.aliases)}
+    taken |= {n.lower() for n in TASKS.names() if n != meta.name}  # plugins not yet imported
     clash = [n for n in (meta.name, *meta.aliases) if n.lower() in taken]
     if clash:
         raise DataError(f"task {meta.name!r}: name or alias {clash[0]!r} is already registered")
-    if meta.name in _TASKS and not replace:
-        where = _TASKS[meta.name].origin
-        raise DataError(f"task {meta.name!r} is already registered"
-                        + (f" (by {where})" if where else " (a built-in task)"))
     if not set(meta.eval_parts) <= set(meta.parts):
         raise DataError(f"task {meta.name!r}: eval_parts must be among its parts")
-    _TASKS[meta.name] = meta
-    group = meta.family if meta.origin is None else USER_SET
-    _SETS.setdefault(group, ())
-    if meta.listed and meta.name not in _SETS[group]:
-        _SETS[group] = (*_SETS[group], meta.name)
+
+
+def _checked_plugin(name: str, obj: object) -> TaskMetadata:
+    """A plugin's entry, once imported: a ``TaskMetadata`` of that name that ``register``
+    would accept."""
+    where = f"task {name!r} of package {TASKS.plugin(name)!r} (entry point group {TASKS.group})"
+    if not isinstance(obj, TaskMetadata):
+        raise DataError(f"{where} is a {type(obj).__name__}, not a bench TaskMetadata")
+    if obj.name != name:
+        raise DataError(f"{where} names its task {obj.name!r}; the two names must agree")
+    try:
+        _validate(obj)
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
+    return obj
+
+
+TASKS: Registry[TaskMetadata] = Registry("task", check=_checked_plugin)
+
+
+def register(meta: TaskMetadata, *, replace: bool = False) -> TaskMetadata:
+    """Add a task to the registry (``replace`` to redefine one, e.g. in tests)."""
+    _validate(meta)
+    if meta.name in TASKS and not replace:
+        where = TASKS.get(meta.name).origin
+        raise DataError(f"task {meta.name!r} is already registered"
+                        + (f" (by {where})" if where else " (a built-in task)"))
+    TASKS.register(meta.name, meta, aliases=meta.aliases, replace=True)
     return meta
 
 
 def unregister(name: str) -> None:
-    meta = _TASKS.pop(name)
-    group = meta.family if meta.origin is None else USER_SET
-    _SETS[group] = tuple(n for n in _SETS[group] if n != name)
+    if name not in TASKS.names():
+        raise KeyError(name)
+    TASKS.unregister(name)
 
 
 def tasks() -> dict[str, TaskMetadata]:
-    return dict(_TASKS)
+    """Every task by name, in registration order (plugins' imported and checked here)."""
+    return dict(TASKS.items())
 
 
 def set_names() -> dict[str, tuple[str, ...]]:
-    """Task sets: one per family (``sts``, ``transfer``) and ``every`` (the listed tasks)."""
-    return {**{k: v for k, v in _SETS.items() if v},
-            "every": tuple(n for n, t in _TASKS.items() if t.listed)}
+    """Task sets: one per family (``sts``, ``transfer``), ``user`` and ``every`` (the listed
+    tasks)."""
+    metas = tasks()
+    return {**{k: v for k, v in _sets(metas.values()).items() if v},
+            "every": tuple(n for n, t in metas.items() if t.listed)}
 
 
 def valid_names() -> list[str]:
@@ -100,7 +146,7 @@ def valid_names() -> list[str]:
 def get(name: str) -> TaskMetadata:
     """A task by name or alias (case-insensitive), or a one-line error listing valid names."""
     wanted = name.lower()
-    for meta in _TASKS.values():
+    for meta in tasks().values():
         if wanted in (n.lower() for n in (meta.name, *meta.aliases)):
             return meta
     raise DataError(f"unknown task {name!r}; valid: {', '.join(valid_names())}")
@@ -144,5 +190,7 @@ def ordered(names: Sequence[str]) -> list[str]:
     return known + [n for n in names if n not in known]
 
 
-for _meta in BUILTIN:  # the built-in tasks come first: a task file cannot take their names
-    register(_meta)
+# The built-in tasks come first, before any plugin is looked for: neither a task file nor a
+# plugin can take their names (tests/test_registry.py checks them as register would).
+for _meta in BUILTIN:
+    TASKS.register(_meta.name, _meta, aliases=_meta.aliases)

@@ -1,6 +1,6 @@
 """A training run folder is a model: ``--model runs/NAME`` or ``runs/NAME/checkpoints/step-N``.
 
-Registers a path resolver (and the recipe type ``simcse-run``) with the encoder registry.
+A path resolver and the recipe type ``simcse-run``, both declared in the encoder registry.
 A run folder resolves to its best STS-B dev checkpoint (its latest checkpoint when it was
 never evaluated); a checkpoint folder resolves to itself. Either way the encoder uses the
 pooler the model was trained for, as recorded in ``bench_checkpoint.json``: ``cls`` (the
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.encoders.base import Encoder
-from bench.encoders.registry import EncoderOptions, register_path_resolver, register_type
+from bench.encoders.registry import EncoderOptions
 from bench.encoders.transformer import TransformerEncoder
 from bench.errors import ModelError
 from bench.train import rundir
@@ -99,13 +99,13 @@ def checkpoint_encoder(path: Path, options: EncoderOptions, name: str | None = N
     return encoder
 
 
-def _resolve_path(path: Path, options: EncoderOptions) -> Encoder | None:
+def resolve_path(path: Path, options: EncoderOptions) -> Encoder | None:
     if path.is_dir() and checkpoint_folder(path) is not None:
         return checkpoint_encoder(path, options)
     return None
 
 
-def _from_recipe(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Encoder:
+def from_recipe(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Encoder:
     path = rundir.recipe_run(cfg["run"])
     if not path.exists():
         raise ModelError(f"model {name!r}: run folder {str(path)!r} does not exist; train it "
@@ -118,6 +118,3 @@ def _from_recipe(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Enc
                                                pooler=cfg.get("pooler") or options.pooler), name)
     return encoder
 
-
-register_path_resolver(_resolve_path)
-register_type("simcse-run", _from_recipe)

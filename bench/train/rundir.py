@@ -228,10 +228,3 @@ def drop_older_states(run_dir: Path, keep: Path) -> None:
 
 def write_log(run_dir: Path, entries: list[dict[str, Any]]) -> None:
     atomic_write_text(run_dir / LOG_FILE, "".join(json.dumps(e) + "\n" for e in entries))
-
-
-def read_log(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / LOG_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

@@ -18,7 +18,11 @@ A module in this package is one analysis. It defines:
 
 ``plot``, ``rows`` and ``title`` read the recorded ``options``, not ``args``, so that a figure
 can be redrawn from a report alone. Adding an analysis is adding one module; nothing else
-names it.
+names it. The analyses are one :class:`bench.registry.Registry` (``ANALYSES``): this package's
+modules, plus those of installed packages declared as entry points::
+
+    [project.entry-points."bench.analyses"]
+    mean-norm = "my_package.mean_norm"   # a module as above, NAME = "mean-norm"
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any, NamedTuple
 
 from bench.analysis.sets import StsbSets
 from bench.embed import EmbeddingTable
+from bench.registry import Registry, RegistryError
 
 Entry = dict[str, Any]  # one model's description and values, as stored in the report
 
@@ -71,18 +76,39 @@ class AnalysisKind:
                     "title")
         missing = [attr for attr in required if not hasattr(module, attr)]
         if missing:
-            raise TypeError(f"analysis module {module.__name__} lacks {', '.join(missing)}")
+            raise TypeError(f"analysis module {getattr(module, '__name__', module)} lacks "
+                            f"{', '.join(missing)}")
         return cls(module.NAME, module.HELP, module.add_arguments, module.options,
                    module.compute, module.rows, module.plot, module.title,
                    getattr(module, "check", _no_check))
 
 
+def _as_kind(name: str, obj: object) -> AnalysisKind:
+    """A plugin's entry (a module, or an ``AnalysisKind``), checked once imported."""
+    kind = obj if isinstance(obj, AnalysisKind) else AnalysisKind.from_module(obj)  # type: ignore[arg-type]
+    if kind.name != name:
+        raise RegistryError(f"analysis entry point {name!r} names an analysis {kind.name!r}; "
+                            f"the two names must agree")
+    return kind
+
+
+ANALYSES: Registry[AnalysisKind] = Registry("analysis", group="bench.analyses", check=_as_kind)
+_FROM_PACKAGE: set[str] = set()  # the names this package's modules registered
+
+
 def discover() -> dict[str, AnalysisKind]:
-    """Every analysis module of this package, by ``NAME``, sorted by name."""
+    """Every analysis, by ``NAME``, sorted by name: this package's modules (looked for on each
+    call, so that a module added to ``__path__`` is found) and the registry's other entries."""
     found: dict[str, AnalysisKind] = {}
     for info in pkgutil.iter_modules(__path__):
         kind = AnalysisKind.from_module(importlib.import_module(f"{__name__}.{info.name}"))
         if kind.name in found:
             raise TypeError(f"two analysis modules are named {kind.name!r}")
         found[kind.name] = kind
-    return dict(sorted(found.items()))
+    for gone in _FROM_PACKAGE - set(found):
+        ANALYSES.unregister(gone)
+    for name, kind in found.items():
+        ANALYSES.register(name, kind, replace=True)
+    _FROM_PACKAGE.clear()
+    _FROM_PACKAGE.update(found)
+    return dict(sorted(ANALYSES.items()))
