@@ -153,7 +153,7 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         """Check and normalize every field, named as the Python API spells it."""
-        for name, value in _checked(vars(self), spell=lambda f: f.name).items():
+        for name, value in _checked(type(self), vars(self), spell=lambda f: f.name).items():
             object.__setattr__(self, name, value)
 
     @classmethod
@@ -174,7 +174,7 @@ class RunOptions:
         """The options of a parsed command line (a field its command has no flag for keeps
         its default); an error names the flag, not the field."""
         given = {n: getattr(args, n) for n in cls.names() if hasattr(args, n)}
-        return cls(**_checked(given, spell=flag_of))
+        return cls(**_checked(cls, given, spell=flag_of))
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -237,11 +237,12 @@ def _argparse_kwargs(f: Any) -> dict[str, Any]:
     return kwargs
 
 
-def _checked(values: Mapping[str, Any], spell: Callable[[Any], str]) -> dict[str, Any]:
+def _checked(cls: type, values: Mapping[str, Any], spell: Callable[[Any], str]
+             ) -> dict[str, Any]:
     """``values`` checked field by field (type, choices, check) and normalized (paths as str,
     task files as a tuple); the first bad one raises one line naming it by ``spell``."""
     out = dict(values)
-    for f in fields(RunOptions):
+    for f in fields(cls):
         if f.name in out:
             out[f.name] = _check_one(f, out[f.name], spell(f))
     return out

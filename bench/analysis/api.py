@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,6 @@ from bench.reports import now_iso, slug
 from bench.seeding import check_seed
 from bench.version import __version__
 
-ENCODING_OPTIONS = tuple(f for f in RunOptions.names()
-                         if RunOptions.__dataclass_fields__[f].metadata["group"] in (ENCODE, DATA))
 # Recorded in the report's options as they always were; the other encoding options are
 # recorded when given (they are part of each model's spec too).
 RECORDED = ("pooler", "device", "precision", "batch_size")
@@ -72,6 +70,11 @@ class Analysis:
             raise OutputError(f"cannot write the plot {png} ({exc.strerror or exc}); the "
                               f"report is in {path}") from None
         return path, png
+
+
+def encoding_names() -> list[str]:
+    """The run options an analysis takes: the encode and data groups (``bench.options``)."""
+    return [f.name for f in fields(RunOptions) if f.metadata["group"] in (ENCODE, DATA)]
 
 
 def kind_of(name: str) -> AnalysisKind:
@@ -121,9 +124,10 @@ def analyze(kind: str, models: str | Iterable[str] = (), *, checkpoints: Iterabl
     options (``batch_size``, ``pooler``, ``data_dir``, ...; ``show_progress`` is off). With
     ``out_dir``, the JSON report and the PNG are written there (file stem ``name``)."""
     chosen = kind_of(kind)
-    encoding = {k: v for k, v in options.items() if k in ENCODING_OPTIONS}
-    own = {k: v for k, v in options.items() if k not in ENCODING_OPTIONS}
-    valid = [*ENCODING_OPTIONS, *parameter_names(chosen)]
+    names = encoding_names()
+    encoding = {k: v for k, v in options.items() if k in names}
+    own = {k: v for k, v in options.items() if k not in names}
+    valid = [*names, *parameter_names(chosen)]
     for key in own:
         if key not in valid:
             raise BenchError(f"unknown option {key!r} of analysis {chosen.name!r}"
