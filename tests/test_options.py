@@ -172,3 +172,33 @@ def test_a_new_option_is_one_field(monkeypatch, tmp_path, capsys):
                 "--widgets", "zero"]) == 2
     assert capsys.readouterr().err.strip() == \
         "bench: error: --widgets must be a positive integer, got 'zero'"
+
+
+# ------------------------------------------------------- bench run --format (an output option)
+
+def test_an_unknown_format_is_refused_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert cli(["run", "--model", "glove-avg", "--out", str(out), "--format", "xml"]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "bench: error: --format: unknown value 'xml'; valid: terminal, md, latex, csv, json"
+    assert not out.exists()
+
+
+def test_run_format_json_prints_one_document_with_the_reports_numbers(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from bench import render
+    from bench.reports import load
+
+    if not hasattr(render, "report_text"):
+        pytest.skip("bench.render.report_text (Core v2 tables) is not merged in this tree")
+    toy = Path(__file__).parent / "data" / "tasks" / "toy-sts.toml"
+    out = tmp_path / "r.json"
+    assert cli(["run", "--model", "glove-avg", "--task-file", str(toy), "--protocol",
+                "all-spearman", "--no-cache", "--quiet", "--out", str(out),
+                "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)  # stdout: the tables and nothing else
+    report = load(out)
+    value = report.scores[0].values["ToySTS"]
+    assert f"{value:.2f}" in json.dumps(printed)

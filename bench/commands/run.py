@@ -7,7 +7,9 @@ the same code as ``bench.evaluate``'s keywords); the rest says what to run and w
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TextIO
 
 from bench import render
 from bench.api import evaluate
@@ -20,6 +22,7 @@ from bench.reports import DEFAULT_RUNS_FOLDER, save
 from bench.results import RunReport
 
 FORMATS = ("terminal", "md", "latex", "csv", "json")
+MACHINE_FORMATS = ("csv", "json")  # stdout is one document: the other lines go to stderr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,18 +71,23 @@ def main(args: argparse.Namespace) -> int:
     _print(report, args.model, args.format)
     if not args.no_report:
         path = save(report, args.out, args.model)
-        print(f"report: {path}")
+        print(f"report: {path}", file=_side_stream(args.format))
     return 0
 
 
 def _print(report: RunReport, requested: str, fmt: str) -> None:
-    """The report's tables in ``fmt`` (``bench.render.report_text``)."""
+    """The report's tables in ``fmt`` (``bench.render.report_text``) on stdout; the footer
+    lines too, but on stderr for csv and json, so that stdout stays one parseable document."""
     report_text = getattr(render, "report_text", None)
     if report_text is not None:
-        print(report_text(report, fmt).rstrip("\n"))
-        return
-    # TEMPORARY, until bench.render.report_text lands (Core v2 tables): terminal only
-    for table in render.report_tables(report, requested):
-        render.print_table(table)
+        print(report_text(report, fmt, title=requested).rstrip("\n"))
+    else:  # TEMPORARY, until bench.render.report_text lands (Core v2 tables): terminal only
+        for table in render.report_tables(report, requested):
+            render.print_table(table)
     for line in render.footer_lines(report):
-        print(line)
+        print(line, file=_side_stream(fmt))
+
+
+def _side_stream(fmt: str) -> TextIO:
+    """Where lines besides the tables go: stderr when stdout is a csv or json document."""
+    return sys.stderr if fmt in MACHINE_FORMATS else sys.stdout
