@@ -1,7 +1,9 @@
 """bench: protocol-explicit evaluation of sentence embeddings.
 
 ``bench.evaluate(model, tasks=..., protocols=...)`` evaluates a model from Python and returns
-the typed report (``bench.results.RunReport``); ``bench.load(path)`` reads any report file.
+the typed report (``bench.results.RunReport``); ``bench.analyze(kind, models, ...)`` computes one
+of ``bench analyze``'s analyses (``bench.analysis.api``); ``bench.load(path)`` reads any report
+file.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from bench.version import __version__
 
-__all__ = ["evaluate", "load", "table", "__version__"]
+__all__ = ["analyze", "evaluate", "load", "table", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from bench.api import evaluate
 
         return evaluate
+    if name == "analyze":
+        from bench.analysis.api import analyze
+
+        return analyze
     if name == "load":
         from bench.reports import load
 

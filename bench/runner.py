@@ -21,8 +21,10 @@ from bench.devices import check_device
 from bench.distributed import Shards, announcing, setup
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
-from bench.encoders.registry import EncoderOptions, resolve
+from bench.encoders.make import encoder_options
+from bench.encoders.registry import resolve
 from bench.environment import describe_environment
+from bench.options import RunOptions
 from bench.outputs import check_folder
 from bench.prompts import Prompts
 from bench.protocols import Protocol, TransferProtocol, with_source
@@ -37,34 +39,54 @@ from bench.tasks.taskfile import task_file_digests
 from bench.version import __version__
 
 
-@dataclass
+@dataclass(init=False)
 class RunConfig:
+    """What to run (model, protocols, tasks) and how: ``options``, the one definition of the
+    run options (``bench.options.RunOptions``), resolved (the transfer setting explicit).
+
+    ``RunConfig(model, protocols, tasks, batch_size=32, ...)`` takes the options by name too,
+    checked as ``bench.evaluate`` checks them."""
+
     model: str
     protocols: list[Protocol]
-    tasks: Sequence[str] = ("sts",)
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    use_cache: bool = True
-    batch_size: int = 64
-    device: str = "cpu"
-    precision: str = "fp32"
-    pooler: str | None = None
-    seed: int = 1111
-    verify_data: bool = True
-    show_progress: bool = True
-    transfer_config: str = "test"        # SentEval classifier setting: test | fasttest
-    classifier: str = "torch"            # torch | sklearn
-    regressor_selection: str = "pearson" # dev metric for the regressor: pearson | spearman
-    regressor_label_fix: bool = False    # map STS-B scores onto [1, 5] before encoding
-    jobs: int | None = None              # transfer tasks fitted at once (None: one per core)
-    prompts: Prompts | None = None       # replaces the recipe's prompts when set
-    max_length: int | None = None        # truncation (tokens); None: the recipe's / none
-    dtype: str | None = None             # load dtype of the weights; None: the recipe's / fp32
+    tasks: Sequence[str]
+    options: RunOptions
+
+    def __init__(self, model: str, protocols: Sequence[Protocol],
+                 tasks: Sequence[str] = ("sts",), options: RunOptions | None = None,
+                 **values: Any) -> None:
+        self.model = model
+        self.protocols = list(protocols)
+        self.tasks = tasks
+        base = options or RunOptions()
+        if values:
+            base = RunOptions.from_kwargs({**base.as_dict(), **values})
+        self.options = base.resolved()
+
+    @property
+    def device(self) -> str:
+        return self.options.device or "cpu"
+
+    @property
+    def prompts(self) -> Prompts | None:
+        """The prompts the options give; they replace the recipe's when set."""
+        o = self.options
+        return Prompts.from_options(o.prompt, o.prompt_a, o.prompt_b, o.prompt_name)
 
     @property
     def transfer_protocol(self) -> TransferProtocol:
         """The transfer protocol these options make (recorded in the report)."""
-        return with_source(TransferProtocol(self.transfer_config, self.classifier, self.seed))
+        o = self.options
+        return with_source(TransferProtocol(o.transfer_config, o.classifier, o.seed))
+
+
+def eval_context(opts: RunOptions, device: str, needs_regressor: bool) -> EvalContext:
+    """What the task families see of the (resolved) run options, on this process's device."""
+    regressor = ({"selection": opts.regressor_selection, "label_fix": opts.regressor_label_fix,
+                  "seed": opts.seed, "device": device} if needs_regressor else None)
+    return EvalContext(seed=opts.seed, device=device, show_progress=opts.show_progress,
+                       regressor=regressor, transfer_config=opts.transfer_config,
+                       classifier=opts.classifier, jobs=opts.jobs)
 
 
 def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
@@ -123,8 +145,9 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     t_start = time.perf_counter()
     device = shards.device if shards is not None else config.device
     lead = shards is None or shards.lead
-    check_seed(config.seed)
-    seed_everything(config.seed)
+    opts = config.options
+    check_seed(opts.seed)
+    seed_everything(opts.seed)
     transfer_protocol = config.transfer_protocol  # bad options fail before any work
     timings: dict[str, float] = {}
 
@@ -132,34 +155,31 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     metas = select(config.tasks)
     # task files carry their own data: SentEval's folder is needed only for built-in tasks
     builtin = any(meta.origin is None for meta in metas)
-    location = locate(config.data_dir) if builtin else candidate(config.data_dir)
+    location = locate(opts.data_dir) if builtin else candidate(opts.data_dir)
     with recording() as read:  # the digests of the very bytes parsed, not a second read
         tasks = load_tasks(metas, location.downstream)
-    task_sums = {task.name: file_digests(task, location.downstream, config.verify_data, read)
+    task_sums = {task.name: file_digests(task, location.downstream, opts.verify_data, read)
                  for task in tasks}
     sums = Checksums({k: v for c in task_sums.values() for k, v in c.sha256.items()},
                      {k: v for c in task_sums.values() for k, v in c.status.items()})
     timings["load_data_s"] = time.perf_counter() - t
     # after the data is validated (bad data writes nothing), before encoding (not at the
     # first chunk)
-    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_root()
-    if config.use_cache:
+    cache_root = Path(opts.cache_dir) if opts.cache_dir else default_cache_root()
+    if opts.use_cache:
         check_folder(cache_root, "cache folder")
 
     t = time.perf_counter()
     if encoder is None:
-        encoder = resolve(config.model, EncoderOptions(
-            device, config.precision, config.pooler, config.data_dir, config.cache_dir,
-            config.use_cache, max_length=config.max_length, dtype=config.dtype,
-            prompts=config.prompts))
+        encoder = resolve(config.model, encoder_options(opts, device))
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 
     views, embed_stats = encode_tasks(
         encoder, {task.name: task.sentences() for task in tasks},
         cache_root=cache_root,
-        use_cache=config.use_cache, batch_size=config.batch_size,
-        show_progress=config.show_progress and lead,
+        use_cache=opts.use_cache, batch_size=opts.batch_size,
+        show_progress=opts.show_progress and lead,
         families={task.name: task.meta.family for task in tasks},
         sides={task.name: task.sides() for task in tasks}, shards=shards)
     if not lead:  # rank 0 has this rank's vectors and does the rest
@@ -169,12 +189,7 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     timings.update(embed_stats)
 
     needs_regressor = any(p.regressor != "none" for p in config.protocols)
-    ctx = EvalContext(
-        seed=config.seed, device=device, show_progress=config.show_progress,
-        regressor=({"selection": config.regressor_selection,
-                    "label_fix": config.regressor_label_fix, "seed": config.seed,
-                    "device": device} if needs_regressor else None),
-        transfer_config=config.transfer_config, classifier=config.classifier, jobs=config.jobs)
+    ctx = eval_context(opts, device, needs_regressor)
     results: dict[str, TaskResult] = {}
     for family_name, family in FAMILIES.items():
         mine = [task for task in tasks if task.meta.family == family_name]
@@ -194,8 +209,8 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
 
     source = encoder.source_encoder()
-    run_info: dict[str, Any] = {"seed": config.seed, "device": config.device,
-                                "precision": config.precision, "batch_size": config.batch_size,
+    run_info: dict[str, Any] = {"seed": opts.seed, "device": config.device,
+                                "precision": opts.precision, "batch_size": opts.batch_size,
                                 "zero_vectors": zero_vectors}
     if shards is not None:  # a sharded run: how many processes encoded, on which devices
         run_info.update(world_size=shards.world, devices=list(shards.devices))
@@ -206,16 +221,16 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
         run_info["prompts"] = {f: list(source.prompt_pair(f))
                                for f in dict.fromkeys(t.meta.family for t in tasks)}
     if needs_regressor:
-        run_info.update(regressor_selection=config.regressor_selection,
-                        regressor_label_fix=config.regressor_label_fix)
+        run_info.update(regressor_selection=opts.regressor_selection,
+                        regressor_label_fix=opts.regressor_label_fix)
     if transfer:
-        run_info.update(transfer_config=config.transfer_config, classifier=config.classifier,
+        run_info.update(transfer_config=opts.transfer_config, classifier=opts.classifier,
                         transfer_jobs=ctx.jobs or _transfer_jobs(config, len(transfer)))
     return RunReport(
         model=model_record(config.model, encoder, dim), protocols=list(config.protocols),
         tasks=results, scores=scores,
         data={"found_via": location.source, "verified": sums.verified,
-              "verify_requested": config.verify_data, "status": sums.status,
+              "verify_requested": opts.verify_data, "status": sums.status,
               "sha256": sums.sha256},
         run=run_info, environment=describe_environment(config.device), timings=timings,
         created=now_iso(), bench_version=__version__, transfer_average=average(transfer),

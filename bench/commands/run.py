@@ -1,32 +1,35 @@
-"""``bench run``: evaluate one model under one or more protocols and write a report."""
+"""``bench run``: evaluate one model under one or more protocols and write a report.
+
+Its options are ``bench.options.RunOptions`` (the flags are generated from it, and checked by
+the same code as ``bench.evaluate``'s keywords); the rest says what to run and where to write.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TextIO
 
+from bench import render
 from bench.api import evaluate
-from bench.commands.common import (
-    add_data_options,
-    add_encoding_options,
-    add_model_options,
-    add_task_file_options,
-    split_list,
-)
-from bench.errors import warn
+from bench.commands.common import add_model_option, split_list
+from bench.errors import BenchError, warn
+from bench.options import DATA, ENCODE, RUN, RunOptions
 from bench.outputs import check_file, check_folder
 from bench.pathsafe import check_not_input
-from bench.protocols import CLASSIFIERS, CONFIGS, REGRESSOR_SELECTIONS
-from bench.render import footer_lines, print_table, report_tables
 from bench.reports import DEFAULT_RUNS_FOLDER, save
-from bench.validation import check_run_options
+from bench.results import RunReport
+
+FORMATS = ("terminal", "md", "latex", "csv", "json")
+MACHINE_FORMATS = ("csv", "json")  # stdout is one document: the other lines go to stderr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="evaluate a model (STS under any protocol)",
                        description="Encode every sentence the tasks need once, score them under "
                        "each protocol, print the paper-style table and write a JSON report.")
-    add_model_options(p)
+    add_model_option(p)
     p.add_argument("--protocol", default="simcse",
                    help="preset (bench list protocols), spelled form such as all-spearman or "
                    "wmean-pearson, 'every' (all 12 combinations), 'every-cosine' (the 6 without "
@@ -36,73 +39,55 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "MPQA, SST2, TREC, MRPC; user = the task files' tasks; every = all) or task "
                    "names (default: the --task-file tasks if any, else the tasks of a preset "
                    "that lists them, such as mteb, else sts)")
-    add_task_file_options(p)
-    add_encoding_options(p)
-    p.add_argument("--transfer-config", choices=sorted(CONFIGS), default=None,
-                   help="SentEval classifier setting for transfer tasks: test (kfold 10, adam, "
-                   "batch 64, tenacity 5, epoch_size 4; the literature's) or fasttest (kfold 5, "
-                   "rmsprop, batch 128, tenacity 3, epoch_size 2) (default test)")
-    p.add_argument("--classifier", choices=CLASSIFIERS, default=None,
-                   help="transfer classifier: torch logistic regression (SentEval's usepytorch) "
-                   "or scikit-learn LogisticRegression (default torch)")
-    p.add_argument("--transfer-protocol", default=None,
-                   help="the two above (and the seed) at once: senteval (SentEval's default, "
-                   "as in SimCSE Table E.1), senteval-fasttest, senteval-sklearn, "
-                   "senteval-fasttest-sklearn (recorded in the report either way)")
-    p.add_argument("--jobs", type=int, default=None,
-                   help="transfer tasks fitted at once, in threads (default: one per CPU core "
-                   "on CPU, 1 on a GPU); results do not depend on it")
-    p.add_argument("--regressor-selection", choices=REGRESSOR_SELECTIONS, default="pearson",
-                   help="dev metric that selects the STS-B/SICK-R regressor (-reg protocols): "
-                   "pearson = upstream SentEval, spearman = SimCSE's fork (default pearson)")
-    p.add_argument("--regressor-label-fix", action="store_true",
-                   help="map STS-B scores onto [1, 5] before the soft-label encoding instead of "
-                   "reproducing SentEval's encoding of scores below 1")
-    add_data_options(p)
-    p.add_argument("--seed", type=int, default=None, help="default 1111 (SentEval's)")
+    RunOptions.add_arguments(p, (ENCODE, DATA, RUN))
     p.add_argument("--out", type=Path, help="report path (default reports/runs/<model>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="print the table only")
-    p.add_argument("--skip-verify", action="store_true",
-                   help="do not fail when a data file's sha256 differs from the manifest")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--format", default="terminal", metavar="{" + ",".join(FORMATS) + "}",
+                   help="how the tables are printed (default terminal); the JSON report is "
+                   "written either way")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    check_run_options(batch_size=args.batch_size, max_length=args.max_length, jobs=args.jobs,
-                      precision=args.precision, dtype=args.dtype, seed=args.seed,
-                      regressor_selection=args.regressor_selection,
-                      transfer_config=args.transfer_config, classifier=args.classifier,
-                      cli=True)
+    opts = RunOptions.from_args(args)  # bad values: one line naming the flag, nothing loaded
+    if args.format not in FORMATS:
+        raise BenchError(f"--format: unknown value {args.format!r}; valid: {', '.join(FORMATS)}")
+    if not hasattr(render, "report_text") and args.format != "terminal":  # TEMPORARY (below)
+        raise BenchError(f"--format {args.format}: not available in this build (terminal only)")
     if not args.no_report:  # before encoding: a result computed for nothing is worse
         if args.out is not None:
-            inputs = [*args.task_file, *([args.model] if Path(args.model).is_file() else [])]
+            inputs = [*opts.task_files, *([args.model] if Path(args.model).is_file() else [])]
             check_not_input(args.out, inputs, "--out")  # a task file, a GloVe .txt
             check_file(args.out, "--out")
         else:
             check_folder(DEFAULT_RUNS_FOLDER, "reports folder")
-    if args.skip_verify:
+    if not opts.verify_data:
         warn("--skip-verify: a data file that differs from the manifest does not stop the run "
              "(the report marks it)")
-    report = evaluate(
-        args.model, tasks=split_list(args.tasks) if args.tasks else None,
-        task_files=args.task_file, tasks_dir=args.tasks_dir, prompt=args.prompt,
-        prompt_a=args.prompt_a, prompt_b=args.prompt_b, prompt_name=args.prompt_name,
-        max_length=args.max_length, dtype=args.dtype, protocols=args.protocol,
-        pooler=args.pooler, data_dir=args.data_dir, cache_dir=args.cache_dir,
-        use_cache=not args.no_cache, batch_size=args.batch_size, device=args.device,
-        precision=args.precision, seed=args.seed, verify_data=not args.skip_verify,
-        show_progress=not args.quiet, transfer_config=args.transfer_config,
-        classifier=args.classifier, transfer_protocol=args.transfer_protocol,
-        regressor_selection=args.regressor_selection,
-        regressor_label_fix=args.regressor_label_fix, jobs=args.jobs)
+    report = evaluate(args.model, tasks=split_list(args.tasks) if args.tasks else None,
+                      protocols=args.protocol, **opts.as_dict())
     if report is None:  # a sharded run's other ranks: rank 0 prints and writes
         return 0
-    for table in report_tables(report, args.model):
-        print_table(table)
-    for line in footer_lines(report):
-        print(line)
+    _print(report, args.model, args.format)
     if not args.no_report:
         path = save(report, args.out, args.model)
-        print(f"report: {path}")
+        print(f"report: {path}", file=_side_stream(args.format))
     return 0
+
+
+def _print(report: RunReport, requested: str, fmt: str) -> None:
+    """The report's tables in ``fmt`` (``bench.render.report_text``) on stdout; the footer
+    lines too, but on stderr for csv and json, so that stdout stays one parseable document."""
+    report_text = getattr(render, "report_text", None)
+    if report_text is not None:
+        print(report_text(report, fmt, title=requested).rstrip("\n"))
+    else:  # TEMPORARY, until bench.render.report_text lands (Core v2 tables): terminal only
+        for table in render.report_tables(report, requested):
+            render.print_table(table)
+    for line in render.footer_lines(report):
+        print(line, file=_side_stream(fmt))
+
+
+def _side_stream(fmt: str) -> TextIO:
+    """Where lines besides the tables go: stderr when stdout is a csv or json document."""
+    return sys.stderr if fmt in MACHINE_FORMATS else sys.stdout

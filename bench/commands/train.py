@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.commands.common import add_data_options
 from bench.devices import check_device
 from bench.encoders.base import PRECISIONS
 from bench.errors import BenchError
+from bench.options import DATA, RunOptions
 from bench.outputs import check_file
 from bench.recipes import load_recipes
 from bench.resources import repo_root, resource_dir
@@ -92,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "250)")
     s.add_argument("--save-steps", type=int, help="checkpoint every K steps (default 250)")
     s.add_argument("--log-steps", type=int, help="log the loss every N steps (default 10)")
-    add_data_options(s)
+    RunOptions.add_arguments(s, (DATA,))  # training's evaluation reads the same data
     s.add_argument("--resume", action="store_true", default=None,
                    help="continue runs/NAME from its last checkpoint")
     s.add_argument("--quiet", action="store_true", default=None, help="no progress bar")

@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.commands.common import add_data_options
 from bench.data.locate import locate
 from bench.environment import describe_environment
 from bench.errors import BenchError
+from bench.options import DATA, RunOptions
 from bench.perf._shared import cli_run, largest_gap, score_table
 from bench.protocols import parse_protocols
 from bench.results import RunReport
@@ -47,7 +47,7 @@ GPU = "cuda"  # the device under test (a test runs the steps with "cpu" to check
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_data_options(p)
+    RunOptions.add_arguments(p, (DATA,))
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--sts-tasks", default="sts", help="STS tasks of steps 1-3 and 5 (default sts)")
     p.add_argument("--transfer-tasks", default="transfer",

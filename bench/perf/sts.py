@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.commands.common import add_data_options
 from bench.data.locate import locate
 from bench.encoders.packaged import packaged_path
 from bench.environment import describe_environment
 from bench.errors import BenchError
+from bench.options import DATA, RunOptions
 from bench.protocols import parse_protocols
 from bench.runner import RunConfig
 from bench.runner import run as bench_run
@@ -30,7 +30,7 @@ from bench.tasks.registry import select
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_data_options(p)
+    RunOptions.add_arguments(p, (DATA,))
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--model", default="minilm-avg", help="bench recipe to time (default minilm-avg)")
     p.add_argument("--procs", type=int, default=1,

@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.commands.common import add_data_options, add_model_options, split_list
+from bench.commands.common import split_list
 from bench.data.locate import locate
 from bench.embed import encode_tasks
-from bench.encoders.registry import EncoderOptions, resolve
+from bench.encoders.make import encoder_options
+from bench.encoders.registry import resolve
+from bench.options import DATA, ENCODE, RunOptions
 from bench.protocols import CONFIGS, TORCH_L2, ClassifierConfig
 from bench.tasks.registry import select
 from bench.tasks.transfer import evaluate_transfer_task
@@ -115,12 +117,10 @@ class SentEvalLoop:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_options(p)
-    add_data_options(p)
-    p.set_defaults(model="minilm-avg")
-    for action in p._actions:
-        if action.dest == "model":
-            action.required = False
+    p.add_argument("--model", default="minilm-avg",
+                   help="recipe name (bench list models), local path, or hub id (default "
+                   "minilm-avg)")
+    RunOptions.add_arguments(p, (ENCODE, DATA))
     p.add_argument("--tasks", nargs="+", default=["transfer"],
                    help="transfer tasks to time (default: all seven)")
     p.add_argument("--config", choices=sorted(CONFIGS), default="fasttest")
@@ -130,19 +130,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    opts = RunOptions.from_args(args)
+    device = opts.device or "cpu"
     metas = [m for m in select(split_list(args.tasks)) if m.family == "transfer"]
-    location = locate(args.data_dir)
+    location = locate(opts.data_dir)
     tasks = [m.load(location.downstream) for m in metas]
-    encoder = resolve(args.model, EncoderOptions(args.device, args.precision, args.pooler,
-                                                 args.data_dir, args.cache_dir,
-                                                 not args.no_cache))
+    encoder = resolve(args.model, encoder_options(opts, device))
     views, stats = encode_tasks(encoder, {t.name: t.sentences() for t in tasks},
-                                cache_root=Path(args.cache_dir) if args.cache_dir else None,
-                                use_cache=not args.no_cache, batch_size=args.batch_size,
+                                cache_root=Path(opts.cache_dir) if opts.cache_dir else None,
+                                use_cache=opts.use_cache, batch_size=opts.batch_size,
                                 show_progress=False)
     encoded = stats["sentences_encoded"]
     result: dict[str, Any] = {
-        "model": args.model, "config": CONFIGS[args.config].to_dict(), "device": args.device,
+        "model": args.model, "config": CONFIGS[args.config].to_dict(), "device": device,
         "encode": {"sentences_unique": stats["sentences_unique"], "sentences_encoded": encoded,
                    "encode_s": stats["encode_s"],
                    "sentences_per_s": round(encoded / stats["encode_s"], 1)
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for task in tasks:
         t0 = time.perf_counter()
         res = evaluate_transfer_task(task, views[task.name], config=args.config,
-                                     seed=args.seed, device=args.device)
+                                     seed=args.seed, device=device)
         wall = time.perf_counter() - t0
         total += wall
         result["tasks"][task.name] = {"acc": res["acc"], "devacc": res["devacc"],
@@ -161,10 +161,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                       "fits_per_s": round(res["fits"] / wall, 2)}
     result["classifier_total_s"] = round(total, 2)
     # The same tasks fitted several at a time, as `bench run` does by default on CPU.
-    jobs = default_jobs(args.device, len(tasks))
+    jobs = default_jobs(device, len(tasks))
     t0 = time.perf_counter()
     suite = evaluate_transfer_suite(tasks, views, config=args.config, seed=args.seed,
-                                    device=args.device, jobs=jobs, show_progress=False)
+                                    device=device, jobs=jobs, show_progress=False)
     wall = time.perf_counter() - t0
     result["suite"] = {"jobs": jobs, "wall_s": round(wall, 2),
                        "ratio_over_one_at_a_time": round(wall / total, 3) if total else None,

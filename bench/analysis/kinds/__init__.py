@@ -3,12 +3,14 @@
 A module in this package is one analysis. It defines:
 
 - ``NAME``: the sub-command (``bench analyze NAME``); ``HELP``: its one-line help;
-- ``add_arguments(parser)``: its own options (the common ones are added by the command);
+- ``add_arguments(parser)``: its own options (the common ones are added by the command); from
+  Python (``bench.analyze``) they are keywords named as the flags' destinations, with the
+  same defaults, types and choices;
 - ``options(args) -> dict``: what the report records of those options, validated here, before
   any data is read or model encoded;
 - ``compute(table, sets, options, args, model) -> dict``: the values of one model, from its
-  STS-B ``EmbeddingTable``, the ``StsbSets``, the recorded options, the parsed arguments (for
-  what is not recorded) and the model's description so far (``label``, ``fingerprint``, ...).
+  STS-B ``EmbeddingTable``, the ``StsbSets``, the recorded options, its own parameters as a
+  Namespace (for what is not recorded) and the model's description so far (``label``, ``fingerprint``, ...).
   Keys starting with ``_`` are handed to ``plot`` but not stored in the report;
 - ``rows(entries, options) -> Rows``: the terminal table (a "model" column comes first);
 - ``plot(entries, sets, options, path, title)``: the PNG;
