@@ -140,7 +140,7 @@ def register(sub):
     p = sub.add_parser("toy", help="a plugin's command")
     p.set_defaults(func=lambda args: print("toy command ran") or 0)
 '''
-TASK_TOML = """name = "ToySTS"
+TASK_TOML = """name = "PluginSTS"
 format = "tsv"
 sentence1 = "sentence1"
 sentence2 = "sentence2"
@@ -185,7 +185,7 @@ def installed(tmp_path):
     sys.modules.pop("toyplugin_c2", None)
     for registry in REGISTRIES:
         registry.refresh_plugins()
-    assert "ToySTS" not in TASKS and "toy-hash" not in ENCODER_TYPES
+    assert "PluginSTS" not in TASKS and "toy-hash" not in ENCODER_TYPES
 
 
 ENTRY_POINTS = """
@@ -194,7 +194,7 @@ ENTRY_POINTS = """
     [bench.encoder-path-resolvers]
     toy = toyplugin_c2:resolve_path
     [bench.tasks]
-    ToySTS = toyplugin_c2:TASK
+    PluginSTS = toyplugin_c2:TASK
     [bench.commands]
     toy = toyplugin_c2
 """
@@ -215,10 +215,10 @@ def test_a_plugin_package_adds_an_encoder_type_a_task_and_a_command(installed, t
     assert "toy-hash\tpackage toyplugin-c2\n" in capsys.readouterr().out
     assert main(["list", "tasks"]) == 0
     listed = capsys.readouterr().out
-    assert "ToySTS\tsts\tuser\t" in listed and "STS12\tsts\tsts\tbench\t" in listed
-    assert get("toysts").name == "ToySTS"
-    assert "ToySTS" not in set_names()["sts"]  # installing a package never changes --tasks sts
-    assert [m.name for m in select(["user"])] == ["ToySTS"]
+    assert "PluginSTS\tsts\tuser\t" in listed and "STS12\tsts\tsts\tbench\t" in listed
+    assert get("pluginsts").name == "PluginSTS"
+    assert "PluginSTS" not in set_names()["sts"]  # installing a package never changes --tasks sts
+    assert "PluginSTS" in [m.name for m in select(["user"])]
     encoder = build({"type": "toy-hash", "dim": 12}, EncoderOptions(), "toy")
     assert encoder.spec() == {"type": "toy-hash", "dim": 12}
     model = tmp_path / "model.toy"
@@ -227,12 +227,12 @@ def test_a_plugin_package_adds_an_encoder_type_a_task_and_a_command(installed, t
     assert main(["toy"]) == 0 and capsys.readouterr().out == "toy command ran\n"
 
     out = tmp_path / "run.json"
-    assert main(["run", "--model", str(model), "--tasks", "ToySTS", "--protocol",
+    assert main(["run", "--model", str(model), "--tasks", "PluginSTS", "--protocol",
                  "all-spearman", "--no-cache", "--quiet", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     (scores,) = [s["values"] for s in report["scores"]
                  if s["protocol"]["key"] == "all-spearman"]
-    assert scores["ToySTS"] == pytest.approx(_reference_spearman(HashEncoder(dim=12)),
+    assert scores["PluginSTS"] == pytest.approx(_reference_spearman(HashEncoder(dim=12)),
                                              abs=1e-9)
 
 
@@ -251,12 +251,12 @@ def test_a_plugin_cannot_take_a_builtin_name(installed, capsys):
 
 
 @pytest.mark.parametrize("entry, message", [
-    ("toyplugin_c2:factory", "task 'ToySTS' of package 'toyplugin-c2' (entry point group "
+    ("toyplugin_c2:factory", "task 'PluginSTS' of package 'toyplugin-c2' (entry point group "
      "bench.tasks) is a function, not a bench TaskMetadata"),
-    ("toyplugin_c2:NOPE", "task 'ToySTS': cannot load 'toyplugin_c2:NOPE' (AttributeError"),
+    ("toyplugin_c2:NOPE", "task 'PluginSTS': cannot load 'toyplugin_c2:NOPE' (AttributeError"),
 ])
 def test_a_bad_plugin_task_is_one_line(installed, capsys, entry, message):
-    installed(f"[bench.tasks]\nToySTS = {entry}\n")
+    installed(f"[bench.tasks]\nPluginSTS = {entry}\n")
     assert main(["list", "tasks"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"bench: error: {message}") and err.count("\n") == 1
@@ -264,7 +264,7 @@ def test_a_bad_plugin_task_is_one_line(installed, capsys, entry, message):
 
 def test_a_plugin_task_whose_name_disagrees_is_refused(installed):
     installed("[bench.tasks]\nOtherSTS = toyplugin_c2:TASK\n")
-    with pytest.raises(DataError, match="names its task 'ToySTS'; the two names must agree"):
+    with pytest.raises(DataError, match="names its task 'PluginSTS'; the two names must agree"):
         get("STS12")  # every look-up checks every task: a bad plugin is never half-used
 
 
