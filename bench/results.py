@@ -14,13 +14,15 @@ import hashlib
 import io
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.correlation import STORED_METRICS
 from bench.errors import BenchError
+from bench.family import family
 from bench.protocols import Protocol, TransferProtocol, with_source
 from bench.scoring import Average, average, row
 
@@ -50,29 +52,75 @@ def _need(data: Any, key: str, where: str, kind: type | tuple[type, ...] = objec
 
 # ------------------------------------------------------------------------------- task results
 
+def _read_metrics(data: dict[str, Any], skip: tuple[str, ...]) -> dict[str, float]:
+    """Stored metric values by name: the two every report stores, then any other number (a
+    registered metric's value, say Kendall's tau), in the file's order."""
+    out = {m: number(data[m]) for m in STORED_METRICS}
+    out.update({k: number(v) for k, v in data.items()
+                if k not in out and k not in skip and isinstance(v, (int, float))
+                and not isinstance(v, bool)})
+    return out
+
+
+class _ByMetric:
+    """Metric values stored by name in ``metrics``; ``result.pearson`` reads ``metrics``."""
+
+    metrics: dict[str, float]
+
+    def __getattr__(self, name: str) -> float:
+        metrics = self.__dict__.get("metrics")
+        if metrics is not None and name in metrics:
+            return metrics[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def value(self, metric: str) -> float | None:
+        """The stored value of ``metric`` in points; None when the report did not store it."""
+        value = self.metrics.get(metric)
+        return None if value is None else float(value)
+
+
 @dataclass
-class PartResult:
-    """One STS subset or split: pair count and correlations of cosine with gold (points)."""
+class PartResult(_ByMetric):
+    """One STS subset or split: pair count and every registered metric of cosine with gold
+    (points, by name; ``pearson`` and ``spearman`` always)."""
 
     n: int
-    pearson: float
-    spearman: float
+    pearson: InitVar[float | None] = None
+    spearman: InitVar[float | None] = None
     sim: np.ndarray | None = None  # per-pair cosine (sidecar)
     gold: np.ndarray | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self, pearson: float | None, spearman: float | None) -> None:
+        given = {"pearson": pearson, "spearman": spearman}
+        self.metrics = {**{k: v for k, v in given.items() if v is not None}, **self.metrics}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "pearson": self.pearson, "spearman": self.spearman}
+        return {"n": self.n, **self.metrics}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PartResult:
+        return cls(int(data["n"]), metrics=_read_metrics(data, ("n",)))
+
+
+# The init-only defaults above would shadow ``metrics`` as class attributes (``part.pearson``).
+del PartResult.pearson, PartResult.spearman
+
+
+_REGRESSION_AFTER = ("mse", "n", "dev", "dev_n", "epochs", "best_epoch", "dev_curve",
+                     "below_one_train", "wall_s")
 
 
 @dataclass
-class RegressionResult:
-    """SentEval's relatedness regressor on a supervised STS task (see bench.tasks.regressor)."""
+class RegressionResult(_ByMetric):
+    """SentEval's relatedness regressor on a supervised STS task (see bench.tasks.regressor):
+    every registered metric of its test predictions against gold (points, by name)."""
 
     selection: str
     label_fix: bool
     seed: int
-    pearson: float  # points, test predictions against gold
-    spearman: float
+    pearson: InitVar[float | None]  # points, test predictions against gold
+    spearman: InitVar[float | None]
     mse: float
     n: int
     dev: float  # points, best dev correlation under ``selection``
@@ -84,16 +132,24 @@ class RegressionResult:
     wall_s: float
     yhat: np.ndarray | None = None  # test predictions, in SentEval's sorted order (sidecar)
     gold: np.ndarray | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
 
     _ARRAYS = ("yhat", "gold")
 
+    def __post_init__(self, pearson: float | None, spearman: float | None) -> None:
+        given = {"pearson": pearson, "spearman": spearman}
+        self.metrics = {**{k: v for k, v in given.items() if v is not None}, **self.metrics}
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in self._ARRAYS}
+        head = {"selection": self.selection, "label_fix": self.label_fix, "seed": self.seed}
+        return {**head, **self.metrics, **{k: getattr(self, k) for k in _REGRESSION_AFTER}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RegressionResult:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__
-                      if k not in cls._ARRAYS and k in data})
+        skip = ("selection", "label_fix", "seed", *_REGRESSION_AFTER)
+        metrics = _read_metrics({"pearson": None, "spearman": None, **data}, skip)
+        return cls(data["selection"], data["label_fix"], data["seed"], None, None,
+                   *(data[k] for k in _REGRESSION_AFTER), metrics=metrics)
 
 
 @dataclass
@@ -142,47 +198,56 @@ class TaskResult:
     # STS: {"cosine"|"euclidean"|"manhattan": {"pearson", "spearman"}} in points over the
     # scored parts pooled (what MTEB stores besides its main score); empty when not measured
     similarities: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the payload of a family that keeps no fields above (a plugin's: pair classification)
+    payload: Any = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The common fields, then the family's payload (``bench.family.Family``)."""
         out: dict[str, Any] = {"family": self.family, "version": self.version,
                                "main_score": self.main_score, "eval_s": self.eval_s,
                                "files": self.files}
-        if self.family == "sts":
-            out.update(eval_parts=list(self.eval_parts), supervised=self.supervised,
-                       parts={k: p.to_dict() for k, p in self.parts.items()})
-            if self.regression is not None:
-                out["regression"] = self.regression.to_dict()
-            if self.similarities:
-                out["similarities"] = self.similarities
-        if self.transfer is not None:
-            out["transfer"] = self.transfer.to_dict()
-        return out
+        return {**out, **family(self.family).payload_to_dict(self)}
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any], where: str) -> TaskResult:
-        family = _need(data, "family", where, str)
-        task = cls(name, family, int(data.get("version", 1)),
+        family_name = _need(data, "family", where, str)
+        try:
+            owner = family(family_name)
+        except BenchError as exc:
+            raise ReportError(f"{where}: {exc}") from None
+        task = cls(name, family_name, int(data.get("version", 1)),
                    tuple(data.get("eval_parts", ("test",))), bool(data.get("supervised")),
                    data.get("main_score"), float(data.get("eval_s", 0.0)),
                    dict(data.get("files", {})))
-        for part, values in (data.get("parts") or {}).items():
-            try:
-                task.parts[part] = PartResult(int(values["n"]), number(values["pearson"]),
-                                              number(values["spearman"]))
-            except (KeyError, TypeError, ValueError):
-                raise ReportError(f"{where}: parts[{part!r}] needs n, pearson, spearman") from None
-        if data.get("regression"):
-            task.regression = RegressionResult.from_dict(data["regression"])
-        sims = data.get("similarities") or {}
-        try:
-            task.similarities = {k: {m: float(v[m]) for m in ("pearson", "spearman")}
-                                 for k, v in sims.items()}
-        except (KeyError, TypeError, ValueError):
-            raise ReportError(f"{where}: 'similarities' needs pearson and spearman per "
-                              f"similarity") from None
-        if data.get("transfer"):
-            task.transfer = TransferResult.from_dict(data["transfer"])
+        owner.payload_from_dict(task, data, where)
         return task
+
+
+def read_sts_payload(task: TaskResult, data: dict[str, Any], where: str) -> None:
+    """An STS task's parts, regressor result and pooled similarities from its JSON."""
+    for part, values in (data.get("parts") or {}).items():
+        try:
+            task.parts[part] = PartResult.from_dict(values)
+        except (KeyError, TypeError, ValueError):
+            raise ReportError(f"{where}: parts[{part!r}] needs n, pearson, spearman") from None
+    if data.get("regression"):
+        try:
+            task.regression = RegressionResult.from_dict(data["regression"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError(f"{where}: unreadable 'regression' ({exc})") from None
+    sims = data.get("similarities") or {}
+    try:
+        task.similarities = {k: {m: float(v[m]) for m in ("pearson", "spearman")}
+                             for k, v in sims.items()}
+    except (KeyError, TypeError, ValueError):
+        raise ReportError(f"{where}: 'similarities' needs pearson and spearman per "
+                          f"similarity") from None
+
+
+def read_transfer_payload(task: TaskResult, data: dict[str, Any], where: str) -> None:
+    """A transfer task's accuracies and details from its JSON."""
+    if data.get("transfer"):
+        task.transfer = TransferResult.from_dict(data["transfer"])
 
 
 # ---------------------------------------------------------------------------------- the model
@@ -369,7 +434,8 @@ class RunReport:
 
     # -- views --------------------------------------------------------------------------
     def sts_tasks(self) -> dict[str, TaskResult]:
-        return {k: t for k, t in self.tasks.items() if t.family == "sts"}
+        """The tasks whose numbers depend on the STS protocol (the STS family's)."""
+        return {k: t for k, t in self.tasks.items() if family(t.family).by_protocol}
 
     def transfer_tasks(self) -> dict[str, TaskResult]:
         return {k: t for k, t in self.tasks.items() if t.transfer is not None}
@@ -395,7 +461,7 @@ class RunReport:
         for run in self.seeds.runs:
             got = next((s for s in run.scores if s.protocol.key == protocol.key), None)
             if got is None:
-                values = row({k: t for k, t in run.tasks.items() if t.family == "sts"}, protocol)
+                values = row(run.tasks, protocol)
                 if not values:
                     return None
                 got = ProtocolScores(protocol, values, average(values))
