@@ -6,7 +6,8 @@ paper used which. Users type a preset name (``simcse``), a spelled form (``all-s
 ``wmean-pearson``, ``mean-pearson-reg``), a comma-separated list, ``every`` for every
 combination or ``every-cosine`` for the six without a regressor. ``Protocol.parse`` is the
 only parser of a spelled form; the axes' values come from the modules that implement them
-(``bench.correlation.METRICS``, ``bench.aggregation.AGGREGATIONS``).
+(the ``metric`` and ``aggregation`` registries ``bench.correlation.METRICS`` and
+``bench.aggregation.AGGREGATIONS``: a registered entry is a valid axis value at once).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.aggregation import AGGREGATIONS
-from bench.correlation import METRICS as _METRICS
+from bench.correlation import METRICS
 from bench.errors import ProtocolError, warn
 from bench.resources import resource_dir
 
-METRICS: tuple[str, ...] = tuple(_METRICS)
 REGRESSORS = ("none", "senteval")  # senteval: SentEval's relatedness regressor (bench.tasks.regressor)
 REGRESSOR_SUFFIX = {"none": "", "senteval": "-reg"}
 REGRESSOR_SELECTIONS = ("pearson", "spearman")  # dev metric that picks the regressor's epoch
