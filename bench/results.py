@@ -23,8 +23,9 @@ import numpy as np
 from bench.correlation import STORED_METRICS
 from bench.errors import BenchError
 from bench.family import family
-from bench.protocols import Protocol, TransferProtocol, with_source
+from bench.protocols import Protocol
 from bench.scoring import Average, average, row
+from bench.transfer_protocol import TransferProtocol, with_source
 
 RUN_SCHEMA = 2
 LITERATURE_SCHEMA = 1

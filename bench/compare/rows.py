@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.data.manifest import data_key
-from bench.family import FAMILIES
-from bench.protocols import Protocol, TransferProtocol
+from bench.family import FAMILIES, family
+from bench.protocols import Protocol
 from bench.reports import ReportError, load
 from bench.results import LiteratureReport, ProtocolScores, RunReport
 from bench.scoring import Average
 from bench.tasks.registry import ordered
+from bench.transfer_protocol import TransferProtocol
 
 STORED, REAGGREGATED = "stored", "re-aggregated"
 
@@ -70,7 +71,7 @@ class Row:
         seeds = self.report.seeds if self.report is not None else None
         return seeds is not None and all(
             p.sim is not None for r in seeds.runs for t in r.tasks.values()
-            if t.family == "sts" for n, p in t.parts.items() if n in t.eval_parts)
+            if family(t.family).by_protocol for n, p in t.parts.items() if n in t.eval_parts)
 
     @property
     def sts_tasks(self) -> list[str]:
@@ -120,9 +121,9 @@ def family_values(report: RunReport) -> dict[str, dict[str, float]]:
     """Each registered family's numbers for the report's tasks (``Family.values``), for the
     families whose tables compare does not draw itself."""
     out = {}
-    for name, family in FAMILIES.items():
-        if not family.own_table:
-            values = family.values({k: t for k, t in report.tasks.items() if t.family == name})
+    for name, owner in FAMILIES.items():
+        if not owner.own_table:
+            values = owner.values({k: t for k, t in report.tasks.items() if t.family == name})
             if values:
                 out[name] = values
     return out
