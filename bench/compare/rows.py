@@ -13,9 +13,10 @@ from pathlib import Path
 
 from bench.data.manifest import data_key
 from bench.family import FAMILIES, family
+from bench.literature import LiteratureReport
 from bench.protocols import Protocol
 from bench.reports import ReportError, load
-from bench.results import LiteratureReport, ProtocolScores, RunReport
+from bench.results import ProtocolScores, RunReport
 from bench.scoring import Average
 from bench.tasks.registry import ordered
 from bench.transfer_protocol import TransferProtocol
