@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 import bench
+from bench.aggregation import AGGREGATIONS, Aggregation
 from bench.cli import main
 from bench.correlation import METRICS, Metric
 from bench.encoders.registry import resolve
@@ -168,3 +169,21 @@ def test_an_unregistered_metric_is_refused_in_one_line(kendall):
     METRICS.unregister("kendall")
     with pytest.raises(ProtocolError, match="unknown protocol 'all-kendall'"):
         Protocol.parse("all-kendall")
+
+
+def test_an_aggregation_is_one_entry(kendall, glove, data_dir, tmp_path):
+    """The median of per-part values, registered as one entry, through run and load."""
+    AGGREGATIONS.register("median", Aggregation("median", combine=lambda v, c: np.median(v, 0)))
+    try:
+        (kendall / "three.toml").write_text(SUBSETS.replace('"KendallSub"', '"Three"').replace(
+            'evaluate = ["a", "b"]', 'evaluate = ["a", "b", "test"]').replace(
+            'b = "b.tsv"', 'b = "b.tsv"\ntest = "test.tsv"'), encoding="utf-8")
+        out = tmp_path / "m.json"
+        report = bench.evaluate(glove, task_files=[kendall / "three.toml"],
+                                protocols="median-spearman", cache_dir=tmp_path / "c", out=out)
+        per_part = [100 * stats.spearmanr(*_cosine_gold(glove, data_dir, p))[0]
+                    for p in ("a", "b", "test")]
+        assert report.scores[0].values["Three"] == pytest.approx(np.median(per_part), abs=1e-9)
+        assert bench.load(out).scores[0].values == report.scores[0].values
+    finally:
+        AGGREGATIONS.unregister("median")
