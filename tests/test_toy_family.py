@@ -16,6 +16,7 @@ import pytest
 import bench
 from bench.cli import main
 from bench.compare.rows import load_rows
+from bench.compare.tables import report_family_tables
 from bench.encoders.registry import resolve
 from bench.errors import BenchError
 from bench.family import FAMILIES, Family
@@ -145,6 +146,10 @@ def test_toy_family_runs_and_round_trips(toy_report, glove, data_dir):
     loaded = bench.load(out)
     assert loaded.tasks[TASK].payload == task.payload
     assert report_text(loaded.to_dict()) == out.read_text()  # byte-identical re-save
+    # the table bench run shows for it (bench.compare.tables.report_family_tables)
+    [table] = report_family_tables(loaded)
+    assert table.title == "Pair classification (accuracy)"
+    assert [c.value for c in table.rows[0][3:]] == [pytest.approx(acc, abs=1e-9)] * 2
 
 
 def test_toy_family_in_bench_compare(toy_report, glove, data_dir, capsys):

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bench.compare.guard import MIXED, UNKNOWN, Placement, TransferPlacement
-from bench.compare.rows import REAGGREGATED, Row
+from bench.compare.rows import REAGGREGATED, Row, family_values
 from bench.compare.uncertainty import PairedResult
 from bench.family import FAMILIES, Family
+from bench.results import RunReport
 from bench.tasks.registry import find, ordered
 
 
@@ -211,6 +213,14 @@ def family_tables(rows: list[Row]) -> list[Table]:
         if table is not None:
             out.append(table)
     return out
+
+
+def report_family_tables(report: RunReport) -> list[Table]:
+    """``family_tables`` for one run report (what ``bench run`` prints after its STS and
+    transfer tables)."""
+    name = report.model.name or report.model.requested
+    return family_tables([Row(label=name, path=Path(name), kind="run", stored=[],
+                              report=report, families=family_values(report))])
 
 
 def values_table(family: Family, rows: list[Row]) -> Table | None:
