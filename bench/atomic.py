@@ -8,6 +8,7 @@ removes those older than an hour (``remove_stale_temporaries``).
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import tempfile
@@ -78,7 +79,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
     """Open a temporary sibling of ``path``; on success it replaces ``path`` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path.parent, pattern=f".{path.name}.*.tmp")
+    remove_stale_temporaries(path.parent, pattern=f".{glob.escape(path.name)}.*.tmp")
     with _sigterm_raises():
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:

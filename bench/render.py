@@ -1,30 +1,26 @@
-"""The paper's table layout (STS12 ... SICK-R, Avg.; MR ... MRPC, Avg.) for a run report.
+"""The paper's table layout (STS12 ... SICK-R, Avg.; MR ... MRPC, Avg.) for a run report, as
+``bench.tablemodel.Table`` objects, so ``bench run`` prints any format ``bench compare`` does
+(``report_text``) and the HTML page shows the same seed summary.
 
-A report may come from anyone: its model name, task names and protocol keys reach the
-terminal as rich ``Text`` (never markup) with controls escaped (``bench.textsafe``)."""
+A report may come from anyone: its model name, task names and protocol keys reach every
+format through the renderers' escaping (``bench.tablerender``), never as markup."""
 
 from __future__ import annotations
 
-import io
 import math
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
+from bench.compare.tables import label
 from bench.results import RunReport
-from bench.tasks.registry import find
+from bench.tablemodel import Cell, Table
+from bench.tablerender import render, tables_text, terminal_width
 from bench.textsafe import printable
 
-
-def _label(task: str) -> Text:
-    meta = find(task)
-    return Text(meta.label if meta else printable(task))
+__all__ = ["footer_lines", "print_table", "report_tables", "report_text", "seed_tables", "sts_table",
+           "table", "tables_text", "transfer_table"]
 
 
-def _text(text: object) -> Text:
-    """A file-given string as a table title or cell: plain text, controls escaped."""
-    return Text(printable(text))
+def _points(value: float | None) -> Cell:
+    return Cell(None if value is None else float(value))
 
 
 def sts_table(title: str, report: RunReport) -> Table | None:
@@ -32,16 +28,20 @@ def sts_table(title: str, report: RunReport) -> Table | None:
     if not report.scores:
         return None
     columns = list(report.sts_tasks())
-    table = Table(title=_text(title), title_justify="left")
-    table.add_column("protocol", style="bold", no_wrap=True)
-    for task in columns:
-        table.add_column(_label(task), justify="right")
-    table.add_column("Avg.", justify="right", style="bold")
+    rows = []
     for scores in report.scores:
-        cells = [f"{scores.values[t]:.2f}" if t in scores.values else "-" for t in columns]
-        avg = f"{scores.average.value:.2f}" if scores.average else "-"
-        table.add_row(_text(scores.protocol.key), *cells, avg)
-    return table
+        avg = scores.average.value if scores.average else None
+        rows.append([Cell(scores.protocol.key), *[_points(scores.values.get(t)) for t in columns],
+                     _points(avg)])
+    headings = ["protocol", *[label(t) for t in columns], "Avg."]
+    return _table(title, headings, rows, label_columns=1)
+
+
+def _table(title: str, columns: list[str], rows: list[list[Cell]], label_columns: int
+           ) -> Table:
+    """A run table: every number column in points, 2 decimals, whatever its heading."""
+    return Table(title, columns, rows, label_columns=label_columns,
+                 formats={c: ".2f" for c in columns[label_columns:]})
 
 
 def transfer_table(title: str, report: RunReport) -> Table | None:
@@ -49,52 +49,45 @@ def transfer_table(title: str, report: RunReport) -> Table | None:
     results = {k: t.transfer for k, t in report.transfer_tasks().items()}
     if not results:
         return None
-    table = Table(title=_text(title), title_justify="left")
-    table.add_column("", style="bold")
-    table.add_column("protocol", no_wrap=True)
     key = report.transfer_protocol.key if report.transfer_protocol else "unknown"
-    for task in results:
-        table.add_column(_label(task), justify="right")
-    table.add_column("Avg.", justify="right", style="bold")
+    rows = []
     for what in ("acc", "devacc", "f1"):
         values = [getattr(r, what) for r in results.values()]
         if all(v is None for v in values):
             continue
-        cells = [f"{v:.2f}" if v is not None else "-" for v in values]
-        avg = "-"
+        avg = None
         if what == "acc" and report.transfer_average is not None:
-            avg = f"{report.transfer_average.value:.2f}"
+            avg = report.transfer_average.value
         elif what == "devacc":
-            avg = f"{sum(values) / len(values):.2f}"
-        table.add_row(what, _text(key), *cells, avg)
-    return table
+            avg = sum(values) / len(values)
+        rows.append([Cell(what), Cell(key), *[_points(v) for v in values], _points(avg)])
+    return _table(title, ["", "protocol", *[label(t) for t in results], "Avg."], rows, 2)
 
 
 def seed_tables(title: str, report: RunReport) -> list[Table]:
     """A multi-seed report: per protocol, each seed's row, then mean, sd and the pooled
-    seed-and-test-set interval (bench.seeds)."""
+    seed-and-test-set interval (bench.seeds). The one seed summary: ``bench run`` prints it,
+    the HTML page shows it."""
     section = report.seeds
     if section is None:
         return []
     out = []
     for key, stats in section.summary.items():
-        table = Table(title=_text(f"{title}: {key} over seeds"), title_justify="left")
-        table.add_column("", style="bold", no_wrap=True)
         columns = list(stats)
-        for task in columns:
-            table.add_column("Avg." if task == "avg" else _label(task), justify="right")
-        for i, seed in enumerate(section.seeds):
-            table.add_row(f"seed {seed}", *[f"{stats[t].values[i]:.2f}" for t in columns])
-        table.add_row("mean", *[f"{stats[t].mean:.2f}" for t in columns])
-        table.add_row("sd", *[f"{stats[t].sd:.2f}" for t in columns])
+        rows = [[Cell(f"seed {seed}"), *[_points(stats[t].values[i]) for t in columns]]
+                for i, seed in enumerate(section.seeds)]
+        rows.append([Cell("mean"), *[_points(stats[t].mean) for t in columns]])
+        rows.append([Cell("sd"), *[_points(stats[t].sd) for t in columns]])
         if any(stats[t].ci for t in columns):
-            table.add_row("95% CI", *[f"[{stats[t].ci[0]:.2f}, {stats[t].ci[1]:.2f}]"
-                                      if stats[t].ci else "-" for t in columns])
-        out.append(table)
+            rows.append([Cell("95% CI"), *[Cell(None, tuple(stats[t].ci) if stats[t].ci
+                                                else None) for t in columns]])
+        headings = ["", *["Avg." if t == "avg" else label(t) for t in columns]]
+        out.append(_table(f"{title}: {key} over seeds", headings, rows, 1))
     return out
 
 
 def report_tables(report: RunReport, title: str | None = None) -> list[Table]:
+    """Every table of a run report: STS, transfer, then the seed summaries."""
     name = title or report.model.name
     t = report.timings
     head = (f"{name}  (encoded {t.get('sentences_encoded', 0)}, cached "
@@ -109,12 +102,15 @@ def report_tables(report: RunReport, title: str | None = None) -> list[Table]:
     return [x for x in out if x is not None]
 
 
-def tables_text(tables: list[Table], width: int = 160) -> str:
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
-    for table in tables:
-        console.print(table)
-    return buffer.getvalue()
+def report_text(report: RunReport, fmt: str = "terminal", title: str | None = None,
+                width: int | None = None) -> str:
+    """What ``bench run --format FMT`` prints: the run's tables in ``fmt`` (terminal, md,
+    latex, csv: the first table, json, html). ``title``: the model as named on the command
+    line (default: as the report requested it); ``width``: the terminal format's (default:
+    the terminal's, at least 120 columns when piped). The footer lines are apart
+    (``footer_lines``), so a json or csv output stays one parseable document."""
+    tables = report_tables(report, title or report.model.requested or report.model.name)
+    return render(tables, fmt, width or terminal_width())
 
 
 def table(report: RunReport, title: str | None = None) -> str:
@@ -124,11 +120,8 @@ def table(report: RunReport, title: str | None = None) -> str:
 
 
 def print_table(table: Table) -> None:
-    """Print at least 120 columns wide, so a piped table is not squeezed to 80."""
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=max(console.width, 120))
-    console.print(table)
+    """Print one table as plain text at the terminal's width (at least 120 columns piped)."""
+    print(tables_text([table], terminal_width()), end="")
 
 
 def footer_lines(report: RunReport) -> list[str]:

@@ -31,6 +31,7 @@ from bench.evidence import (
     check_sizes,
     expected_pairs,
 )
+from bench.family import family
 from bench.literature import LiteratureReport
 from bench.outputs import OutputError, fallback_path
 from bench.pairs import attach_pairs, pair_arrays, pairs_bytes, read_pairs, sidecar_of, sidecar_path
@@ -291,6 +292,13 @@ def _attach_sidecar(report: RunReport, path: Path, where: str) -> None:
              f"intervals, no re-aggregation, not checked against per-pair data)")
         return
     attach_pairs(report, read_pairs(side, digest, where, expected_pairs(report)), where)
+    runs = [r.tasks for r in report.seeds.runs] if report.seeds is not None else [report.tasks]
+    lacking = sorted({f"{name}/{part}" for tasks in runs for name, t in tasks.items()
+                      if family(t.family).by_protocol for part in t.eval_parts
+                      if t.parts[part].sim is None or t.parts[part].gold is None})
+    if lacking:
+        warn(f"{where}: its per-pair file {side.name} has no pairs for {', '.join(lacking[:3])}"
+             f"{' ...' if len(lacking) > 3 else ''}; their stored numbers are shown unchecked")
 
 
 # ------------------------------------------------------------------------ schema 1 -> 2

@@ -158,6 +158,7 @@ def test_the_usage_section_is_found_and_covers_every_command():
     assert any(line.needs for line in LINES) and any(line.slow for line in LINES)
 
 
+@pytest.mark.slow  # each line runs a real command end to end (encodes, compares): seconds to a minute
 @pytest.mark.parametrize("line", [x for x in LINES if not x.slow], ids=str)
 def test_readme_line(line, workdir, capsys):
     check(line, capsys)

@@ -137,6 +137,7 @@ KILLABLE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # spawns a bench process and kills it mid-encoding (~6 s)
 def test_run_killed_mid_encoding_resumes_cleanly(data_dir, tmp_path):
     cache, out = tmp_path / "cache", tmp_path / "report.json"
     script = KILLABLE.format(repo=str(REPO), data=str(data_dir), cache=str(cache), out=str(out))

@@ -193,6 +193,7 @@ def _table(vectors: dict[str, np.ndarray]) -> EmbeddingTable:
     return EmbeddingTable(np.stack([vectors[n] for n in names]), {n: i for i, n in enumerate(names)})
 
 
+@pytest.mark.slow  # trains the transfer classifier on MRPC-sized data (~10 s)
 def test_mrpc_style_task_reports_acc_and_f1():
     rs = np.random.RandomState(3)
     first, second, labels, vecs = [], [], [], {}

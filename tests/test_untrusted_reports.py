@@ -542,3 +542,13 @@ def test_the_html_page_and_the_mteb_export_refuse_an_edited_report_and_write_not
     assert len(err) == 1 and err[0].startswith("bench: error:") and "STSBenchmark" in err[0]
     assert "per-pair data" in err[0]  # refused for the edit, before any other check
     assert not out.exists() or not any(out.rglob("*"))
+
+
+def test_a_sidecar_stripped_of_a_task_is_said(tmp_path, capsys):
+    path = _copy(KEPT, tmp_path)
+    arrays = _arrays(path)
+    del arrays["STSBenchmark/test/sim"], arrays["STSBenchmark/test/gold"]
+    _rewrite_sidecar(path, arrays)
+    rc, _, err = _compare(capsys, path)
+    assert rc == 0 and len(err) == 1 and err[0].startswith("bench: warning:"), err
+    assert str(path) in err[0] and "STSBenchmark/test" in err[0]

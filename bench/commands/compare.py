@@ -8,24 +8,20 @@ from pathlib import Path
 
 from bench.atomic import atomic_write_text
 from bench.compare.datacheck import mark_data_mismatches, unverified_notes
-from bench.compare.guard import MIXED, Placement, place, place_transfer
-from bench.compare.render import FORMATS, print_terminal, render
+from bench.compare.guard import Placement, place, place_transfer
+from bench.compare.plan import significance, testable_rows
 from bench.compare.rows import load_rows
-from bench.compare.seedtests import (
-    apply_correction,
-    family_note,
-    seed_table,
-    seed_tests,
-    seed_values,
-)
+from bench.compare.seedtests import family_note, seed_table
 from bench.compare.sensitivity import sensitivity
 from bench.compare.stats import CORRECTIONS
-from bench.compare.tables import Cell, Table, significance_table, sts_table, transfer_table
-from bench.compare.uncertainty import paired_tests, row_intervals, same_pairs
+from bench.compare.tables import significance_table, sts_table, transfer_table
+from bench.compare.uncertainty import row_intervals
 from bench.errors import BenchError
 from bench.outputs import check_file
 from bench.pathsafe import check_not_input, with_sidecars
 from bench.protocols import parse_one, parse_protocols
+from bench.tablemodel import Cell, Table
+from bench.tablerender import FORMATS, print_terminal, render
 from bench.tasks.registry import get as get_task
 
 
@@ -64,69 +60,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def _testable(placement: Placement) -> list[int]:
-    target = placement.target
-    return [i for i, p in enumerate(placement.placed) if p.how != MIXED
-            and target.regressor == "none" and (p.row.has_pairs or p.row.seed_pairs)]
-
-
-def _tests_under(args: argparse.Namespace, placement: Placement
-                 ) -> tuple[str, dict[str, list], dict[str, list], list[str], list[str]]:
-    """Every row against the first testable one under one protocol: (reference label,
-    paired tests, tests over seeds, untested pairs, task names)."""
-    target, placed = placement.target, placement.placed
-    can = _testable(placement)
-    if len(can) < 2:
-        raise BenchError("--significance needs two run reports with per-pair data under "
-                         f"the same no-regressor protocol (found {len(can)} under "
-                         f"{target.key})")
-    ref_placed = placed[can[0]]
-    ref = ref_placed.row
-    names = list(ref_placed.values)
-    paired: dict[str, list] = {}
-    over_seeds: dict[str, list] = {}
-    untested: list[str] = []
-    for i in can[1:]:
-        other = placed[i].row
-        if list(placed[i].values) != names:
-            raise BenchError(f"{other.path}: scores other tasks than {ref.path}")
-        if (ref.seed_count > 1) != (other.seed_count > 1):
-            untested.append(f"{other.label} ({other.seed_count} seed(s)) vs {ref.label} "
-                            f"({ref.seed_count} seed(s))")
-            continue
-        if ref.seed_count > 1:
-            over_seeds[other.label] = seed_tests(seed_values(ref.report, target, names),
-                                                 seed_values(other.report, target, names))
-            continue
-        why = same_pairs(ref.report.tasks, other.report.tasks, names)
-        if why:
-            raise BenchError(f"{other.path} and {ref.path} were not scored on the same "
-                             f"pairs ({why}); a paired test needs the same pairs")
-        paired[other.label] = paired_tests(ref.report.tasks, other.report.tasks, names,
-                                           target, args.resamples, args.seed)
-    return ref.label, paired, over_seeds, untested, names
-
-
 def _significance(args: argparse.Namespace, placements: list[Placement]) -> list[Table]:
-    """The significance tables of every protocol asked for, corrected as one family: paired
-    tests between single-seed runs, tests over seeds between multi-seed runs."""
-    found = [(pl.target.key, *_tests_under(args, pl)) for pl in placements]
-    family = [r for _, _, paired, seeds, _, _ in found
-              for res in [*paired.values(), *seeds.values()] for r in res]
-    size = apply_correction(family, args.correction)
+    """The significance tables of every protocol asked for, corrected as one family
+    (``bench.compare.plan``): paired tests between single-seed runs, tests over seeds between
+    multi-seed runs."""
+    plans, size = significance(placements, args.correction, args.resamples, args.seed)
     tables: list[Table] = []
-    for key, ref, paired, over_seeds, _, _ in found:
+    for plan in plans:
+        paired, over_seeds = plan.by_label(over_seeds=False), plan.by_label(over_seeds=True)
         if paired:
-            tables.append(significance_table(ref, paired, key, args.resamples, args.seed,
-                                             args.correction))
+            tables.append(significance_table(plan.reference, paired, plan.key, args.resamples,
+                                             args.seed, args.correction))
         if over_seeds:
-            tables.append(seed_table(ref, over_seeds, key, args.correction))
+            tables.append(seed_table(plan.reference, over_seeds, plan.key, args.correction))
     if not tables:
         tables.append(Table("Significance", ["Model", "vs"], [], label_columns=2))
-    _, _, paired, over_seeds, untested, names = found[0]
-    tables[-1].notes.append(family_note(size, len(paired) + len(over_seeds), names,
-                                        [f[0] for f in found], args.correction))
-    tables[-1].notes += [f"not tested, single-seed vs multi-seed: {u}" for u in untested]
+    first = plans[0]
+    tables[-1].notes.append(family_note(size, len(first.comparisons), first.names,
+                                        [p.key for p in plans], args.correction))
+    tables[-1].notes += [f"not tested, single-seed vs multi-seed: {u}" for u in first.untested]
     return tables
 
 
@@ -136,7 +88,7 @@ def _with_uncertainty(args: argparse.Namespace, placement: Placement,
     the placement's protocol and those of ``extra`` (one family over all of them)."""
     target = placement.target
     placed = placement.placed
-    can = _testable(placement)
+    can = testable_rows(placement)
     cis: dict[int, dict] = {}
     if args.ci:
         if not can:

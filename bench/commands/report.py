@@ -9,14 +9,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.analysis_report import AnalysisReport
 from bench.atomic import atomic_write_text
 from bench.compare.datacheck import mark_data_mismatches
 from bench.compare.rows import load_rows
 from bench.compare.stats import CORRECTIONS
 from bench.errors import BenchError
+from bench.htmlpage import build_page
 from bench.outputs import check_file
 from bench.pathsafe import check_not_input, is_name, with_sidecars
 from bench.protocols import parse_protocols
+from bench.reports import load, read_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,10 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench.analysis.report import AnalysisReport
-    from bench.htmlpage import build_page
-    from bench.reports import load, read_report
-
     if args.resamples != 0 and args.resamples < 10:
         raise BenchError(f"--resamples must be 0 or at least 10, got {args.resamples}")
     check_not_input(args.html, with_sidecars(args.reports), "--html")

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.compare.stats import adjust_p, seed_permutation_p
-from bench.compare.tables import Cell, Table, label
+from bench.compare.tables import label
 from bench.protocols import Protocol
 from bench.results import RunReport
+from bench.tablemodel import Cell, Table
 
 
 @dataclass
@@ -54,10 +55,15 @@ def seed_tests(ref: dict[str, list[float]], other: dict[str, list[float]]) -> li
             for t in ref]
 
 
+def raw_p(test: object) -> float:
+    """The p a family correction adjusts: a paired test's bootstrap p, a seed test's p."""
+    return float(getattr(test, "p_bootstrap", getattr(test, "p", float("nan"))))
+
+
 def apply_correction(tests: list, method: str) -> int:
     """Adjust the p of every test in ``tests`` (objects with ``p`` or ``p_bootstrap``) as one
     family, in place; returns the family size (tests with a finite p)."""
-    raw = [getattr(t, "p_bootstrap", getattr(t, "p", float("nan"))) for t in tests]
+    raw = [raw_p(t) for t in tests]
     for t, adj in zip(tests, adjust_p(raw, method)):
         t.p_adjusted = adj
     return int(np.isfinite(np.asarray(raw, dtype=np.float64)).sum())

@@ -12,10 +12,11 @@ import itertools
 from dataclasses import asdict, dataclass
 
 from bench.compare.rows import Row
-from bench.compare.tables import Cell, Table, label, same_task_set
+from bench.compare.tables import label, same_task_set
 from bench.errors import ProtocolError
 from bench.protocols import every_combination
 from bench.results import ProtocolScores
+from bench.tablemodel import Cell, Table
 from bench.tasks.registry import ordered
 
 Entry = dict[str, tuple[ProtocolScores, str]]  # protocol key -> (scores, how)
@@ -35,7 +36,9 @@ def by_model(rows: list[Row]) -> dict[str, Entry]:
     return models
 
 
-def _key_order(keys: set[str]) -> list[str]:
+def key_order(keys: set[str]) -> list[str]:
+    """Protocol keys in the canonical order (bench.protocols.every_combination), then any
+    others sorted: the order of sensitivity tables and of the page's protocol switcher."""
     known = [p.key for p in every_combination()]
     return [k for k in known if k in keys] + sorted(keys - set(known))
 
@@ -44,7 +47,7 @@ def one_model(name: str, entry: Entry) -> Table:
     tasks = ordered(sorted({t for s, _ in entry.values() for t in s.values}))
     columns = ["Protocol", "How"] + [label(t) for t in tasks] + ["Avg."]
     rows = []
-    for k in _key_order(set(entry)):
+    for k in key_order(set(entry)):
         scores, how = entry[k]
         avg = scores.average.value if scores.average else None
         rows.append([Cell(k), Cell(how)] + [Cell(scores.values.get(t)) for t in tasks]
@@ -76,7 +79,7 @@ def column_values(models: dict[str, Entry], column: str = "avg"
                   ) -> tuple[list[str], dict[str, dict[str, float]], list[str]]:
     """(protocol keys, model -> key -> number in ``column``, models left unranked because
     their Avg. covers other tasks)."""
-    keys = _key_order({k for e in models.values() for k in e})
+    keys = key_order({k for e in models.values() for k in e})
     values: dict[str, dict[str, float]] = {}
     sets: dict[str, tuple | None] = {}
     for m, e in models.items():

@@ -3,18 +3,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from bench.compare.guard import MIXED, UNKNOWN, Placement, TransferPlacement
 from bench.compare.rows import REAGGREGATED, Row, family_values
 from bench.compare.uncertainty import PairedResult
 from bench.family import FAMILIES, Family
 from bench.results import RunReport
+from bench.tablemodel import Cell, Table  # the one table model (also imported from here)
 from bench.tasks.registry import find, ordered
 
 
@@ -24,38 +23,8 @@ def label(task: str) -> str:
     return meta.label if meta else task
 
 
-@dataclass
-class Cell:
-    value: float | str | None
-    ci: tuple[float, float] | None = None
-    bold: bool = False
-    mark: bool = False  # measured on other data than the reference row (``--allow-mixed``)
-
-
 DATA_MARK_NOTE = ("a dagger marks a number measured on data whose sha256 differs from the "
                   "first report's for that task (--allow-mixed): not comparable, never bolded")
-
-
-@dataclass
-class Table:
-    title: str
-    columns: list[str]
-    rows: list[list[Cell]]
-    notes: list[str] = field(default_factory=list)
-    label_columns: int = 3  # leading text columns (model, protocol, source)
-    data: dict[str, Any] = field(default_factory=dict)  # structured extras for --format json
-
-    def frame(self) -> pd.DataFrame:
-        """Numbers as numbers (CSV); an interval becomes ``<col> lo`` / ``<col> hi`` columns."""
-        records = []
-        for cells in self.rows:
-            rec: dict[str, Any] = {}
-            for col, cell in zip(self.columns, cells):
-                rec[col] = cell.value
-                if any(r[self.columns.index(col)].ci for r in self.rows):
-                    rec[f"{col} lo"], rec[f"{col} hi"] = cell.ci or (np.nan, np.nan)
-            records.append(rec)
-        return pd.DataFrame.from_records(records)
 
 
 def protocol_label(how: str, key: str) -> str:
