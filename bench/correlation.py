@@ -1,8 +1,10 @@
 """Correlation metrics, each in two forms: one sample (SciPy, as SentEval calls it) and row-wise
 over a stack of samples (the bootstrap's replicates).
 
-This is the one place a metric is defined: a protocol's ``metric`` axis takes its values from
-``METRICS``, so a new metric (say Kendall's tau) is one entry here.
+``METRICS`` is the ``metric`` registry: a protocol's ``metric`` axis, every task result's
+stored values (per part, regressor predictions), the seeds' mean, compare's recomputation from
+per-pair data and the bootstrap all look a metric up here by name, so a new metric (say
+Kendall's tau) is one entry: ``METRICS.register("kendall", Metric("kendall", one, rowwise))``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from bench.registry import Registry
 
 
 # Constant input (every vector zero, say) gives NaN, as in SentEval; SciPy's warning is
@@ -44,26 +48,38 @@ def _rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Metric:
+    """A paired-sample statistic (a fraction; reports store it x 100): ``one`` for a sample,
+    ``rowwise`` for a (B, n) stack of bootstrap replicates (NaN for a row without variance)."""
+
     name: str
     one: Callable[[np.ndarray, np.ndarray], float]
     rowwise: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-METRICS: dict[str, Metric] = {
-    "spearman": Metric("spearman", _spearman, _rowwise_spearman),
-    "pearson": Metric("pearson", _pearson, _rowwise_pearson),
-}
+METRICS: Registry[Metric] = Registry("metric")
+METRICS.register("spearman", Metric("spearman", _spearman, _rowwise_spearman))
+METRICS.register("pearson", Metric("pearson", _pearson, _rowwise_pearson))
+# Every report stores these two for each part and regressor (schema 2); others are optional.
+STORED_METRICS = ("pearson", "spearman")
 
 
 def _metric(name: str) -> Metric:
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise ValueError(f"unknown metric {name!r}; valid: {', '.join(METRICS)}") from None
+    return METRICS.get(name)
+
+
+def metric_names() -> list[str]:
+    """Registered metrics, those every report stores first (the order a report writes)."""
+    return [*STORED_METRICS, *(m for m in METRICS.names() if m not in STORED_METRICS)]
+
+
+def all_metrics(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Every registered metric of one paired sample, in points (x 100), by name."""
+    return {m: 100 * correlation(x, y, m) for m in metric_names()}
 
 
 def correlation(x: np.ndarray, y: np.ndarray, metric: str) -> float:
-    """SciPy's Pearson or Spearman of one paired sample (ties get their average rank)."""
+    """The registered ``metric`` of one paired sample (SciPy's Pearson or Spearman, ties at
+    their average rank; or any registered entry)."""
     return _metric(metric).one(x, y)
 
 

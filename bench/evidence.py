@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from bench.aggregation import combine, pools
+from bench.correlation import correlation, metric_names
+from bench.family import family
 from bench.results import ReportError, RunReport, TaskResult
 
 # A part holding more pairs than this is refused even for a task bench does not know (a
@@ -251,7 +254,7 @@ def check_sizes(tasks: dict[str, TaskResult], where: str) -> None:
     """No part claims more pairs than its task has (SentEval's STS-B test has 1,379): a forged
     count would otherwise make the reader allocate whatever it says."""
     for name, task in tasks.items():
-        if task.family != "sts":
+        if not family(task.family).by_protocol:
             continue
         sizes, total = _known_sizes(task)
         for part_name, part in task.parts.items():
@@ -293,7 +296,7 @@ def _same(stored: float | None, computed: float) -> bool:
 
 
 def _with_pairs(task: TaskResult) -> bool:
-    return task.family == "sts" and bool(task.eval_parts) and all(
+    return family(task.family).by_protocol and bool(task.eval_parts) and all(
         task.parts[p].sim is not None and task.parts[p].gold is not None
         for p in task.eval_parts)
 
@@ -302,15 +305,13 @@ class _Recompute:
     """Each task's correlations from its per-pair data, computed once per metric (a report
     stores up to six protocols over the same parts) and combined as ``bench.scoring.aggregate``
     combines them: one part -> its correlation; ``all`` -> pooled; ``mean`` / ``wmean`` ->
-    ``bench.scoring.combine`` of the per-part values."""
+    the aggregation entry's ``combine`` of the per-part values (``bench.aggregation``)."""
 
     def __init__(self) -> None:
         self._parts: dict[tuple[int, str], list[float]] = {}
         self._pooled: dict[tuple[int, str], float] = {}
 
     def parts(self, task: TaskResult, metric: str) -> list[float]:
-        from bench.correlation import correlation
-
         key = (id(task), metric)
         if key not in self._parts:
             self._parts[key] = [correlation(task.parts[p].sim, task.parts[p].gold, metric)
@@ -318,8 +319,6 @@ class _Recompute:
         return self._parts[key]
 
     def pooled(self, task: TaskResult, metric: str) -> float:
-        from bench.correlation import correlation
-
         if len(task.eval_parts) == 1:
             return self.parts(task, metric)[0]
         key = (id(task), metric)
@@ -331,9 +330,7 @@ class _Recompute:
 
     def value(self, task: TaskResult, protocol: Any) -> float:
         """Points under a no-regressor protocol, as ``bench.scoring.task_value`` gives them."""
-        from bench.scoring import combine
-
-        if len(task.eval_parts) == 1 or protocol.aggregation == "all":
+        if len(task.eval_parts) == 1 or pools(protocol.aggregation):
             return 100 * self.pooled(task, protocol.metric)
         return 100 * float(combine(self.parts(task, protocol.metric),
                                    [task.parts[p].n for p in task.eval_parts],
@@ -342,7 +339,7 @@ class _Recompute:
     def row(self, tasks: dict[str, TaskResult], protocol: Any) -> dict[str, float]:
         """Every STS task's number and "avg" (their mean, the run's Avg.); empty when a task
         keeps no per-pair data."""
-        sts = {k: t for k, t in tasks.items() if t.family == "sts"}
+        sts = {k: t for k, t in tasks.items() if family(t.family).by_protocol}
         if not sts or not all(_with_pairs(t) for t in sts.values()):
             return {}
         values = {k: self.value(t, protocol) for k, t in sts.items()}
@@ -371,12 +368,14 @@ def _stored_numbers(report_tasks: dict[str, TaskResult], scores: list[Any], calc
     for name, task in report_tasks.items():
         if not _with_pairs(task):
             continue
-        for metric in ("pearson", "spearman"):
+        stored = [m for m in metric_names()
+                  if all(m in task.parts[p].metrics for p in task.eval_parts)]
+        for metric in stored:  # every registered metric the parts store, by name
             for part, value in zip(task.eval_parts, calc.parts(task, metric)):
-                yield name, f"parts[{part!r}].{metric}", getattr(task.parts[part], metric), \
+                yield name, f"parts[{part!r}].{metric}", task.parts[part].value(metric), \
                     100 * value
             cosine = task.similarities.get("cosine")
-            if cosine:
+            if cosine and metric in cosine:
                 yield (name, f"similarities.cosine.{metric}", cosine[metric],
                        100 * calc.pooled(task, metric))
         if first is not None and first.regressor == "none" and task.main_score is not None:
@@ -410,7 +409,7 @@ def _check_seed_means(report: RunReport, where: str, calc: _Recompute) -> None:
     section = report.seeds
     assert section is not None
     if not all(_with_pairs(t) for r in section.runs for t in r.tasks.values()
-               if t.family == "sts"):
+               if family(t.family).by_protocol):
         return
     keys = {s.protocol.key: s.protocol for s in report.scores}
     keys.update({p.key: p for p in report.protocols})

@@ -27,7 +27,7 @@ from bench.compare.rows import Row
 from bench.compare.seedtests import raw_p
 from bench.compare.sensitivity import by_model, key_order, robust_table
 from bench.compare.stats import CORRECTIONS
-from bench.compare.tables import sts_table, transfer_table
+from bench.compare.tables import family_tables, sts_table, transfer_table
 from bench.compare.uncertainty import row_intervals
 from bench.errors import warn
 from bench.pathsafe import is_name, show
@@ -205,6 +205,8 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
     transfer = transfer_table(place_transfer(rows, allow_mixed=True))  # marked, never hidden
     if transfer is not None:
         parts.append("<h2>Transfer</h2>" + to_html(transfer))
+    for table in family_tables(rows):  # registered families beyond STS and transfer
+        parts.append(f"<h2>{_esc(table.title)}</h2>" + to_html(table))
     for r in rows:
         if (r.seed_count or 1) > 1:
             parts.append(f"<h2>Seeds: {_esc(r.label)}</h2>"

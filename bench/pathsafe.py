@@ -76,7 +76,7 @@ def check_not_input(output: Path, inputs: Iterable[Path], what: str) -> None:
 
 def with_sidecars(paths: Iterable[Path]) -> list[Path]:
     """Report files and the per-pair sidecar (``<report>.pairs.npz``) each may have."""
-    from bench.results import sidecar_path
+    from bench.pairs import sidecar_path
 
     out = []
     for p in map(Path, paths):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from bench.compare.tables import label
+from bench.compare.tables import label, report_family_tables
 from bench.results import RunReport
 from bench.tablemodel import Cell, Table
 from bench.tablerender import render, tables_text, terminal_width
@@ -98,6 +98,7 @@ def report_tables(report: RunReport, title: str | None = None) -> list[Table]:
         setting = proto.describe() if proto else "unknown protocol"
         out.append(transfer_table(f"{name} transfer (protocol {setting}, "
                                   f"{t.get('transfer_s', 0):.1f} s)", report))
+    out += report_family_tables(report)  # registered families beyond STS and transfer
     out += seed_tables(name, report)
     return [x for x in out if x is not None]
 

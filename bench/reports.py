@@ -31,23 +31,21 @@ from bench.evidence import (
     check_sizes,
     expected_pairs,
 )
+from bench.family import family
+from bench.literature import LiteratureReport
 from bench.outputs import OutputError, fallback_path
+from bench.pairs import attach_pairs, pair_arrays, pairs_bytes, read_pairs, sidecar_of, sidecar_path
 from bench.results import (
     LITERATURE_SCHEMA,
     RUN_SCHEMA,
-    LiteratureReport,
     PartResult,
     RegressionResult,
     ReportError,
     RunReport,
     TaskResult,
     TransferResult,
-    pairs_bytes,
-    read_pairs,
     read_transfer_protocol,
     score_protocols,
-    sidecar_of,
-    sidecar_path,
 )
 from bench.scoring import Average
 
@@ -166,7 +164,7 @@ def save(report: RunReport, path: Path | None = None, model_name: str | None = N
     sha256, so a mismatched pair of files is detected. If writing fails anyway, both go to a
     fallback in the system temp folder and the error line says exactly what exists where."""
     model_name = model_name or report.model.requested or report.model.name
-    arrays = report.pair_arrays()
+    arrays = pair_arrays(report)
     raw = pairs_bytes(arrays) if arrays else None
     if raw is not None:
         report.pairs_file = {"file": "", "sha256": hashlib.sha256(raw).hexdigest()}
@@ -293,10 +291,10 @@ def _attach_sidecar(report: RunReport, path: Path, where: str) -> None:
         warn(f"{where}: its per-pair file {side.name} is missing; stored numbers only (no "
              f"intervals, no re-aggregation, not checked against per-pair data)")
         return
-    report.attach_pairs(read_pairs(side, digest, where, expected_pairs(report)), where)
+    attach_pairs(report, read_pairs(side, digest, where, expected_pairs(report)), where)
     runs = [r.tasks for r in report.seeds.runs] if report.seeds is not None else [report.tasks]
     lacking = sorted({f"{name}/{part}" for tasks in runs for name, t in tasks.items()
-                      if t.family == "sts" for part in t.eval_parts
+                      if family(t.family).by_protocol for part in t.eval_parts
                       if t.parts[part].sim is None or t.parts[part].gold is None})
     if lacking:
         warn(f"{where}: its per-pair file {side.name} has no pairs for {', '.join(lacking[:3])}"

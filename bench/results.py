@@ -1,28 +1,27 @@
-"""The typed run report (schema 2) and the literature report: dataclasses, JSON and sidecar.
+"""The typed run report (schema 2): dataclasses and their JSON.
 
 One unit throughout: **points** (correlations x 100, accuracies in %), as the paper prints
 them; the regressor's ``mse`` is in gold-score units. Paths are relative to the data folder
 or omitted. Per-pair similarities (and the regressor's test predictions) live in a sidecar
 ``<report>.pairs.npz`` that the JSON references by file name and sha256, so a report stays
 small and readable while ``compare`` and the bootstrap can still recompute any aggregation.
-Only the scored parts' pairs are kept (STS12-16 subsets, STS-B / SICK-R test).
+Only the scored parts' pairs are kept (STS12-16 subsets, STS-B / SICK-R test). The sidecar's
+I/O is ``bench.pairs``; published tables are read by ``bench.literature``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import re
-import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from bench.correlation import STORED_METRICS
 from bench.errors import BenchError
-from bench.protocols import Protocol, TransferProtocol, with_source
+from bench.family import family
+from bench.protocols import Protocol
 from bench.scoring import Average, average, row
+from bench.transfer_protocol import TransferProtocol, with_source
 
 RUN_SCHEMA = 2
 LITERATURE_SCHEMA = 1
@@ -38,7 +37,7 @@ def number(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _need(data: Any, key: str, where: str, kind: type | tuple[type, ...] = object) -> Any:
+def need(data: Any, key: str, where: str, kind: type | tuple[type, ...] = object) -> Any:
     if not isinstance(data, dict) or key not in data:
         raise ReportError(f"{where}: missing field {key!r}")
     value = data[key]
@@ -50,29 +49,75 @@ def _need(data: Any, key: str, where: str, kind: type | tuple[type, ...] = objec
 
 # ------------------------------------------------------------------------------- task results
 
+def _read_metrics(data: dict[str, Any], skip: tuple[str, ...]) -> dict[str, float]:
+    """Stored metric values by name: the two every report stores, then any other number (a
+    registered metric's value, say Kendall's tau), in the file's order."""
+    out = {m: number(data[m]) for m in STORED_METRICS}
+    out.update({k: number(v) for k, v in data.items()
+                if k not in out and k not in skip and isinstance(v, (int, float))
+                and not isinstance(v, bool)})
+    return out
+
+
+class _ByMetric:
+    """Metric values stored by name in ``metrics``; ``result.pearson`` reads ``metrics``."""
+
+    metrics: dict[str, float]
+
+    def __getattr__(self, name: str) -> float:
+        metrics = self.__dict__.get("metrics")
+        if metrics is not None and name in metrics:
+            return metrics[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def value(self, metric: str) -> float | None:
+        """The stored value of ``metric`` in points; None when the report did not store it."""
+        value = self.metrics.get(metric)
+        return None if value is None else float(value)
+
+
 @dataclass
-class PartResult:
-    """One STS subset or split: pair count and correlations of cosine with gold (points)."""
+class PartResult(_ByMetric):
+    """One STS subset or split: pair count and every registered metric of cosine with gold
+    (points, by name; ``pearson`` and ``spearman`` always)."""
 
     n: int
-    pearson: float
-    spearman: float
+    pearson: InitVar[float | None] = None
+    spearman: InitVar[float | None] = None
     sim: np.ndarray | None = None  # per-pair cosine (sidecar)
     gold: np.ndarray | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self, pearson: float | None, spearman: float | None) -> None:
+        given = {"pearson": pearson, "spearman": spearman}
+        self.metrics = {**{k: v for k, v in given.items() if v is not None}, **self.metrics}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "pearson": self.pearson, "spearman": self.spearman}
+        return {"n": self.n, **self.metrics}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PartResult:
+        return cls(int(data["n"]), metrics=_read_metrics(data, ("n",)))
+
+
+# The init-only defaults above would shadow ``metrics`` as class attributes (``part.pearson``).
+del PartResult.pearson, PartResult.spearman
+
+
+_REGRESSION_AFTER = ("mse", "n", "dev", "dev_n", "epochs", "best_epoch", "dev_curve",
+                     "below_one_train", "wall_s")
 
 
 @dataclass
-class RegressionResult:
-    """SentEval's relatedness regressor on a supervised STS task (see bench.tasks.regressor)."""
+class RegressionResult(_ByMetric):
+    """SentEval's relatedness regressor on a supervised STS task (see bench.tasks.regressor):
+    every registered metric of its test predictions against gold (points, by name)."""
 
     selection: str
     label_fix: bool
     seed: int
-    pearson: float  # points, test predictions against gold
-    spearman: float
+    pearson: InitVar[float | None]  # points, test predictions against gold
+    spearman: InitVar[float | None]
     mse: float
     n: int
     dev: float  # points, best dev correlation under ``selection``
@@ -84,16 +129,24 @@ class RegressionResult:
     wall_s: float
     yhat: np.ndarray | None = None  # test predictions, in SentEval's sorted order (sidecar)
     gold: np.ndarray | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
 
     _ARRAYS = ("yhat", "gold")
 
+    def __post_init__(self, pearson: float | None, spearman: float | None) -> None:
+        given = {"pearson": pearson, "spearman": spearman}
+        self.metrics = {**{k: v for k, v in given.items() if v is not None}, **self.metrics}
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in self._ARRAYS}
+        head = {"selection": self.selection, "label_fix": self.label_fix, "seed": self.seed}
+        return {**head, **self.metrics, **{k: getattr(self, k) for k in _REGRESSION_AFTER}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RegressionResult:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__
-                      if k not in cls._ARRAYS and k in data})
+        skip = ("selection", "label_fix", "seed", *_REGRESSION_AFTER)
+        metrics = _read_metrics({"pearson": None, "spearman": None, **data}, skip)
+        return cls(data["selection"], data["label_fix"], data["seed"], None, None,
+                   *(data[k] for k in _REGRESSION_AFTER), metrics=metrics)
 
 
 @dataclass
@@ -142,47 +195,56 @@ class TaskResult:
     # STS: {"cosine"|"euclidean"|"manhattan": {"pearson", "spearman"}} in points over the
     # scored parts pooled (what MTEB stores besides its main score); empty when not measured
     similarities: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the payload of a family that keeps no fields above (a plugin's: pair classification)
+    payload: Any = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The common fields, then the family's payload (``bench.family.Family``)."""
         out: dict[str, Any] = {"family": self.family, "version": self.version,
                                "main_score": self.main_score, "eval_s": self.eval_s,
                                "files": self.files}
-        if self.family == "sts":
-            out.update(eval_parts=list(self.eval_parts), supervised=self.supervised,
-                       parts={k: p.to_dict() for k, p in self.parts.items()})
-            if self.regression is not None:
-                out["regression"] = self.regression.to_dict()
-            if self.similarities:
-                out["similarities"] = self.similarities
-        if self.transfer is not None:
-            out["transfer"] = self.transfer.to_dict()
-        return out
+        return {**out, **family(self.family).payload_to_dict(self)}
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any], where: str) -> TaskResult:
-        family = _need(data, "family", where, str)
-        task = cls(name, family, int(data.get("version", 1)),
+        family_name = need(data, "family", where, str)
+        try:
+            owner = family(family_name)
+        except BenchError as exc:
+            raise ReportError(f"{where}: {exc}") from None
+        task = cls(name, family_name, int(data.get("version", 1)),
                    tuple(data.get("eval_parts", ("test",))), bool(data.get("supervised")),
                    data.get("main_score"), float(data.get("eval_s", 0.0)),
                    dict(data.get("files", {})))
-        for part, values in (data.get("parts") or {}).items():
-            try:
-                task.parts[part] = PartResult(int(values["n"]), number(values["pearson"]),
-                                              number(values["spearman"]))
-            except (KeyError, TypeError, ValueError):
-                raise ReportError(f"{where}: parts[{part!r}] needs n, pearson, spearman") from None
-        if data.get("regression"):
-            task.regression = RegressionResult.from_dict(data["regression"])
-        sims = data.get("similarities") or {}
-        try:
-            task.similarities = {k: {m: float(v[m]) for m in ("pearson", "spearman")}
-                                 for k, v in sims.items()}
-        except (KeyError, TypeError, ValueError):
-            raise ReportError(f"{where}: 'similarities' needs pearson and spearman per "
-                              f"similarity") from None
-        if data.get("transfer"):
-            task.transfer = TransferResult.from_dict(data["transfer"])
+        owner.payload_from_dict(task, data, where)
         return task
+
+
+def read_sts_payload(task: TaskResult, data: dict[str, Any], where: str) -> None:
+    """An STS task's parts, regressor result and pooled similarities from its JSON."""
+    for part, values in (data.get("parts") or {}).items():
+        try:
+            task.parts[part] = PartResult.from_dict(values)
+        except (KeyError, TypeError, ValueError):
+            raise ReportError(f"{where}: parts[{part!r}] needs n, pearson, spearman") from None
+    if data.get("regression"):
+        try:
+            task.regression = RegressionResult.from_dict(data["regression"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError(f"{where}: unreadable 'regression' ({exc})") from None
+    sims = data.get("similarities") or {}
+    try:
+        task.similarities = {k: {m: float(v[m]) for m in ("pearson", "spearman")}
+                             for k, v in sims.items()}
+    except (KeyError, TypeError, ValueError):
+        raise ReportError(f"{where}: 'similarities' needs pearson and spearman per "
+                          f"similarity") from None
+
+
+def read_transfer_payload(task: TaskResult, data: dict[str, Any], where: str) -> None:
+    """A transfer task's accuracies and details from its JSON."""
+    if data.get("transfer"):
+        task.transfer = TransferResult.from_dict(data["transfer"])
 
 
 # ---------------------------------------------------------------------------------- the model
@@ -211,7 +273,7 @@ class ModelRecord:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known.setdefault("requested", data.get("name", "?"))
         for key in ("name", "spec", "fingerprint"):
-            _need(data, key, f"{where}: model", object)
+            need(data, key, f"{where}: model", object)
         return cls(**known)
 
 
@@ -287,14 +349,14 @@ class SeedRun:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> SeedRun:
-        seed = int(_need(data, "seed", where))
+        seed = int(need(data, "seed", where))
         at = f"{where}[seed {seed}]"
         tasks = {name: TaskResult.from_dict(name, t, f"{at}: tasks[{name!r}]")
-                 for name, t in _need(data, "tasks", at, dict).items()}
-        scores = _read_scores(_need(data, "scores", at, list), at)
+                 for name, t in need(data, "tasks", at, dict).items()}
+        scores = _read_scores(need(data, "scores", at, list), at)
         tavg = data.get("transfer_average")
         return cls(seed, str(data.get("path", "")),
-                   ModelRecord.from_dict(_need(data, "model", at, dict), at), tasks, scores,
+                   ModelRecord.from_dict(need(data, "model", at, dict), at), tasks, scores,
                    Average.from_dict(tavg) if tavg else None)
 
 
@@ -321,13 +383,13 @@ class SeedSection:
     def from_dict(cls, data: dict[str, Any], where: str) -> SeedSection:
         at = f"{where}: seeds"
         try:
-            runs = [SeedRun.from_dict(r, at) for r in _need(data, "runs", at, list)]
+            runs = [SeedRun.from_dict(r, at) for r in need(data, "runs", at, list)]
             summary = {k: {t: SeedStat.from_dict(st) for t, st in v.items()}
-                       for k, v in _need(data, "summary", at, dict).items()}
+                       for k, v in need(data, "summary", at, dict).items()}
             transfer = {t: SeedStat.from_dict(st) for t, st in (data.get("transfer") or {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise ReportError(f"{at}: unreadable per-seed section ({exc})") from None
-        seeds = [int(s) for s in _need(data, "seeds", at, list)]
+        seeds = [int(s) for s in need(data, "seeds", at, list)]
         if seeds != [r.seed for r in runs]:
             raise ReportError(f"{at}: 'seeds' does not match the seeds of 'runs'")
         return cls(seeds, runs, summary, transfer, dict(data.get("interval") or {}))
@@ -369,7 +431,8 @@ class RunReport:
 
     # -- views --------------------------------------------------------------------------
     def sts_tasks(self) -> dict[str, TaskResult]:
-        return {k: t for k, t in self.tasks.items() if t.family == "sts"}
+        """The tasks whose numbers depend on the STS protocol (the STS family's)."""
+        return {k: t for k, t in self.tasks.items() if family(t.family).by_protocol}
 
     def transfer_tasks(self) -> dict[str, TaskResult]:
         return {k: t for k, t in self.tasks.items() if t.transfer is not None}
@@ -395,7 +458,7 @@ class RunReport:
         for run in self.seeds.runs:
             got = next((s for s in run.scores if s.protocol.key == protocol.key), None)
             if got is None:
-                values = row({k: t for k, t in run.tasks.items() if t.family == "sts"}, protocol)
+                values = row(run.tasks, protocol)
                 if not values:
                     return None
                 got = ProtocolScores(protocol, values, average(values))
@@ -428,18 +491,18 @@ class RunReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> RunReport:
-        tasks_data = _need(data, "tasks", where, dict)
+        tasks_data = need(data, "tasks", where, dict)
         tasks = {name: TaskResult.from_dict(name, t, f"{where}: tasks[{name!r}]")
                  for name, t in tasks_data.items()}
         try:
-            protocols = [Protocol.from_dict(p) for p in _need(data, "protocols", where, list)]
+            protocols = [Protocol.from_dict(p) for p in need(data, "protocols", where, list)]
         except (KeyError, TypeError, ValueError, BenchError) as exc:
             raise ReportError(f"{where}: unreadable protocols or scores ({exc})") from None
-        scores = _read_scores(_need(data, "scores", where, list), where)
+        scores = _read_scores(need(data, "scores", where, list), where)
         tavg = data.get("transfer_average")
         run = dict(data.get("run") or {})
         seeds = data.get("seeds")
-        return cls(ModelRecord.from_dict(_need(data, "model", where, dict), where), protocols,
+        return cls(ModelRecord.from_dict(need(data, "model", where, dict), where), protocols,
                    tasks, scores, dict(data.get("data") or {}), run,
                    dict(data.get("environment") or {}), dict(data.get("timings") or {}),
                    str(data.get("created", "")), str(data.get("bench_version", "?")),
@@ -447,56 +510,6 @@ class RunReport:
                    data.get("pairs"),
                    read_transfer_protocol(data.get("transfer_protocol"), run, tasks, where),
                    seeds=SeedSection.from_dict(seeds, where) if seeds is not None else None)
-
-    # -- sidecar ------------------------------------------------------------------------
-    def pair_arrays(self) -> dict[str, np.ndarray]:
-        arrays = _task_arrays(self.tasks)
-        for run in self.seeds.runs if self.seeds is not None else []:
-            arrays.update({f"seeds/{run.seed}/{k}": v for k, v in _task_arrays(run.tasks).items()})
-        return arrays
-
-    def attach_pairs(self, arrays: dict[str, np.ndarray], where: str) -> None:
-        runs = {str(r.seed): r for r in self.seeds.runs} if self.seeds is not None else {}
-        for key, value in arrays.items():
-            tasks = self.tasks
-            if key.startswith("seeds/"):
-                _, seed, key = key.split("/", 2)
-                if seed not in runs:
-                    raise ReportError(f"{where}: pairs for unknown seed {seed}")
-                tasks = runs[seed].tasks
-            _attach(tasks, key, value, where)
-
-
-def _task_arrays(tasks: dict[str, TaskResult]) -> dict[str, np.ndarray]:
-    arrays: dict[str, np.ndarray] = {}
-    for name, task in tasks.items():
-        for part_name, part in task.parts.items():
-            if part.sim is not None and part_name in task.eval_parts:
-                arrays[f"{name}/{part_name}/sim"] = np.asarray(part.sim, dtype=np.float64)
-                arrays[f"{name}/{part_name}/gold"] = np.asarray(part.gold, dtype=np.float64)
-        reg = task.regression
-        if reg is not None and reg.yhat is not None:
-            arrays[f"{name}/regression/yhat"] = np.asarray(reg.yhat, dtype=np.float64)
-            arrays[f"{name}/regression/gold"] = np.asarray(reg.gold, dtype=np.float64)
-    return arrays
-
-
-def _attach(tasks: dict[str, TaskResult], key: str, value: np.ndarray, where: str) -> None:
-    bits = key.split("/")
-    if len(bits) != 3:
-        raise ReportError(f"{where}: per-pair file has an unknown member {key!r}")
-    task_name, part_name, what = bits
-    task = tasks.get(task_name)
-    if task is None:
-        raise ReportError(f"{where}: pairs for unknown task {task_name!r}")
-    if part_name == "regression":
-        if task.regression is not None and what in RegressionResult._ARRAYS:
-            setattr(task.regression, what, value)
-        return
-    part = task.parts.get(part_name)
-    if part is None or what not in ("sim", "gold") or len(value) != part.n:
-        raise ReportError(f"{where}: pairs {key!r} do not match the report's parts")
-    setattr(part, what, value)
 
 
 def read_transfer_protocol(stored: Any, run: dict[str, Any], tasks: dict[str, TaskResult],
@@ -513,170 +526,3 @@ def read_transfer_protocol(stored: Any, run: dict[str, Any], tasks: dict[str, Ta
     except (KeyError, TypeError, ValueError, BenchError) as exc:
         raise ReportError(f"{where}: unreadable transfer protocol ({exc})") from None
     return with_source(found) if found is not None else None  # None: unknown
-
-
-def sidecar_path(report_path: Path) -> Path:
-    return report_path.with_name(report_path.name.removesuffix(".json") + ".pairs.npz")
-
-
-def pairs_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def sidecar_of(report_path: Path, pairs: Any, where: str) -> tuple[Path, str]:
-    """The sidecar a report names and its recorded sha256, or one line saying why the field
-    is unusable. The name must be a plain ``*.npz`` file name next to the report: a report
-    never chooses a path outside its own folder (``../x.npz``, an absolute path). The digest
-    is required: without it an altered sidecar would give any interval one likes."""
-    if not isinstance(pairs, dict) or not isinstance(pairs.get("file"), str):
-        raise ReportError(f"{where}: field 'pairs' must be {{\"file\": ..., \"sha256\": ...}}")
-    name = pairs["file"]
-    if (not name or name != Path(name).name or "\\" in name or name in (".", "..")
-            or not name.endswith(".npz")):
-        raise ReportError(f"{where}: field 'pairs.file' must name a .npz file next to the "
-                          f"report, not {name!r}")
-    digest = pairs.get("sha256")
-    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
-        raise ReportError(f"{where}: field 'pairs.sha256' must be the sha256 (64 hex digits) of "
-                          f"{name}; a per-pair file is never read unchecked")
-    return report_path.with_name(name), digest
-
-
-# A sidecar member is float64 of the recorded length; the file is at most this much larger
-# than its uncompressed arrays (zip and .npy headers), so a bigger file is not read at all.
-_SIDECAR_SLACK = 1 << 20
-
-
-def _member_header(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype from a .npy member's header, read without inflating its data."""
-    with zf.open(member) as fh:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-    return shape, dtype
-
-
-def read_pairs(path: Path, sha256: str, where: str,
-               expected: dict[str, int] | None = None) -> dict[str, np.ndarray]:
-    """A sidecar's arrays, checked before they are inflated: the digest must match, every
-    member must be one the report expects (``expected``: name -> length), a 1-d float array of
-    that length; pickled (object) arrays are never loaded."""
-    if not path.is_file():
-        raise ReportError(f"{where}: its per-pair file {path.name} is missing (keep it next to "
-                          f"the report; intervals and re-aggregation need it)")
-    if expected is not None:
-        limit = 8 * sum(expected.values()) + _SIDECAR_SLACK
-        if path.stat().st_size > limit:
-            raise ReportError(f"{path}: per-pair file of {path.stat().st_size:,} bytes is larger "
-                              f"than the pairs {where} records can fill ({limit:,} at most)")
-    raw = path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != sha256:
-        raise ReportError(f"{path}: sha256 differs from what {where} records; the per-pair "
-                          f"file belongs to another report")
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            for member in zf.namelist():
-                key = member.removesuffix(".npy")
-                shape, dtype = _member_header(zf, member)
-                if expected is not None and key not in expected:
-                    raise ReportError(f"{path}: member {key!r} is not a pair array of {where}")
-                want = (expected[key],) if expected is not None else shape
-                if dtype.kind != "f" or len(shape) != 1 or shape != want:
-                    raise ReportError(f"{path}: member {key!r} is {dtype} of shape {shape}; "
-                                      f"{where} needs float values of shape {want}")
-        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k], dtype=np.float64) for k in data.files}
-    except ReportError:
-        raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ReportError(f"{path}: not a readable per-pair file of {where} ({exc})") from None
-    return arrays
-
-
-# ----------------------------------------------------------------------------- literature
-
-@dataclass
-class LiteratureRow:
-    """One line of a published table: aggregates only, as printed."""
-
-    model: dict[str, Any]
-    protocols: list[Protocol]
-    scores: list[ProtocolScores]
-    transfer: dict[str, float] = field(default_factory=dict)
-    transfer_average: Average | None = None
-    source: str = ""
-    note: str = ""
-    transfer_protocol: TransferProtocol | None = None  # None: the table does not say (unknown)
-
-
-def _literature_transfer_protocol(item: dict[str, Any], at: str) -> TransferProtocol | None:
-    """A row's ``transfer_protocol`` ({"key": "senteval", "source": ...}); None when the row
-    gives none (a published number whose classifier setting is unknown)."""
-    stored = item.get("transfer_protocol")
-    if stored is None or (isinstance(stored, dict) and "key" not in stored
-                          and "config" not in stored):
-        return None
-    try:
-        return TransferProtocol.from_dict(stored)
-    except (TypeError, KeyError, BenchError) as exc:
-        raise ReportError(f"{at}: unreadable 'transfer_protocol' ({exc})") from None
-
-
-@dataclass
-class LiteratureReport:
-    source: dict[str, Any]
-    rows: list[LiteratureRow]
-    units: str = ""
-    bench_version: str = ""
-    schema_version: int = LITERATURE_SCHEMA
-    kind: str = "literature"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str) -> LiteratureReport:
-        rows_data = data.get("rows")
-        if not isinstance(rows_data, list) or not rows_data:
-            raise ReportError(f"{where}: literature report has no 'rows' list")
-        rows = []
-        for i, item in enumerate(rows_data):
-            at = f"{where}: rows[{i}]"
-            model = _need(item, "model", at, dict)
-            try:
-                protocols = [Protocol.parse(p["key"], p.get("source", ""))
-                             for p in item.get("protocols", [])]
-            except (KeyError, TypeError, BenchError):
-                raise ReportError(f"{at}: unreadable 'protocols'") from None
-            scores = []
-            for key, values in (item.get("scores") or {}).items():
-                if not isinstance(values, dict):
-                    raise ReportError(f"{at}: scores[{key!r}] must map tasks to numbers")
-                try:
-                    proto = Protocol.parse(key)
-                except BenchError:
-                    raise ReportError(f"{at}: unknown protocol key {key!r}") from None
-                tasks = {t: float(v) for t, v in values.items()
-                         if isinstance(v, (int, float)) and t != "avg"}
-                printed = values.get("avg")
-                avg = (Average(float(printed), tuple(tasks)) if isinstance(printed, (int, float))
-                       else average(tasks))
-                scores.append(ProtocolScores(proto, tasks, avg))
-            transfer: dict[str, float] = {}
-            printed_tavg = item.get("transfer_avg")
-            for task, value in (item.get("transfer") or {}).items():
-                acc = value.get("acc") if isinstance(value, dict) else value
-                if not isinstance(acc, (int, float)):
-                    continue
-                if task.lower() in ("avg", "average"):
-                    printed_tavg = acc
-                else:
-                    transfer[task] = float(acc)
-            tavg = (Average(float(printed_tavg), tuple(transfer)) if printed_tavg is not None
-                    else None)
-            rows.append(LiteratureRow(model, protocols, scores, transfer, tavg,
-                                      str(item.get("source", "")), str(item.get("note", "")),
-                                      _literature_transfer_protocol(item, at)))
-        return cls(dict(data.get("source") or {}), rows, str(data.get("units", "")),
-                   str(data.get("bench_version", "")))

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.aggregation import combine
+from bench.aggregation import combine, pools
 from bench.correlation import correlation, rowwise_correlation
+from bench.family import family
 
 if TYPE_CHECKING:
     from bench.protocols import Protocol
@@ -38,7 +39,7 @@ def aggregate(sims: Sequence[np.ndarray], golds: Sequence[np.ndarray], metric: s
     corr = rowwise_correlation if rowwise else correlation
     if len(sims) == 1:
         return corr(sims[0], golds[0], metric)
-    if how == "all":
+    if pools(how):
         return corr(np.concatenate(sims, axis=-1), np.concatenate(golds, axis=-1), metric)
     values = [corr(s, g, metric) for s, g in zip(sims, golds)]
     return combine(values, [np.shape(g)[-1] for g in golds], how)
@@ -47,20 +48,22 @@ def aggregate(sims: Sequence[np.ndarray], golds: Sequence[np.ndarray], metric: s
 def task_value(task: Any, protocol: Protocol) -> float | None:
     """A task result's number in points under ``protocol``; None when the result cannot give
     it (a regressor protocol without a trained regressor, ``all`` without per-pair data)."""
-    if task.family != "sts":
+    if not family(task.family).by_protocol:
         return None
     if protocol.regressor != "none" and task.supervised:
         if task.regression is None:
             return None
-        return float(getattr(task.regression, protocol.metric))
+        return task.regression.value(protocol.metric)
     parts = [task.parts[name] for name in task.eval_parts]
     if all(p.sim is not None and p.gold is not None for p in parts):
         return 100 * float(aggregate([p.sim for p in parts], [p.gold for p in parts],
                                      protocol.metric, protocol.aggregation))
+    if any(p.value(protocol.metric) is None for p in parts):
+        return None  # a metric the report did not store, and no per-pair data to compute it
     if len(parts) == 1:
-        return float(getattr(parts[0], protocol.metric))
-    if protocol.aggregation in ("mean", "wmean"):
-        return float(combine([getattr(p, protocol.metric) for p in parts],
+        return parts[0].value(protocol.metric)
+    if not pools(protocol.aggregation):
+        return float(combine([p.value(protocol.metric) for p in parts],
                              [p.n for p in parts], protocol.aggregation))
     return None
 
@@ -93,7 +96,7 @@ def row(tasks: Mapping[str, Any], protocol: Protocol) -> dict[str, float] | None
     """Every STS task's number under ``protocol`` (None when one of them cannot be given)."""
     values: dict[str, float] = {}
     for name, task in tasks.items():
-        if task.family != "sts":
+        if not family(task.family).by_protocol:
             continue
         value = task_value(task, protocol)
         if value is None:

@@ -26,6 +26,7 @@ import numpy as np
 
 from bench.compare.uncertainty import BOOT_SEED, LEVEL, RESAMPLES, pooled_intervals
 from bench.errors import BenchError, ModelError
+from bench.family import family
 from bench.results import (
     ModelRecord,
     ProtocolScores,
@@ -34,7 +35,6 @@ from bench.results import (
     SeedSection,
     SeedStat,
     TaskResult,
-    TransferResult,
     mean_scores,
 )
 from bench.scoring import Average, average
@@ -85,17 +85,7 @@ def _mean_task(name: str, tasks: list[TaskResult]) -> TaskResult:
                      None, float(sum(t.eval_s for t in tasks)), dict(first.files))
     if first.main_score is not None:
         out.main_score = float(np.mean([t.main_score for t in tasks]))
-    for part, p in first.parts.items():
-        out.parts[part] = type(p)(p.n, float(np.mean([t.parts[part].pearson for t in tasks])),
-                                  float(np.mean([t.parts[part].spearman for t in tasks])))
-    if first.transfer is not None:
-        accs = [t.transfer.acc for t in tasks]
-        f1s = [t.transfer.f1 for t in tasks]
-        out.transfer = TransferResult(
-            float(np.mean(accs)), float(np.mean([t.transfer.devacc for t in tasks])),
-            first.transfer.ndev, first.transfer.ntest,
-            float(np.mean(f1s)) if all(f is not None for f in f1s) else None,
-            {"per_seed_acc": accs})
+    family(first.family).mean(tasks, out)  # the family's payload, averaged its way
     return out
 
 

@@ -14,7 +14,7 @@ from bench.compare.rows import load_rows
 from bench.compare.seedtests import family_note, seed_table
 from bench.compare.sensitivity import sensitivity
 from bench.compare.stats import CORRECTIONS
-from bench.compare.tables import significance_table, sts_table, transfer_table
+from bench.compare.tables import family_tables, significance_table, sts_table, transfer_table
 from bench.compare.uncertainty import row_intervals
 from bench.errors import BenchError
 from bench.outputs import check_file
@@ -170,8 +170,11 @@ def main(args: argparse.Namespace) -> int:
                 tables = [_csv_table(tables[0], paired, transfer)]
             elif transfer is not None:
                 tables = [transfer]
+            else:
+                tables = family_tables(rows)[:1]  # CSV holds one table
         else:
             tables += [t for t in (*sig, transfer) if t is not None]
+            tables += family_tables(rows)  # registered families compare does not draw itself
     if not tables:
         raise BenchError("nothing to compare: the reports hold neither STS nor transfer scores")
     tables[0].notes.extend(unverified_notes(rows))

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from bench.compare.rows import REAGGREGATED, Row
 from bench.errors import ProtocolError
-from bench.protocols import Protocol, TransferProtocol
+from bench.protocols import Protocol
 from bench.results import ProtocolScores
+from bench.transfer_protocol import TransferProtocol
 
 MIXED = "mixed"
 

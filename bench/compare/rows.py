@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.data.manifest import data_key
-from bench.protocols import Protocol, TransferProtocol
+from bench.family import FAMILIES, family
+from bench.literature import LiteratureReport
+from bench.protocols import Protocol
 from bench.reports import ReportError, load
-from bench.results import LiteratureReport, ProtocolScores, RunReport
+from bench.results import ProtocolScores, RunReport
 from bench.scoring import Average
 from bench.tasks.registry import ordered
+from bench.transfer_protocol import TransferProtocol
 
 STORED, REAGGREGATED = "stored", "re-aggregated"
 
@@ -40,6 +43,9 @@ class Row:
     verified: bool | None = None  # None: the report does not say (literature)
     data_mismatch: dict[str, str] = field(default_factory=dict)  # task -> why (compare.datacheck)
     transfer_protocol: TransferProtocol | None = None  # None: unknown (a table that says none)
+    # family -> task -> number, for the families compare does not draw itself (a plugin's
+    # pair classification): ``bench.compare.tables.family_tables`` shows them
+    families: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def protocols(self) -> list[Protocol]:
@@ -66,7 +72,7 @@ class Row:
         seeds = self.report.seeds if self.report is not None else None
         return seeds is not None and all(
             p.sim is not None for r in seeds.runs for t in r.tasks.values()
-            if t.family == "sts" for n, p in t.parts.items() if n in t.eval_parts)
+            if family(t.family).by_protocol for n, p in t.parts.items() if n in t.eval_parts)
 
     @property
     def sts_tasks(self) -> list[str]:
@@ -108,7 +114,20 @@ def _run_rows(report: RunReport, path: Path) -> list[Row]:
                 transfer_average=report.transfer_average, source=path.name,
                 note=report.created, data_sha256=sums, data_files=files,
                 verified=verified if isinstance(verified, bool) else None,
-                transfer_protocol=report.transfer_protocol)]
+                transfer_protocol=report.transfer_protocol,
+                families=family_values(report))]
+
+
+def family_values(report: RunReport) -> dict[str, dict[str, float]]:
+    """Each registered family's numbers for the report's tasks (``Family.values``), for the
+    families whose tables compare does not draw itself."""
+    out = {}
+    for name, owner in FAMILIES.items():
+        if not owner.own_table:
+            values = owner.values({k: t for k, t in report.tasks.items() if t.family == name})
+            if values:
+                out[name] = values
+    return out
 
 
 def _literature_rows(report: LiteratureReport, path: Path) -> list[Row]:

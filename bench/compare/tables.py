@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.compare.guard import MIXED, UNKNOWN, Placement, TransferPlacement
-from bench.compare.rows import REAGGREGATED, Row
+from bench.compare.rows import REAGGREGATED, Row, family_values
 from bench.compare.uncertainty import PairedResult
+from bench.family import FAMILIES, Family
+from bench.results import RunReport
 from bench.tablemodel import Cell, Table  # the one table model (also imported from here)
 from bench.tasks.registry import find, ordered
 
@@ -165,6 +168,65 @@ def transfer_table(placement: TransferPlacement | None) -> Table | None:
     elif len(comparable) > 1:
         notes.append("bold: best among the rows (all under the same transfer protocol)")
     return Table("Transfer tasks (accuracy)", columns, out, notes)
+
+
+def family_tables(rows: list[Row]) -> list[Table]:
+    """The table of every registered family whose table compare and the page do not draw
+    themselves (STS and transfer have theirs): the family's own ``table(rows)``, else
+    ``values_table``. The one hook ``bench compare`` and the HTML page call for them."""
+    out = []
+    for _, family in FAMILIES.items():
+        if family.own_table:
+            continue
+        table = family.table(rows) or values_table(family, rows)
+        if table is not None:
+            out.append(table)
+    return out
+
+
+def report_family_tables(report: RunReport) -> list[Table]:
+    """``family_tables`` for one run report (what ``bench run`` prints after its STS and
+    transfer tables)."""
+    name = report.model.name or report.model.requested
+    return family_tables([Row(label=name, path=Path(name), kind="run", stored=[],
+                              report=report, families=family_values(report))])
+
+
+def values_table(family: Family, rows: list[Row]) -> Table | None:
+    """One column per task of ``family`` (the numbers ``Family.values`` gives, points) and
+    Avg. over the row's tasks; bold: the best of a column among rows on the same data; None
+    when no row has the family's results."""
+    shown = [r for r in rows if r.families.get(family.name)]
+    if not shown:
+        return None
+    tasks = ordered(sorted({t for r in shown for t in r.families[family.name]}))
+    columns = ["Model", "Protocol", "Source"] + [label(t) for t in tasks] + ["Avg."]
+    table_rows = []
+    for r in shown:
+        values = r.families[family.name]
+        avg = (float(np.mean([values[t] for t in tasks])) if all(t in values for t in tasks)
+               else None)
+        table_rows.append([Cell(r.label), Cell(family.name), Cell(r.source)]
+                          + [Cell(values.get(t), mark=_other_data(r, t, tasks)) for t in tasks]
+                          + [Cell(avg, mark=_other_data(r, "avg", tasks))])
+    _bold_best(table_rows, 3)
+    notes = ["Avg. is the unweighted mean of the row's task columns (left out when the row "
+             "lacks some); bold: best of each column among rows on the same data"]
+    if any(c.mark for row in table_rows for c in row):
+        notes.append(DATA_MARK_NOTE)
+    return Table(family.title or family.name, columns, table_rows, notes)
+
+
+def _bold_best(rows: list[list[Cell]], first: int) -> None:
+    """Bold the best finite number of each column from ``first`` on, among unmarked cells,
+    when more than one row has a number there."""
+    for col in range(first, len(rows[0]) if rows else 0):
+        cells = [r[col] for r in rows if isinstance(r[col].value, (int, float))
+                 and np.isfinite(r[col].value) and not r[col].mark]
+        if len(cells) > 1:
+            best = max(round(c.value, 2) for c in cells)
+            for c in cells:
+                c.bold = round(c.value, 2) == best
 
 
 def _other_data(row: Row, column: str, tasks: list[str]) -> bool:

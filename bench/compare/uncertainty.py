@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.aggregation import pools
 from bench.compare.stats import (
     BLOCK_ELEMENTS,
     block_rows,
@@ -152,7 +153,7 @@ def paired_tests(ref: dict[str, TaskResult], other: dict[str, TaskResult], names
             gold = _pooled(ref[task], "gold")
             n = len(gold)
             # Williams/Steiger apply to one correlation: a split, or a year pooled with "all".
-            if len(ref[task].eval_parts) == 1 or protocol.aggregation == "all":
+            if len(ref[task].eval_parts) == 1 or pools(protocol.aggregation):
                 sim_r, sim_o = _pooled(ref[task], "sim"), _pooled(other[task], "sim")
                 r_o, r_r = correlation(gold, sim_o, metric), correlation(gold, sim_r, metric)
                 r_ab = correlation(sim_o, sim_r, metric)

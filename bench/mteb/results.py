@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import MtebError
+from bench.literature import LiteratureReport, LiteratureRow
 from bench.mteb.tasks import BY_BENCH, BY_MTEB, MtebTask, protocol
-from bench.results import LiteratureReport, LiteratureRow, ProtocolScores
+from bench.results import ProtocolScores
 from bench.scoring import average
 from bench.tasks.registry import ordered
 from bench.version import __version__

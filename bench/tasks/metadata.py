@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from bench.family import check_family
+
 
 class Reader(Protocol):
     """How a task's files become a task object (``StsTask`` or ``TransferTask``)."""
@@ -26,7 +28,7 @@ class TaskMetadata:
     the supervised splits (a regressor protocol trains on them), if any."""
 
     name: str
-    family: str  # "sts" | "transfer"
+    family: str  # a registered family (bench.family.FAMILIES): "sts", "transfer", ...
     reader: Reader
     display_name: str = ""
     aliases: tuple[str, ...] = ()
@@ -48,6 +50,9 @@ class TaskMetadata:
     listed: bool = True
     origin: Path | None = None  # the task file that declared it (None: built in)
     notes: tuple[str, ...] = ()  # caveats a run report carries whenever the task is evaluated
+
+    def __post_init__(self) -> None:
+        check_family(self.family, self.name)  # a typo fails where the task is declared
 
     @property
     def label(self) -> str:

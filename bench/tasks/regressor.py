@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.correlation import correlation
+from bench.correlation import all_metrics, correlation
 from bench.results import RegressionResult
 from bench.tasks.classifier import EarlyStopping, adam_step, initial_linear
 from bench.tasks.features import pair_features
@@ -175,11 +175,11 @@ def evaluate_regressor(task, table, *, selection: str = "pearson", label_fix: bo
     if label_fix:
         yhat = low + (yhat - 1) * (high - low) / (NCLASS - 1)
     gold = split["test"][1]
-    pr = correlation(yhat, gold, "pearson")
-    sr = correlation(yhat, gold, "spearman")
+    # every registered metric, by name; NaN (constant predictions) is stored as 0, as before
+    metrics = {m: 0.0 if v != v else v for m, v in all_metrics(yhat, gold).items()}
     return RegressionResult(
-        selection=selection, label_fix=label_fix, seed=seed,
-        pearson=0.0 if pr != pr else 100 * pr, spearman=0.0 if sr != sr else 100 * sr,
+        selection=selection, label_fix=label_fix, seed=seed, pearson=None, spearman=None,
+        metrics=metrics,
         mse=float(np.mean((yhat - gold) ** 2)), n=int(len(gold)), dev=100 * result.dev,
         dev_n=int(len(dev_scores)), epochs=result.epochs, best_epoch=result.best_epoch,
         dev_curve=[round(100 * float(c), 4) for c in result.chunks],

@@ -1,7 +1,8 @@
 """The STS family: cosine similarity of each pair, correlated with gold per subset / split,
 and (for regressor protocols) SentEval's regressor on the supervised splits.
 
-A task result keeps, for every part, pair count, Pearson and Spearman; for the scored parts
+A task result keeps, for every part, pair count and every registered metric (Pearson and
+Spearman, plus any entry of ``bench.correlation.METRICS``) by name; for the scored parts
 also the per-pair similarities and gold scores, so any protocol (and a bootstrap) can be
 computed later from the report alone (``bench.scoring``).
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.correlation import correlation
+from bench.correlation import all_metrics, correlation
 from bench.data.sts import StsTask
 from bench.embed import EmbeddingTable
 from bench.results import PartResult, TaskResult
@@ -64,9 +65,8 @@ def pooled_similarities(task: StsTask, table: EmbeddingTable) -> dict[str, dict[
 
 def score_part(sim: np.ndarray, gold: np.ndarray, keep_pairs: bool) -> PartResult:
     gold = np.asarray(gold, dtype=np.float64)
-    return PartResult(int(len(gold)), 100 * correlation(sim, gold, "pearson"),
-                      100 * correlation(sim, gold, "spearman"),
-                      sim if keep_pairs else None, gold if keep_pairs else None)
+    return PartResult(int(len(gold)), sim=sim if keep_pairs else None,
+                      gold=gold if keep_pairs else None, metrics=all_metrics(sim, gold))
 
 
 def evaluate_sts_task(task: StsTask, table: EmbeddingTable, *, regressor: dict[str, Any] | None

@@ -28,9 +28,9 @@ import numpy as np
 
 from bench.data.reading import read_text
 from bench.errors import DataError
-from bench.protocols import CONFIGS, ClassifierConfig
 from bench.tasks.classifier import grid_choice, make_classifier, points
 from bench.tasks.features import pair_features
+from bench.transfer_protocol import CONFIGS, ClassifierConfig
 
 TREC_CLASSES = {"ABBR": 0, "DESC": 1, "ENTY": 2, "HUM": 3, "LOC": 4, "NUM": 5}
 

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.progress import progress_bar
-from bench.protocols import ClassifierConfig
 from bench.tasks.transfer import TransferTask, evaluate_transfer_task
+from bench.transfer_protocol import ClassifierConfig
 
 
 def available_cores() -> int:
