@@ -28,6 +28,7 @@ from bench.results import RunReport
 from bench.runner import RunConfig, run
 from bench.seeds import check_seed_folder, combine
 from bench.tasks.taskfile import load_task_files
+from bench.train.rundir import is_multi_seed_dir
 
 
 def _protocols(protocols: str | Protocol | Sequence[str | Protocol]) -> list[Protocol]:
@@ -133,7 +134,6 @@ def _evaluate_seeds(path: Path, requested: str, name: str | None, opts: RunOptio
 
 
 def _is_seed_folder(model: str | Path) -> bool:
-    from bench.train.rundir import is_multi_seed_dir
 
     return is_multi_seed_dir(Path(model).expanduser())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -62,7 +63,6 @@ def _sigterm_raises() -> Iterator[None]:
 def _pause_for_test(tmp: str) -> None:
     if os.environ.get(PAUSE_ENV):
         print(f"bench-atomic-paused {tmp}", flush=True)
-        import sys
 
         sys.stdin.readline()
 

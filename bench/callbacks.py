@@ -22,6 +22,7 @@ from bench.data.locate import locate
 from bench.errors import DataError
 from bench.scoring import aggregate
 from bench.tasks.registry import get
+from bench.tasks.sts import cosine
 
 Encode = Callable[[Sequence[str]], Any]
 
@@ -57,7 +58,6 @@ class StsEvaluator:
 
     def __call__(self, encode: Encode) -> float:
         """The correlation (fraction) of cosine similarity with gold under ``encode``."""
-        from bench.tasks.sts import cosine
 
         vectors = encode(self.sentences)
         if hasattr(vectors, "detach"):
@@ -71,9 +71,13 @@ def sentence_transformers_evaluator(task: str = "STSBenchmark", split: str = "de
                                     metric: str = "spearman", **kwargs: Any) -> Any:
     """An evaluator object that sentence-transformers' trainers accept."""
     try:  # sentence-transformers >= 6 moved it; older versions keep the old path
-        from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
+        from sentence_transformers.sentence_transformer.evaluation import (
+            SentenceEvaluator,  # heavy: sentence_transformers
+        )
     except ImportError:
-        from sentence_transformers.evaluation import SentenceEvaluator
+        from sentence_transformers.evaluation import (
+            SentenceEvaluator,  # heavy: sentence_transformers
+        )
 
     inner = StsEvaluator(task, split, metric, **kwargs)
 

@@ -23,7 +23,7 @@ def check_device(device: str, option: str = "--device") -> str:
     """Return ``device`` if it is valid and available, else raise a one-line DeviceError."""
     if not isinstance(device, str) or not _FORM.match(device):
         raise DeviceError(f"{option} {device!r} is not a device; valid forms: {VALID_FORMS}")
-    import torch
+    import torch  # heavy: torch
 
     if device.startswith("cuda"):
         if not torch.cuda.is_available():

@@ -55,7 +55,7 @@ def torchrun_world() -> int:
 
 def follower() -> bool:
     """Whether this process is a rank other than 0 of a sharded run (it writes no report)."""
-    import torch.distributed as dist
+    import torch.distributed as dist  # heavy: torch
 
     return dist.is_available() and dist.is_initialized() and dist.get_rank() != 0
 
@@ -175,7 +175,7 @@ class Shards:
     def gather(self, key: str, mine: Any) -> list[Any] | None:
         """Every rank's ``mine`` on rank 0 (None elsewhere), once all ranks are ready: the
         ranks wait in the store, where a failure is seen, not in the collective."""
-        import torch.distributed as dist
+        import torch.distributed as dist  # heavy: torch
 
         self._store("set", f"{key}/ready/{self.rank}", b"1")
         self.wait_for([f"{key}/ready/{r}" for r in range(self.world)])
@@ -190,8 +190,8 @@ class Shards:
 
 
 def _default_store() -> Any:
-    import torch.distributed as dist
-    from torch.distributed import distributed_c10d
+    import torch.distributed as dist  # heavy: torch
+    from torch.distributed import distributed_c10d  # heavy: torch
 
     return dist.PrefixStore(f"bench/{_setups}", distributed_c10d._get_default_store())
 
@@ -222,8 +222,8 @@ def setup(device: str) -> Shards | None:
     global _setups
     if torchrun_world() <= 1 and "torch" not in sys.modules:
         return None  # neither launched by torchrun nor able to hold a process group yet
-    import torch
-    import torch.distributed as dist
+    import torch  # heavy: torch
+    import torch.distributed as dist  # heavy: torch
 
     if not (dist.is_available() and (dist.is_initialized() or torchrun_world() > 1)):
         return None
@@ -255,7 +255,7 @@ def setup(device: str) -> Shards | None:
 
 
 def _destroy() -> None:
-    import torch.distributed as dist
+    import torch.distributed as dist  # heavy: torch
 
     with contextlib.suppress(Exception):
         if dist.is_initialized():

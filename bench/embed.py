@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from bench.cache import EmbeddingCache
+from bench.cache import EmbeddingCache, default_cache_root
 from bench.distributed import Shards, assign
 from bench.encoders.base import Encoder, checked_vectors
 from bench.errors import ModelError
@@ -218,7 +218,6 @@ def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
     ``shards``: a sharded run (``bench.distributed``); ranks other than 0 encode their share
     and get no views back (``{}``).
     """
-    from bench.cache import default_cache_root
 
     source = encoder.source_encoder()
     cache = None

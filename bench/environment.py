@@ -21,7 +21,7 @@ def package_versions() -> dict[str, str | None]:
 
 
 def describe_environment(device: str = "cpu") -> dict:
-    import torch
+    import torch  # heavy: torch
 
     env = {"python": sys.version.split()[0], "platform": platform.platform(),
            "machine": platform.machine(), "packages": package_versions(),

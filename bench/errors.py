@@ -1,4 +1,7 @@
 """User-facing errors: one line that names what is wrong and where."""
+import sys
+
+from bench.textsafe import printable
 
 
 class BenchError(Exception):
@@ -23,8 +26,5 @@ class MtebError(BenchError):
 
 def warn(message: str) -> None:
     """One warning line on stderr, in the same form as the CLI's error lines."""
-    import sys
-
-    from bench.textsafe import printable  # a warning may quote a file's content
 
     print(f"bench: warning: {printable(message)}", file=sys.stderr, flush=True)

@@ -19,6 +19,7 @@ from bench.aggregation import combine, pools
 from bench.correlation import correlation, metric_names
 from bench.family import family
 from bench.results import ReportError, RunReport, TaskResult
+from bench.tasks.registry import find
 
 # A part holding more pairs than this is refused even for a task bench does not know (a
 # task file): human-annotated STS sets have thousands of pairs, MTEB's largest tens of
@@ -242,7 +243,6 @@ def _known_sizes(task: TaskResult) -> tuple[dict[str, int], int | None]:
     """The registry's part sizes for ``task`` and its total over the scored parts (the STS
     years record one count for all their subsets); empty / None for a task bench does not
     know (a task file's task: then the report's own count is all there is)."""
-    from bench.tasks.registry import find
 
     meta = find(task.name)
     if meta is None or meta.family != task.family:

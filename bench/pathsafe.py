@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.pairs import sidecar_path
 from bench.textsafe import printable
 
 # one folder or file name: no separator, no control character, not "." or ".." (a drive,
@@ -76,7 +77,6 @@ def check_not_input(output: Path, inputs: Iterable[Path], what: str) -> None:
 
 def with_sidecars(paths: Iterable[Path]) -> list[Path]:
     """Report files and the per-pair sidecar (``<report>.pairs.npz``) each may have."""
-    from bench.pairs import sidecar_path
 
     out = []
     for p in map(Path, paths):

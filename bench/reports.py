@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.analysis_report import AnalysisReport
 from bench.atomic import (
     atomic_create_bytes,
     atomic_create_text,
@@ -35,19 +36,24 @@ from bench.family import family
 from bench.literature import LiteratureReport
 from bench.outputs import OutputError, fallback_path
 from bench.pairs import attach_pairs, pair_arrays, pairs_bytes, read_pairs, sidecar_of, sidecar_path
+from bench.protocols import Protocol
 from bench.results import (
     LITERATURE_SCHEMA,
     RUN_SCHEMA,
+    ModelRecord,
     PartResult,
+    ProtocolScores,
     RegressionResult,
     ReportError,
     RunReport,
     TaskResult,
     TransferResult,
+    number,
     read_transfer_protocol,
     score_protocols,
 )
 from bench.scoring import Average
+from bench.tasks.registry import find
 
 __all__ = ["ReportError", "load", "save", "read_report", "write_report"]
 
@@ -252,7 +258,6 @@ def load(path: str | Path) -> Any:
     kind = data.get("kind", "run")
     where = str(path)
     if kind == "analysis":
-        from bench.analysis_report import AnalysisReport
 
         return AnalysisReport.from_dict(data, where)
     if kind == "literature":
@@ -311,8 +316,6 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
     """A schema-1 run report (fractions in ``sts`` and ``regression``, per-pair lists inline,
     ``avg`` stored as a task, absolute paths) as a schema-2 ``RunReport``. Stored scores are
     kept as they were; the per-pair data of the scored parts is kept in memory."""
-    from bench.protocols import Protocol
-    from bench.results import ModelRecord, ProtocolScores, number
 
     tasks: dict[str, TaskResult] = {}
     sums = (data.get("data") or {}).get("sha256") or {}
@@ -400,7 +403,6 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
 
 def _belongs(key: str, task: str) -> bool:
     """Whether a schema-1 data file key belongs to a task (by the registry's file list)."""
-    from bench.tasks.registry import find
 
     meta = find(task)
     return meta is not None and data_key(key) in meta.files()

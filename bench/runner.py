@@ -36,6 +36,7 @@ from bench.seeding import check_seed, seed_everything
 from bench.tasks.families import FAMILIES, EvalContext
 from bench.tasks.registry import TaskMetadata, select
 from bench.tasks.taskfile import task_file_digests
+from bench.tasks.transfer_suite import default_jobs
 from bench.version import __version__
 
 
@@ -239,6 +240,5 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
 
 
 def _transfer_jobs(config: RunConfig, n: int) -> int:
-    from bench.tasks.transfer_suite import default_jobs
 
     return default_jobs(config.device, n)

@@ -6,6 +6,8 @@ import random
 
 import numpy as np
 
+from bench.errors import BenchError
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global RNG and torch (CPU and every CUDA device).
@@ -13,7 +15,7 @@ def seed_everything(seed: int) -> None:
     ``torch.manual_seed`` also seeds CUDA, as the reference trainers' ``set_seed`` does
     (``transformers.set_seed``, which SimCSE's ``train.py`` calls through HF's Trainer).
     """
-    import torch
+    import torch  # heavy: torch
 
     random.seed(seed)
     np.random.seed(seed)
@@ -25,7 +27,6 @@ MAX_SEED = 2**32 - 1  # numpy's legacy seeding accepts 0 .. 2**32 - 1
 
 def check_seed(seed: int, option: str = "--seed") -> int:
     """A seed every generator accepts, or one line naming the option."""
-    from bench.errors import BenchError
 
     if not 0 <= seed <= MAX_SEED:
         raise BenchError(f"{option} must be between 0 and {MAX_SEED}, got {seed}")
@@ -34,7 +35,6 @@ def check_seed(seed: int, option: str = "--seed") -> int:
 
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
     """``"1,2,3"`` -> [1, 2, 3]: distinct valid seeds, in the order given, or one line."""
-    from bench.errors import BenchError
 
     items = [t.strip() for t in text.split(",")]
     if not text.strip() or any(not t for t in items):

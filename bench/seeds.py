@@ -48,7 +48,9 @@ INTERVAL = {"method": "bootstrap over pairs within each seed (within each scored
 def check_seed_folder(path: Path) -> list[tuple[int, Path]]:
     """The seed runs of ``path``, each with a checkpoint and all trained alike (one line
     naming the run otherwise); done before any encoding starts."""
-    from bench.train.checkpoint import checkpoint_folder
+    from bench.train.checkpoint import (
+        checkpoint_folder,  # heavy: torch (through bench.train.checkpoint)
+    )
 
     runs = rundir.seed_runs(path)
     if not runs:

@@ -26,7 +26,7 @@ def limit_threads(device: str, threads: int | None = 1) -> Iterator[None]:
     reference-counted: the first of concurrent users saves it, the last one restores it
     (concurrent users asking for different counts get the latest one asked for).
     """
-    import torch
+    import torch  # heavy: torch
 
     global _USERS, _BEFORE
     if not threads or torch.device(device).type != "cpu":

@@ -20,7 +20,7 @@ from scipy import stats
 
 from bench.cli import main
 from bench.compare.sensitivity import rank_flips
-from bench.compare.stats import bootstrap_correlation, steiger_z, williams_t2
+from bench.compare.stats import steiger_z, williams_t2
 from bench.reports import write_report
 
 REPO = Path(__file__).resolve().parents[1]
@@ -231,21 +231,6 @@ def test_guard_refuses_regressor_protocol_it_cannot_recompute(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- bootstrap
-
-def test_bootstrap_interval_of_perfect_correlation_is_degenerate():
-    x = np.arange(50, dtype=float)
-    for metric in ("pearson", "spearman"):
-        lo, hi = bootstrap_correlation(x, 3 * x + 2, metric, resamples=300)
-        assert lo == pytest.approx(1.0, abs=1e-12) and hi == pytest.approx(1.0, abs=1e-12)
-
-
-def test_bootstrap_interval_of_unrelated_sample_covers_zero():
-    rng = np.random.default_rng(7)
-    x, y = rng.normal(size=300), rng.normal(size=300)
-    for metric in ("pearson", "spearman"):
-        lo, hi = bootstrap_correlation(x, y, metric, resamples=500)
-        assert lo < 0 < hi
-
 
 def test_pipeline_interval_degenerate_when_every_subset_is_perfect(tmp_path):
     gold = _gold()

@@ -109,3 +109,90 @@ def test_no_import_against_the_layers():
     upward = [f"{src} -> {dst}" for src, targets in _graph().items() for dst in targets
               if layer(src) is not None and layer(dst) is not None and layer(dst) < layer(src)]
     assert not upward
+
+
+# Optional heavy dependencies: importing them costs seconds (torch, transformers, ...), so a
+# module that does not need them at import time defers them to the function that does.
+HEAVY = {"torch", "transformers", "sentence_transformers", "sklearn", "matplotlib", "mteb",
+         "datasets", "onnxruntime", "optimum", "playwright", "statsmodels", "huggingface_hub",
+         "safetensors", "tokenizers"}
+
+
+def _function_level_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Imports below module level, except under ``if TYPE_CHECKING:``."""
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _type_checking(node)
+            for n in ast.walk(node)}
+    top = {id(n) for n in tree.body}
+    top |= {id(s) for n in tree.body if isinstance(n, ast.Try) for s in n.body}
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)
+            and id(n) not in skip and id(n) not in top]
+
+
+def _module_level_heavy(graph_files: dict[str, Path]) -> dict[str, set[str]]:
+    """For each module, the heavy packages it imports at module level, transitively."""
+    direct: dict[str, set[str]] = {}
+    deps: dict[str, set[str]] = {}
+    for name, path in graph_files.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        body = list(tree.body) + [s for n in tree.body if isinstance(n, ast.Try) for s in n.body]
+        level = ast.Module(body=[n for n in body if isinstance(n, ast.Import | ast.ImportFrom)],
+                           type_ignores=[])
+        names = _imports(level, name, path.name == "__init__.py")
+        direct[name] = {n.split(".")[0] for n in names} & HEAVY
+        deps[name] = set()
+        for imported in names:
+            parts = imported.split(".")
+            while parts and ".".join(parts) not in graph_files:
+                parts.pop()
+            if parts and ".".join(parts) != name:
+                deps[name].add(".".join(parts))
+    out: dict[str, set[str]] = {}
+
+    def heavy(name: str, seen: frozenset[str]) -> set[str]:
+        if name in out:
+            return out[name]
+        found = set(direct[name])
+        for dep in deps[name] - seen:
+            found |= heavy(dep, seen | {name})
+        out[name] = found
+        return found
+
+    for name in graph_files:
+        heavy(name, frozenset())
+    return out
+
+
+def test_imports_inside_functions_only_defer_a_named_heavy_dependency():
+    """An import inside a function is allowed only for an optional heavy dependency, named in
+    a ``# heavy: <package>`` comment on the import, and the claim must hold: the import
+    reaches that package (directly, or through a bench module that imports it at module
+    level) while the importing module does not import it at module level itself. Everything
+    else belongs at the top of the module (the graph has no cycle, so nothing forces it down).
+    The lazy public API of ``bench/__init__`` is exempt."""
+    files = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    heavy = _module_level_heavy(files)
+    problems = []
+    for name, path in sorted(files.items()):
+        if name == "bench":
+            continue
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for node in _function_level_imports(ast.parse(source)):
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            text = " ".join(lines[node.lineno - 1:node.end_lineno])
+            claimed = text.split("# heavy:", 1)[1].split()[0] if "# heavy:" in text else None
+            if claimed is None:
+                problems.append(f"{where}: {ast.unparse(node)} (no '# heavy: <package>')")
+                continue
+            reached = set()
+            for imported in _imports(ast.Module(body=[node], type_ignores=[]), name,
+                                     path.name == "__init__.py"):
+                reached |= {imported.split(".")[0]} & HEAVY
+                parts = imported.split(".")
+                while parts and ".".join(parts) not in files:
+                    parts.pop()
+                if parts:
+                    reached |= heavy[".".join(parts)]
+            if claimed not in reached or claimed in heavy[name]:
+                problems.append(f"{where}: {ast.unparse(node)} does not defer {claimed}")
+    assert not problems, "\n".join(problems)

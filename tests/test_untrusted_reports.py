@@ -27,9 +27,7 @@ from scipy import stats
 import bench.atomic
 import bench.reports
 from bench.cli import main
-from bench.compare.stats import bootstrap_correlation, bootstrap_indices
 from bench.compare.uncertainty import task_replicates
-from bench.correlation import rowwise_correlation
 from bench.protocols import Protocol
 from bench.results import PartResult, TaskResult
 from bench.scoring import aggregate
@@ -268,16 +266,6 @@ def test_blocked_bootstrap_equals_the_unblocked_one_bit_for_bit(key):
     for budget in (1, 150, 1000, 10**9):  # one row per block ... everything at once
         new = task_replicates(task, proto, 203, 1111, budget=budget)
         assert np.array_equal(old, new, equal_nan=True)
-
-
-def test_bootstrap_correlation_is_unchanged_by_blocking():
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=300)
-    y = x + rng.normal(size=300)
-    idx = bootstrap_indices(300, 500, np.random.default_rng(1111))
-    reps = rowwise_correlation(x[idx], y[idx], "spearman")
-    assert bootstrap_correlation(x, y, "spearman", resamples=500) == tuple(
-        float(v) for v in np.percentile(reps, [2.5, 97.5]))
 
 
 def test_a_million_pair_bootstrap_stays_within_bounded_memory():

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.protocols import Protocol
+from bench.reports import ReportError, load
+from bench.results import RunReport
 from bench.train import rundir
 
 
@@ -73,9 +76,6 @@ def find_sts_average(fingerprint: str, protocol_key: str, reports_dir: Path
     Files that are not readable run reports are skipped silently: the folder also holds
     analysis reports and whatever else users keep there.
     """
-    from bench.protocols import Protocol
-    from bench.reports import ReportError, load
-    from bench.results import RunReport
 
     best: dict[str, Any] | None = None
     if not reports_dir.is_dir():

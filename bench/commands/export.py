@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.mteb.export import export
+
 FORMATS = ("mteb",)
 
 
@@ -24,7 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench.mteb.export import export
 
     for path in export(args.reports, args.out, args.name):
         print(f"wrote {path}")

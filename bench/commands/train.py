@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import atomic_write_text
 from bench.devices import check_device
 from bench.encoders.base import PRECISIONS
 from bench.errors import BenchError
@@ -24,10 +25,12 @@ from bench.recipes import load_recipes
 from bench.resources import repo_root, resource_dir
 from bench.seeding import check_seed, parse_seeds
 from bench.train import rundir
+from bench.train.config import TrainConfig
 from bench.train.data import MODES
 from bench.train.loss import SIMILARITIES
 from bench.train.model import TRAIN_POOLERS
 from bench.train.rundir import is_run_dir, seed_dir_name, write_seeds_file
+from bench.train.trainer import train
 
 # CLI destination -> TrainConfig field, for options whose names differ.
 _RENAME = {"lr": "learning_rate", "quiet": "show_progress"}
@@ -133,7 +136,6 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 
     ``--recipe SET/NAME`` names a recipe in the sub-folder baselines/SET/.
     """
-    from bench.train.config import TrainConfig
 
     merged: dict[str, Any] = {}
     if args.recipe:
@@ -181,7 +183,6 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 def seed_configs(merged: dict[str, Any], seeds: list[int], resume: bool) -> list[Any]:
     """One TrainConfig per seed under runs/NAME/seed-N, all checked before any training."""
-    from bench.train.config import TrainConfig
 
     group = Path(merged.get("runs_dir") or "runs") / merged["name"]
     if is_run_dir(group):
@@ -201,7 +202,6 @@ def seed_configs(merged: dict[str, Any], seeds: list[int], resume: bool) -> list
 def set_configs(args: argparse.Namespace) -> list[Any]:
     """One TrainConfig per recipe of ``--recipe-set``, every one (settings and run folder)
     checked before the first trains."""
-    from bench.train.config import TrainConfig
 
     if args.recipe or args.name:
         raise BenchError("--recipe-set trains each recipe under its own name; drop "
@@ -217,8 +217,6 @@ def set_configs(args: argparse.Namespace) -> list[Any]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench.train.config import TrainConfig
-    from bench.train.trainer import train
 
     if getattr(args, "device", None) is not None:
         check_device(args.device)
@@ -256,7 +254,6 @@ def main(args: argparse.Namespace) -> int:
     if summaries[-1]["rank"] != 0:
         return 0
     if args.json:
-        from bench.atomic import atomic_write_text
 
         kept = [{k: v for k, v in s.items() if k != "step_times"} for s in summaries]
         payload: Any = kept[0] if len(kept) == 1 and seeds is None else {"runs": kept}

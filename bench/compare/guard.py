@@ -15,6 +15,7 @@ from bench.compare.rows import REAGGREGATED, Row
 from bench.errors import ProtocolError
 from bench.protocols import Protocol
 from bench.results import ProtocolScores
+from bench.tasks.registry import find
 from bench.transfer_protocol import TransferProtocol
 
 MIXED = "mixed"
@@ -68,7 +69,6 @@ def task_conflicts(placed: list[Placed]) -> list[str]:
     """Rows holding different tasks over one corpus (the registry's ``corpus``: SentEval's
     SICK-R on 4,927 test pairs, MTEB's on all 9,927), one line per clash: under one protocol
     key they still measure different things, so they are not put side by side as alike."""
-    from bench.tasks.registry import find
 
     held = [(p.row.label, set(p.values)) for p in placed]
     by_corpus: dict[str, set[str]] = {}

@@ -14,7 +14,8 @@ from pathlib import Path
 from bench.data.manifest import data_key
 from bench.family import FAMILIES, family
 from bench.literature import LiteratureReport
-from bench.protocols import Protocol
+from bench.mteb.results import looks_like_mteb, read_mteb
+from bench.protocols import Protocol, every_combination
 from bench.reports import ReportError, load
 from bench.results import ProtocolScores, RunReport
 from bench.scoring import Average
@@ -94,7 +95,6 @@ class Row:
 
     def obtainable(self) -> list[Protocol]:
         """Protocols this row can show: stored ones, then every one its parts allow."""
-        from bench.protocols import every_combination
 
         out = list(self.protocols)
         if self.report is not None:
@@ -149,7 +149,6 @@ def rows_from_report(report: RunReport | LiteratureReport, path: Path) -> list[R
 def _load_all(paths: list[Path]) -> list[tuple[Path, RunReport | LiteratureReport]]:
     """bench reports, and MTEB result files and folders read together (a literature report
     per model and revision, whatever files it came from), in the place of the first of them."""
-    from bench.mteb.results import looks_like_mteb, read_mteb
 
     mteb = [p for p in paths if looks_like_mteb(p)]
     out: list[tuple[Path, RunReport | LiteratureReport]] = []

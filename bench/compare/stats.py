@@ -18,8 +18,6 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import stats
 
-from bench.correlation import rowwise_correlation
-
 # Elements (replicates x pairs) drawn and gathered at once: about 32 MB per int64 / float64
 # array of a block, whatever the task's size. A million-pair task at 1,000 resamples would
 # otherwise take 8 GB for the indices alone (and as much again per gathered array).
@@ -57,17 +55,6 @@ def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[fl
     tail = 100 * (1 - level) / 2
     lo, hi = np.percentile(values, [tail, 100 - tail])
     return float(lo), float(hi)
-
-
-def bootstrap_correlation(x: np.ndarray, y: np.ndarray, metric: str, resamples: int = 1000,
-                          seed: int = 1111, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the correlation of one paired sample."""
-    rng = np.random.default_rng(seed)
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    reps = [rowwise_correlation(x[idx], y[idx], metric)
-            for idx in bootstrap_index_blocks(len(x), resamples, rng)]
-    return percentile_interval(np.concatenate(reps) if reps else np.empty(0), level)
 
 
 def paired_bootstrap_p(differences: np.ndarray) -> float:

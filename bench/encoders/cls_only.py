@@ -42,8 +42,10 @@ def _last_layer(model: nn.Module) -> nn.Module | None:
 
 
 def _attention_function(config: Any):
-    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-    from transformers.models.bert.modeling_bert import eager_attention_forward
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS  # heavy: transformers
+    from transformers.models.bert.modeling_bert import (
+        eager_attention_forward,  # heavy: transformers
+    )
 
     return ALL_ATTENTION_FUNCTIONS.get_interface(config._attn_implementation,
                                                  eager_attention_forward)

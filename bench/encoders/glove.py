@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from bench.encoders.base import Encoder
 from bench.encoders.packaged import is_packaged, packaged_path
@@ -24,7 +25,6 @@ DEFAULT_VECTORS = "packaged:glove-6B-50d"
 
 
 def _load_packaged(root: Path) -> tuple[dict[str, int], np.ndarray]:
-    import pyarrow.parquet as pq
 
     matrix = np.load(root / "glove_6B_50d_emb.npy")
     words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column(0).to_pylist()

@@ -17,19 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from bench.encoders.base import Encoder, checked_vectors
 from bench.encoders.sbert import SentenceTransformerEncoder
-from bench.encoders.transformer import TransformerEncoder
+from bench.encoders.transformer import DTYPES, TransformerEncoder
 from bench.errors import ModelError
 
 
 def state_dict_digest(module: Any) -> str:
     """sha256 over a torch module's parameters and buffers, in name order, dtype included."""
-    import torch
 
     h = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
@@ -120,7 +121,6 @@ def object_digest(module: Any, setup: dict[str, Any]) -> str:
 
 def dtype_name(module: Any) -> str:
     """fp32 / fp16 / bf16: the dtype of a loaded model's first floating-point parameter."""
-    from bench.encoders.transformer import DTYPES
 
     names = {v: k for k, v in DTYPES.items()}
     for p in module.parameters():
@@ -131,7 +131,6 @@ def dtype_name(module: Any) -> str:
 
 def _model_name(model: Any, fallback: str) -> str:
     """The hub id a model was loaded from, or its folder's name (never an absolute path)."""
-    from pathlib import Path
 
     config = getattr(model, "config", None)
     name = str(getattr(config, "_name_or_path", "") or fallback)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import socket
 from typing import Any
+from urllib.parse import urlparse
 
 from bench.encoders.base import Encoder
 from bench.encoders.registry import EncoderOptions, build
@@ -74,9 +75,8 @@ def paper_model(cfg: dict[str, Any], options: EncoderOptions, name: str) -> Enco
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the model hub answers at all (offline mode, no DNS or no route: no), so an
     unreachable hub costs seconds, not the minute of huggingface_hub's retries."""
-    from urllib.parse import urlparse
 
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # heavy: huggingface_hub
 
     if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in (
             "1", "true", "yes", "on"):  # set after huggingface_hub was imported

@@ -182,9 +182,9 @@ class Flow(PostProcessor):
         return self.model_ is not None
 
     def _build(self, dim: int):
-        import torch
+        import torch  # heavy: torch
 
-        from bench.encoders.glow import Glow
+        from bench.encoders.glow import Glow  # heavy: torch (through bench.encoders.glow)
 
         if dim < 2 ** self.levels:
             raise BenchError(f"Flow with {self.levels} levels needs a dimension of at least "
@@ -194,7 +194,7 @@ class Flow(PostProcessor):
         return Glow(dim, self.levels, self.depth, self.width).to(self.device)
 
     def _optimizer(self, model):
-        import torch
+        import torch  # heavy: torch
 
         # Dense kernels (coupling networks, zero-initialised output) decay; biases and
         # actnorm/output log-scales do not.
@@ -216,7 +216,7 @@ class Flow(PostProcessor):
 
     def _fit(self, X: np.ndarray, X_valid: np.ndarray | None,
              eval_every: int | None) -> Flow:
-        import torch
+        import torch  # heavy: torch
 
         X = _as_matrix(X, "Flow.fit").astype(np.float32)
         t0 = time.perf_counter()
@@ -269,7 +269,7 @@ class Flow(PostProcessor):
 
     def _nll(self, model, X) -> float:
         """Mean negative log-likelihood in bits per dimension."""
-        import torch
+        import torch  # heavy: torch
 
         model.eval()
         with torch.no_grad():
@@ -281,13 +281,13 @@ class Flow(PostProcessor):
 
     def score(self, X: np.ndarray) -> float:
         """Negative log-likelihood of X in bits per dimension (lower is better)."""
-        import torch
+        import torch  # heavy: torch
 
         self._check_fitted()
         return self._nll(self.model_, torch.from_numpy(np.asarray(X, np.float32)).to(self.device))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        import torch
+        import torch  # heavy: torch
 
         self._check_fitted()
         X = torch.from_numpy(np.asarray(X, dtype=np.float32)).to(self.device)
@@ -299,7 +299,7 @@ class Flow(PostProcessor):
         return np.concatenate(out) if out else np.zeros((0, self.dim_), np.float32)
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
-        import torch
+        import torch  # heavy: torch
 
         self._check_fitted()
         Z = torch.from_numpy(np.asarray(Z, dtype=np.float32)).to(self.device)
@@ -314,7 +314,7 @@ class Flow(PostProcessor):
         return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
-        import torch
+        import torch  # heavy: torch
 
         model = self._build(int(state["dim"]))
         model.load_state_dict({k.removeprefix("param/"): torch.from_numpy(np.asarray(v))

@@ -218,7 +218,9 @@ class PostProcessedEncoder(Encoder):
 
     def _check_base_available(self) -> None:
         """Fail early, naming the hub id, when the base model is neither local nor loadable."""
-        from bench.encoders.transformer import local_snapshot
+        from bench.encoders.transformer import (
+            local_snapshot,  # heavy: torch (through bench.encoders.transformer)
+        )
 
         location = getattr(self.base, "location", None)
         loader = next((a for a in ("_loaded", "_model") if hasattr(type(self.base), a)), None)

@@ -44,7 +44,7 @@ class SentenceTransformerEncoder(Encoder):
     @cached_property
     def _model(self):
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        from sentence_transformers import SentenceTransformer
+        from sentence_transformers import SentenceTransformer  # heavy: sentence_transformers
 
         kwargs = {"dtype": torch_dtype(self.dtype)} if self.dtype != "fp32" else None
         try:

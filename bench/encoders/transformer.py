@@ -55,7 +55,7 @@ def local_snapshot(location: str) -> Path | None:
     if Path(location).is_dir():
         return Path(location)
     try:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import snapshot_download  # heavy: huggingface_hub
 
         return Path(snapshot_download(location, local_files_only=True))
     except Exception:
@@ -113,8 +113,8 @@ def load_hf(location: str, display: str, dtype: str = "fp32"):
     """Load tokenizer and model (weights in ``dtype``), turning hub/network failures into one
     clear line."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    from transformers import AutoModel, AutoTokenizer  # heavy: transformers
+    from transformers.utils import logging as hf_logging  # heavy: transformers
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # "Loading weights" bars: noise in logs and tests

@@ -19,7 +19,7 @@ def as_model(model: Any, **options: Any) -> Any:
     """An object implementing MTEB's encoder protocol around ``model`` (anything
     ``bench.evaluate`` accepts: a recipe name or path, a SentenceTransformer, a Hugging Face
     model with ``tokenizer=``, an Encoder, a callable). See ``bench.mteb.model.as_model``."""
-    from bench.mteb.model import as_model as _as_model
+    from bench.mteb.model import as_model as _as_model  # heavy: mteb (through bench.mteb.model)
 
     return _as_model(model, **options)
 

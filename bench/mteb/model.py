@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.errors import MtebError
+from bench.reports import slug
 
 try:
     from mteb.models.abs_encoder import AbsEncoder
@@ -51,7 +53,6 @@ class BenchModel(AbsEncoder):
 
     def encode(self, inputs: Any, *, task_metadata: Any, hf_split: str, hf_subset: str,
                prompt_type: Any = None, **kwargs: Any) -> np.ndarray:
-        from bench.embed import encode_tasks
 
         sentences: list[str] = []
         for batch in inputs:
@@ -72,8 +73,7 @@ def as_model(model: Any, *, tokenizer: Any = None, pooler: str | None = None,
              cache_dir: str | Path | None = None, use_cache: bool = True) -> BenchModel:
     """An MTEB model around ``model`` (see module doc); ``name`` is MTEB's ``org/model``
     (default ``bench/<model>``)."""
-    from bench.encoders.make import make_encoder
-    from bench.reports import slug
+    from bench.encoders.make import make_encoder  # heavy: torch (through bench.encoders.make)
 
     encoder = make_encoder(model, tokenizer=tokenizer, pooler=pooler, name=None, device=device,
                            precision=precision, data_dir=data_dir, cache_dir=cache_dir,

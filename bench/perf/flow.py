@@ -17,6 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from bench.cache import EmbeddingCache, default_cache_root
+from bench.embed import embed
+from bench.encoders.postprocess import Flow, Whitening
+from bench.encoders.postprocessed import default_nli_path, read_nli_sentences
+from bench.encoders.registry import EncoderOptions, resolve
+from bench.environment import describe_environment
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="minilm-first-last",
@@ -38,7 +45,7 @@ def _timed(fn) -> tuple[Any, float, float]:
 
 
 def _plain_loop(X: np.ndarray, steps: int, batch: int, seed: int) -> float:
-    import torch
+    import torch  # heavy: torch
 
     torch.manual_seed(seed)
     data = torch.from_numpy(X)
@@ -56,14 +63,7 @@ def _plain_loop(X: np.ndarray, steps: int, batch: int, seed: int) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    import torch
-
-    from bench.cache import EmbeddingCache, default_cache_root
-    from bench.embed import embed
-    from bench.encoders.postprocess import Flow, Whitening
-    from bench.encoders.postprocessed import default_nli_path, read_nli_sentences
-    from bench.encoders.registry import EncoderOptions, resolve
-    from bench.environment import describe_environment
+    import torch  # heavy: torch
 
     torch.set_num_threads(args.threads)
     nli = args.nli or default_nli_path()

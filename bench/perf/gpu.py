@@ -28,12 +28,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from bench.data.locate import locate
+from bench.encoders.packaged import packaged_path
 from bench.environment import describe_environment
 from bench.errors import BenchError
 from bench.options import DATA, RunOptions
 from bench.perf._shared import cli_run, largest_gap, score_table
 from bench.protocols import parse_protocols
+from bench.reports import load
 from bench.results import RunReport
 from bench.runner import RunConfig
 from bench.runner import run as bench_run
@@ -56,7 +60,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def require_gpu() -> str:
     """The one line a machine without a GPU gets, before anything is loaded or encoded."""
-    import torch
 
     if not torch.cuda.is_available():
         built = torch.version.cuda or "none (a CPU-only build)"
@@ -74,10 +77,7 @@ def _run(config: RunConfig) -> tuple[RunReport, float]:
 
 def _peer_encode(sentences: list[str], batch_size: int) -> float:
     """A bare sentence-transformers encode on the GPU, after a warm-up batch."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    from bench.encoders.packaged import packaged_path
+    from sentence_transformers import SentenceTransformer  # heavy: sentence_transformers
 
     model = SentenceTransformer(str(packaged_path(PACKAGED)), device=GPU)
     sync = torch.cuda.synchronize if GPU.startswith("cuda") else (lambda: None)
@@ -97,7 +97,6 @@ def _compare(reference: RunReport, other: RunReport, tolerance: float) -> dict[s
 
 def run(args: argparse.Namespace) -> dict:
     gpu = require_gpu()
-    import torch
 
     downstream = locate(args.data_dir).downstream
     sts = [t for t in args.sts_tasks.replace(",", " ").split() if t]
@@ -188,7 +187,6 @@ def run(args: argparse.Namespace) -> dict:
 
 def _sharded(args: argparse.Namespace, downstream: Path, sts: list[str], tmp: Path,
              gpus: int) -> dict[str, Any]:
-    from bench.reports import load
 
     walls, tables = {}, {}
     for procs in (1, gpus):

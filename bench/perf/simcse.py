@@ -29,6 +29,8 @@ import torch
 from bench.encoders.packaged import packaged_path
 from bench.environment import describe_environment
 from bench.resources import repo_root
+from bench.train.config import TrainConfig
+from bench.train.trainer import Trainer
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,10 +51,10 @@ class _PeerStep:
     """
 
     def __init__(self, batches: list[list[str]], max_length: int) -> None:
-        from sentence_transformers import SentenceTransformer
+        from sentence_transformers import SentenceTransformer  # heavy: sentence_transformers
         from sentence_transformers.sentence_transformer.losses import (
             MultipleNegativesRankingLoss,
-        )
+        )  # heavy: sentence_transformers
 
         self.model = SentenceTransformer(str(packaged_path("packaged:all-MiniLM-L6-v2")),
                                          device="cpu")
@@ -75,8 +77,6 @@ class _PeerStep:
 
 def _trainer(data: str, batch: int, max_length: int, precision: str, runs: str,
              pooler: str = "cls"):
-    from bench.train.config import TrainConfig
-    from bench.train.trainer import Trainer
 
     cfg = TrainConfig(mode="unsup", data=data, backbone="packaged:all-MiniLM-L6-v2",
                       name=f"perf-{precision}-{pooler}", runs_dir=runs, batch_size=batch,

@@ -23,7 +23,9 @@ from bench.encoders.packaged import packaged_path
 from bench.environment import describe_environment
 from bench.errors import BenchError
 from bench.options import DATA, RunOptions
+from bench.perf._shared import cli_run, largest_gap, score_table
 from bench.protocols import parse_protocols
+from bench.reports import load
 from bench.runner import RunConfig
 from bench.runner import run as bench_run
 from bench.tasks.registry import select
@@ -39,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _peer(sentences: list[str], batch_size: int) -> float:
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # heavy: sentence_transformers
 
     t = time.perf_counter()
     model = SentenceTransformer(str(packaged_path("packaged:all-MiniLM-L6-v2")), device="cpu")
@@ -49,8 +51,6 @@ def _peer(sentences: list[str], batch_size: int) -> float:
 
 def sharded(args: argparse.Namespace, downstream: Path, tmp: Path) -> dict:
     """One cold ``bench run`` against the same run sharded over ``args.procs`` processes."""
-    from bench.perf._shared import cli_run, largest_gap, score_table
-    from bench.reports import load
 
     walls, tables = {}, {}
     for procs in (1, args.procs):
@@ -72,8 +72,8 @@ def sharded(args: argparse.Namespace, downstream: Path, tmp: Path) -> dict:
 def run(args: argparse.Namespace) -> dict:
     if args.procs < 1:
         raise BenchError(f"--procs must be at least 1, got {args.procs}")
-    import sentence_transformers  # noqa: F401  (import cost outside both timings)
-    import transformers  # noqa: F401
+    import sentence_transformers  # noqa: F401  (import cost outside both timings)  # heavy: sentence_transformers
+    import transformers  # noqa: F401  # heavy: transformers
 
     downstream = locate(args.data_dir).downstream
     unique = list(dict.fromkeys(s for m in select(["sts"])

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from bench.commands.common import split_list
 from bench.data.locate import locate
@@ -41,7 +42,6 @@ class _RefModel:
         self.devacc = devacc
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        import torch
 
         X = torch.FloatTensor(np.asarray(X))
         out = []
@@ -75,7 +75,6 @@ class SentEvalLoop:
             return [self._fit_one(X, y, reg, valid, valid_split) for reg in regs]
 
     def _fit_one(self, X, y, l2, valid, valid_split) -> _RefModel:
-        import torch
 
         cfg = self.config
         np.random.seed(self.seed)

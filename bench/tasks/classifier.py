@@ -102,7 +102,7 @@ def initial_linear(inputdim: int, nclasses: int, seed: int):
     Drawn inside ``fork_rng`` so the caller's global torch RNG is untouched. Returned
     transposed, ``(d, C)``, plus the bias ``(C,)``.
     """
-    import torch
+    import torch  # heavy: torch
 
     # The lock keeps concurrent fits (tasks evaluated in threads) off each other's seeding.
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
@@ -122,7 +122,7 @@ class LinearModel:
     checks: int
 
     def logits(self, X: np.ndarray):
-        import torch
+        import torch  # heavy: torch
 
         W = self.weight
         x = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=W.device)
@@ -161,7 +161,7 @@ class TorchLogReg:
             return self._fit(X, y, regs, valid, valid_split)
 
     def _fit(self, X, y, regs, valid, valid_split) -> list[LinearModel]:
-        import torch
+        import torch  # heavy: torch
 
         cfg = self.config
         rng = np.random.RandomState(self.seed)
@@ -267,8 +267,8 @@ class SklearnLogReg:
     def fit(self, X: np.ndarray, y: np.ndarray, regs: Sequence[float], *,
             valid: tuple[np.ndarray, np.ndarray] | None = None,
             valid_split: float | None = None) -> list[Any]:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import LogisticRegression
+        from sklearn.exceptions import ConvergenceWarning  # heavy: sklearn
+        from sklearn.linear_model import LogisticRegression  # heavy: sklearn
 
         models = []
         for c in regs:

@@ -25,6 +25,8 @@ from bench.results import (
     read_transfer_payload,
 )
 from bench.scoring import row
+from bench.tasks.sts import evaluate_sts_task
+from bench.tasks.transfer_suite import default_jobs, evaluate_transfer_suite
 
 __all__ = ["FAMILIES", "EvalContext", "Family", "StsFamily", "TransferFamily"]
 
@@ -76,7 +78,6 @@ class StsFamily(Family):
                 for m in p.metrics if all(m in t.parts[part].metrics for t in tasks)})
 
     def evaluate(self, tasks, views, ctx: EvalContext) -> dict[str, TaskResult]:
-        from bench.tasks.sts import evaluate_sts_task
 
         return {t.name: evaluate_sts_task(t, views[t.name], regressor=ctx.regressor)
                 for t in tasks}
@@ -112,7 +113,6 @@ class TransferFamily(Family):
             {"per_seed_acc": accs})
 
     def evaluate(self, tasks, views, ctx: EvalContext) -> dict[str, TaskResult]:
-        from bench.tasks.transfer_suite import default_jobs, evaluate_transfer_suite
 
         jobs = ctx.jobs or default_jobs(ctx.device, len(tasks))
         raw = evaluate_transfer_suite(tasks, views, config=ctx.transfer_config,

@@ -99,7 +99,7 @@ class Regressor:
             return self._run(train_x, train_y, dev_x, dev_scores, test_x)
 
     def _run(self, train_x, train_y, dev_x, dev_scores, test_x) -> RegressorResult:
-        import torch
+        import torch  # heavy: torch
 
         dev = torch.device(self.device)
         rng = np.random.RandomState(self.seed)

@@ -18,6 +18,7 @@ from bench.correlation import all_metrics, correlation
 from bench.data.sts import StsTask
 from bench.embed import EmbeddingTable
 from bench.results import PartResult, TaskResult
+from bench.tasks.regressor import evaluate_regressor
 
 
 def cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -81,7 +82,6 @@ def evaluate_sts_task(task: StsTask, table: EmbeddingTable, *, regressor: dict[s
         result.parts[name] = score_part(sim, pairs.gold, keep_pairs=name in meta.eval_parts)
     result.similarities = pooled_similarities(task, table)
     if regressor is not None and meta.supervised:
-        from bench.tasks.regressor import evaluate_regressor
 
         result.regression = evaluate_regressor(task, table, **regressor)
     result.eval_s = round(time.perf_counter() - t0, 4)

@@ -36,8 +36,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.data.manifest import UNKNOWN, Checksums
 from bench.data.records import FORMATS, RecordsReader
 from bench.errors import DataError
+from bench.fingerprint import sha256_file
 from bench.tasks.registry import TaskMetadata, check_name, register, tasks
 
 if TYPE_CHECKING:
@@ -168,8 +170,6 @@ def task_file_digests(meta: TaskMetadata) -> Checksums:
     file's folder>`` (a file outside that folder by its name alone: no machine path goes into
     a report): no manifest knows them, so they are digested for the report and marked
     unverified (``data.status``), never verified."""
-    from bench.data.manifest import UNKNOWN, Checksums
-    from bench.fingerprint import sha256_file
 
     assert meta.origin is not None and isinstance(meta.reader, RecordsReader)
     sums = {f"{meta.name}:{meta.origin.name}": sha256_file(meta.origin)}

@@ -200,7 +200,7 @@ def features(samples: Samples, table) -> np.ndarray:
 
 def stratified_folds(y: np.ndarray, k: int, seed: int = 1111) -> list[tuple[np.ndarray, np.ndarray]]:
     """SentEval's ``StratifiedKFold(k, shuffle=True, random_state=seed)`` over positions."""
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold  # heavy: sklearn
 
     skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return list(skf.split(np.zeros(len(y)), y))
@@ -278,7 +278,7 @@ def evaluate_transfer_task(task: TransferTask, table, *, config: ClassifierConfi
     ``classifier`` is ``torch``, ``sklearn`` or a factory ``(config, nclasses, seed, device)``
     returning an object with ``grid(kind)`` and ``fit(X, y, regs, valid=, valid_split=)``.
     """
-    from sklearn.metrics import f1_score
+    from sklearn.metrics import f1_score  # heavy: sklearn
 
     cfg = CONFIGS[config] if isinstance(config, str) else config
     t0 = time.perf_counter()

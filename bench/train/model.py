@@ -38,8 +38,13 @@ def _load_error(display: str, exc: Exception) -> ModelError:
 def load_backbone(backbone: str, dropout: float | None = None, mlm: bool = False):
     """Tokenizer, AutoModel (and MLM head when asked) with dropout p set everywhere, if given."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    from transformers import (  # heavy: transformers
+        AutoConfig,
+        AutoModel,
+        AutoModelForMaskedLM,
+        AutoTokenizer,
+    )
+    from transformers.utils import logging as hf_logging  # heavy: transformers
 
     hf_logging.set_verbosity_error()
     location = resolve_model_location(backbone)

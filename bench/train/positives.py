@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError, DataError
+from bench.train.data import _read
 
 SPELLINGS = ("dropout", "crop:K", "word-deletion:K", "delete-one-word", "synonym",
              "mlm:K", "next-sentence", "next-3-sentences")
@@ -56,7 +57,6 @@ class Corpus:
 def read_corpus(path: str | Path) -> Corpus:
     """One sentence a line; a blank line ends an article (blank lines themselves are dropped)."""
     path = Path(path)
-    from bench.train.data import _read
 
     sentences: list[str] = []
     article: list[int] = []
@@ -234,11 +234,13 @@ class Synonym(WordMaker):
 def load_masked_lm(name: str, role: str):
     """Tokenizer and a masked-LM model whose LM head is in the checkpoint (not fresh weights)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    from transformers import AutoModelForMaskedLM, AutoTokenizer  # heavy: transformers
+    from transformers.utils import logging as hf_logging  # heavy: transformers
 
-    from bench.encoders.transformer import resolve_model_location
-    from bench.train.model import _load_error
+    from bench.encoders.transformer import (
+        resolve_model_location,  # heavy: torch (through bench.encoders.transformer)
+    )
+    from bench.train.model import _load_error  # heavy: torch (through bench.train.model)
 
     hf_logging.set_verbosity_error()
     location = resolve_model_location(name)
@@ -281,7 +283,7 @@ class MlmReplace(PositiveMaker):
         self.model.to(device)
 
     def make(self, corpus: Corpus, lines: np.ndarray, rng: np.random.Generator) -> list[str]:
-        import torch
+        import torch  # heavy: torch
 
         assert self.model is not None, "prepare() first"
         texts = [corpus.sentences[i] for i in lines]

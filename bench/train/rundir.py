@@ -104,7 +104,7 @@ def _is_int(value: Any) -> bool:
 
 def read_meta(folder: Path) -> dict[str, Any] | None:
     """``bench_checkpoint.json`` of a checkpoint folder, checked; None when it has none."""
-    from bench.encoders.pooling import POOLERS
+    from bench.encoders.pooling import POOLERS  # heavy: torch (through bench.encoders.pooling)
 
     path = folder / META_FILE
     if not path.is_file():
@@ -127,7 +127,7 @@ RUN_STATUSES = ("running", "finished")
 def read_run_info(run_dir: Path) -> dict[str, Any]:
     """``run.json`` of a run folder, with the fields bench acts on checked (one line naming
     the file and the field otherwise)."""
-    from bench.encoders.pooling import POOLERS
+    from bench.encoders.pooling import POOLERS  # heavy: torch (through bench.encoders.pooling)
 
     path = run_dir / RUN_FILE
     info = read_json_object(path)
@@ -197,7 +197,7 @@ def remove_partials(run_dir: Path) -> None:
 def write_model_folder(target: Path, model, tokenizer, meta: dict[str, Any],
                        state: dict[str, Any] | None = None) -> Path:
     """Export ``model`` (a SimCSEModel) as a plain HF folder at ``target``, atomically."""
-    import torch
+    import torch  # heavy: torch
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".tmp-{target.name}-{os.getpid()}"

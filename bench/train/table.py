@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.atomic import atomic_write_text
+from bench.callbacks import StsEvaluator
 from bench.compare.index import TRAINING_TABLE_KIND
+from bench.encoders.registry import EncoderOptions, resolve
 from bench.errors import BenchError
+from bench.fingerprint import sha256_file
 from bench.textsafe import md_cell
+from bench.train import rundir
 
 _SEED = re.compile(r"^(.*)-seed(\d+)$")
 
@@ -37,15 +41,13 @@ def score_runs(folder: Path, data_dir: str | None = None,
     ``known``: an earlier result of this function; runs it holds with the same final step and
     run.json digest (and the start) are taken from it instead of being encoded again.
     """
-    from bench.callbacks import StsEvaluator
-    from bench.encoders.registry import EncoderOptions, resolve
-    from bench.train import rundir
-    from bench.train.checkpoint import checkpoint_encoder
+    from bench.train.checkpoint import (
+        checkpoint_encoder,  # heavy: torch (through bench.train.checkpoint)
+    )
 
     runs = sorted(d for d in folder.iterdir() if rundir.is_run_dir(d)) if folder.is_dir() else []
     if not runs:
         raise BenchError(f"{folder}: no training run folders (run.json) in it")
-    from bench.fingerprint import sha256_file
 
     dev = StsEvaluator("STSBenchmark", "dev", "spearman", data_dir=data_dir)
     before = {r["run"]: r for r in (known or {}).get("runs", [])}

@@ -27,6 +27,7 @@ import torch.distributed as dist
 
 from bench.atomic import atomic_write_text
 from bench.callbacks import StsEvaluator
+from bench.data.locate import locate
 from bench.devices import check_device
 from bench.encoders.transformer import autocast_context
 from bench.environment import describe_environment
@@ -34,6 +35,7 @@ from bench.errors import BenchError
 from bench.fingerprint import sha256_file
 from bench.progress import progress_bar
 from bench.seeding import seed_everything
+from bench.tasks.registry import get
 from bench.train import rundir
 from bench.train import state as train_state
 from bench.train.config import TrainConfig
@@ -70,8 +72,6 @@ def _dev_digest(data_dir: str | None) -> str:
     ``data_dir`` may move between a run and its resumption; the pairs may not, or the log
     and best/ would mix scores on two dev sets.
     """
-    from bench.data.locate import locate
-    from bench.tasks.registry import get
 
     part = get("STSBenchmark").load(locate(data_dir).downstream).parts["dev"]
     pairs = [list(part.sent1), list(part.sent2), [float(g) for g in part.gold]]

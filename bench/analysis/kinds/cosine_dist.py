@@ -13,6 +13,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.stats import gaussian_kde
 
 from bench.analysis import metrics
 from bench.analysis.kinds import Entry, Rows
@@ -62,7 +63,6 @@ def plot(models: Sequence[Entry], sets: StsbSets, options: dict[str, Any], path:
 
     Each entry carries ``_cosines`` (per pair, in the order of ``sets.gold``).
     """
-    from scipy.stats import gaussian_kde
 
     labels = metrics.group_labels()
     grp = metrics.group_index(sets.gold)
