@@ -132,6 +132,7 @@ def test_checkpoints_sorted_by_step_and_runs_found(tmp_path):
         checkpoint_targets(tmp_path / "a" / "checkpoints")
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_plot_groups_checkpoints_by_run_in_step_order(tmp_path):
     from bench.analysis.kinds.align_uniform import plot
     from bench.analysis.plots import split_runs
@@ -231,6 +232,7 @@ def test_commands_write_json_and_png(data_dir, tmp_path, capsys):
     assert all(sum(g["histogram"]) == g["n"] for g in groups.values())
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_analyze_errors_are_one_line(data_dir, tmp_path, capsys):
     assert cli(["analyze", "spectrum", "--data-dir", str(data_dir),
                 "--out-dir", str(tmp_path)]) == 2
@@ -240,6 +242,7 @@ def test_analyze_errors_are_one_line(data_dir, tmp_path, capsys):
     assert "unknown STS-B split" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_align_uniform_over_fake_checkpoints(tmp_path, tiny_bert):
     torch = pytest.importorskip("torch")
     from transformers import AutoModel, AutoTokenizer

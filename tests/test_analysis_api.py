@@ -19,6 +19,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1)[:, None]
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_align_uniform_from_python_matches_numpy_and_the_cli(data_dir, tmp_path, capsys):
     result = bench.analyze("align-uniform", "glove-avg", splits="test", data_dir=data_dir,
                            cache_dir=tmp_path / "cache", threshold=4.5, alpha=1.0, t=3.0,

@@ -30,6 +30,7 @@ def _cli(tmp_path: Path, data_dir: Path, *argv: str) -> dict[str, dict[str, floa
     return {s["protocol"]["key"]: s["values"] for s in json.loads(out.read_text())["scores"]}
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_evaluate_gives_bench_run_numbers_for_every_model_kind(tiny_bert, my_sts, tmp_path):
     from sentence_transformers import SentenceTransformer, models
     from transformers import AutoModel, AutoTokenizer

@@ -168,6 +168,7 @@ def _bootstrap_reference(pairs, task: str, resamples: int, seed: int = 1111) -> 
     return 100 * (x * y).sum(1) / np.sqrt((x * x).sum(1) * (y * y).sum(1))
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_real_run_intervals_equal_a_numpy_bootstrap(glove_run, tmp_path):
     frame = _csv(tmp_path, glove_run, "--ci", "--resamples", "100")
     assert frame.loc[0, "Protocol"] == "all-spearman"

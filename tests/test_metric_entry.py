@@ -108,6 +108,7 @@ def _run(glove, folder: Path, tmp_path: Path, protocols: str, out: Path | None =
     return report, {s.protocol.key: s.values for s in report.scores}
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_kendall_entry_scores_the_regressor_predictions(kendall, glove, data_dir, tmp_path):
     out = tmp_path / "k.json"
     report, got = _run(glove, kendall, tmp_path, "all-kendall,all-kendall-reg", out)

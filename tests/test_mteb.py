@@ -113,6 +113,7 @@ def test_sick_r_all_is_its_own_task_of_all_9927_pairs(data_dir):
     np.testing.assert_array_equal(part.gold, gold)
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_mteb_preset_names_its_tasks_and_run_uses_them(monkeypatch, tmp_path, data_dir):
     from bench.protocols import load_presets, preset_tasks
 

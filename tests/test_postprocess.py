@@ -85,6 +85,7 @@ def fitted_flow():
     return flow, train, valid
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_flow_held_out_nll_falls(fitted_flow):
     flow, _, valid = fitted_flow
     steps, nll = zip(*flow.valid_nll_)
@@ -94,6 +95,7 @@ def test_flow_held_out_nll_falls(fitted_flow):
     assert flow.score(valid) == pytest.approx(nll[-1], rel=1e-6)
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_flow_latents_are_standardised(fitted_flow):
     flow, train, _ = fitted_flow
     Z = flow.transform(train)

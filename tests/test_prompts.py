@@ -57,6 +57,7 @@ def _hf(tiny_bert):
     return AutoModel.from_pretrained(tiny_bert), AutoTokenizer.from_pretrained(tiny_bert)
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_a_prompt_reaches_the_tokenizer_once_per_sentence_and_side(small_task, tiny_bert,
                                                                    tmp_path):
     toml, rows = small_task
@@ -128,6 +129,7 @@ def test_sentence_transformers_named_prompts_are_honoured(small_task, tiny_bert)
         bench.evaluate(st, task_files=[toml], prompt_name="passage", use_cache=False)
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_the_cache_never_mixes_prompts_lengths_or_precisions(small_task, tiny_bert, tmp_path):
     toml, rows = small_task
     cache = tmp_path / "cache"

@@ -32,6 +32,7 @@ def _config(data_dir, cache, protocol="every-cosine", tasks=("STS12", "STSBenchm
                      data_dir=str(data_dir), cache_dir=str(cache), show_progress=False)
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_second_run_with_another_protocol_encodes_nothing(data_dir, tmp_path):
     first_enc, second_enc = HashEncoder(), HashEncoder()
     first = run(_config(data_dir, tmp_path, "all-spearman"), encoder=first_enc)
@@ -45,6 +46,7 @@ def test_second_run_with_another_protocol_encodes_nothing(data_dir, tmp_path):
     assert all(a[k].spearman == b[k].spearman for k in a)
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_all_protocols_come_from_one_encoding_pass(data_dir, tmp_path):
     enc = HashEncoder()
     report = run(_config(data_dir, tmp_path, "every-cosine"), encoder=enc)

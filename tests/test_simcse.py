@@ -155,6 +155,7 @@ class StopAt:
         return trainer.step >= self.step
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_resume_after_kill_equals_uninterrupted(tmp_path, tiny_corpus, tiny_data, tiny_bert):
     cfg = lambda name, **kw: _cfg(tmp_path, tiny_corpus, name, tiny_data, tiny_bert, **kw)
     Trainer(cfg("full")).train()

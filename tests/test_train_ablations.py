@@ -291,6 +291,7 @@ def test_unknown_recipe_set_is_one_line():
         recipe_set("nope")
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_table_scores_final_checkpoints_and_groups_seeds(tmp_path, corpus_file, tiny_bert):
     from bench.train.table import markdown, score_runs
     from bench.train.trainer import train

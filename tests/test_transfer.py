@@ -63,6 +63,7 @@ def test_task_sets_expand():
     assert _names(["sst", "sts-b"]) == ["SST2", "STSBenchmark"]
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_registry_sizes_are_what_the_readers_keep(data_dir):
     for meta in select(["transfer"]):
         task = meta.load(data_dir)

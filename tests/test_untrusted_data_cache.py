@@ -466,6 +466,7 @@ def _fp(model, **kw) -> str:
     return wrap(model, **kw).fingerprint
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_sentence_transformer_key_covers_pooling_length_and_tokenizer(tiny_bert):
     a, b = _tiny_st(tiny_bert), _tiny_st(tiny_bert)
     assert _fp(a) == _fp(b)  # identical setups, loaded twice: one key
@@ -480,6 +481,7 @@ def test_sentence_transformer_key_covers_pooling_length_and_tokenizer(tiny_bert)
     assert _fp(c) != _fp(a)
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_hf_model_key_covers_the_tokenizer_and_stays_put_after_encoding(tiny_bert):
     from transformers import AutoModel, AutoTokenizer
 
@@ -494,6 +496,7 @@ def test_hf_model_key_covers_the_tokenizer_and_stays_put_after_encoding(tiny_ber
     assert _fp(model, tokenizer=tokenizer, pooler="avg") != first
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_a_switched_pooling_never_gets_the_first_pooling_s_cached_vectors(tiny_bert, tmp_path):
     from bench.embed import encode_tasks
     from bench.encoders.objects import wrap

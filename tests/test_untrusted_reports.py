@@ -97,6 +97,7 @@ def _stsb_reference(path: Path) -> float:
 
 # 1. a stored score is checked against its own per-pair data ---------------------------------
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_an_edited_score_is_refused_naming_file_task_and_protocol(tmp_path, capsys):
     path = _copy(KEPT, tmp_path)
     _edit(path, lambda d: d["scores"][0]["values"].update(STSBenchmark=90.0))
@@ -268,6 +269,7 @@ def test_blocked_bootstrap_equals_the_unblocked_one_bit_for_bit(key):
         assert np.array_equal(old, new, equal_nan=True)
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_a_million_pair_bootstrap_stays_within_bounded_memory():
     """Unblocked, 20 resamples of a million pairs hold 160 MB of indices plus 160 MB per
     gathered array; blocked, a few blocks of 4 rows."""
@@ -357,6 +359,7 @@ else:
 """
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 @pytest.mark.parametrize("kind", ["text", "report"])
 def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path, kind):
     target = tmp_path / "out" / "r.json"
@@ -414,6 +417,7 @@ WRONG = {"str": "x", "list": ["x"], "dict": {"x": 1}, "null": None, "negative": 
          "huge": 10**30}
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 @pytest.mark.parametrize("field", FIELDS, ids=lambda f: ".".join(map(str, f)))
 def test_a_field_of_the_wrong_type_gives_one_line_or_is_harmless(tmp_path, capsys, field):
     base = json.loads(KEPT.read_text())
