@@ -24,6 +24,7 @@ from bench.atomic import (
     atomic_write_text,
 )
 from bench.data.manifest import data_key
+from bench.data.reading import unique_keys
 from bench.errors import BenchError, warn
 from bench.evidence import (
     check_run_fields,
@@ -210,17 +211,6 @@ def _fallback(report: RunReport, raw: bytes | None, wanted: Path, exc: OSError) 
 MAX_REPORT_BYTES = 256 * 1024 * 1024
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose keys are unique: with a repeated key, viewers and parsers disagree
-    about which value counts (Python keeps the last), so such a file is refused."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {key!r} appears twice in one object")
-        out[key] = value
-    return out
-
-
 def _no_constant(name: str) -> Any:
     """Strict JSON: bench writes null for a computed NaN, never NaN or Infinity."""
     raise ValueError(f"{name} is not JSON (bench writes null for a number that is not one)")
@@ -236,7 +226,7 @@ def read_report(path: Path) -> dict[str, Any]:
         raise ReportError(f"{path}: {size:,} bytes, larger than any bench report "
                           f"({MAX_REPORT_BYTES:,} at most); not read")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys,
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys,
                           parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ReportError(f"{path}: not a bench report (invalid JSON: "

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from bench.errors import DataError
 
@@ -58,3 +59,14 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid {encoding} ({exc.reason} at byte {exc.start})"
                         ) from None
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json``'s ``object_pairs_hook`` for files others made: with a repeated key, viewers and
+    parsers disagree about which value counts (Python keeps the last), so it is an error."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice")
+        out[key] = value
+    return out

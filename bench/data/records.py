@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.data.reading import unique_keys
 from bench.data.sts import PairSet, StsTask, _read_text
 from bench.errors import DataError
 
@@ -45,16 +46,6 @@ def _check_file(path: Path) -> None:
     if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
         raise DataError(f"{path}: {path.stat().st_size} bytes, more than the "
                         f"{MAX_FILE_BYTES >> 20} MiB a task file's data file may have")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """json's object_pairs_hook: a key given twice is an error, not the last value silently."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"key {key!r} appears twice")
-        out[key] = value
-    return out
 
 
 @contextmanager
@@ -81,7 +72,7 @@ def _rows(path: Path, fmt: str, header: bool) -> Iterator[tuple[int, dict[Column
             if not line.strip():
                 continue
             try:
-                row = json.loads(line, object_pairs_hook=_unique_keys)
+                row = json.loads(line, object_pairs_hook=unique_keys)
             except ValueError as exc:
                 if not isinstance(exc, json.JSONDecodeError):
                     raise DataError(f"{path}:{lineno}: {exc}") from None
