@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report", help="one self-contained HTML page from reports (not 'reports': the index)",
         description="Write one HTML page (no network: CSS, script and plots inline) with the "
-        "paper-style STS table per protocol and a protocol switcher, 95%% intervals, "
+        "paper-style STS table per protocol and a protocol switcher, 95% intervals, "
         "significance marks (corrected over the family), the protocol-robust summary, the "
         "transfer table and the plots of analysis reports. 'bench reports index' is another "
         "command: it rewrites reports/README.md, the index of the kept reports.")
