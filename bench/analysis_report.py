@@ -8,11 +8,11 @@ folder was found (``data.found_via``). Schema 1 files are read and converted on 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from bench.data.reading import strict_json
 from bench.paths import relative_file
 from bench.results import ReportError
 
@@ -90,7 +90,7 @@ def load(path: Path) -> AnalysisReport:
     """Read an analysis report of any readable schema, or fail with one line naming the file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = strict_json(path)
     except FileNotFoundError:
         raise ReportError(f"{path}: no such report file") from None
     except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError

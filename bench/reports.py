@@ -24,7 +24,7 @@ from bench.atomic import (
     atomic_write_text,
 )
 from bench.data.manifest import data_key
-from bench.data.reading import unique_keys
+from bench.data.reading import strict_json
 from bench.errors import BenchError, warn
 from bench.evidence import (
     check_run_fields,
@@ -206,29 +206,14 @@ def _fallback(report: RunReport, raw: bytes | None, wanted: Path, exc: OSError) 
             f"written to {spare} instead")
 
 
-# A schema-2 report is tens of kilobytes (per-pair data live in the sidecar); schema-1
-# reports carried their pairs inline, a few megabytes. Larger is not a report bench wrote.
-MAX_REPORT_BYTES = 256 * 1024 * 1024
-
-
-def _no_constant(name: str) -> Any:
-    """Strict JSON: bench writes null for a computed NaN, never NaN or Infinity."""
-    raise ValueError(f"{name} is not JSON (bench writes null for a number that is not one)")
-
-
 def read_report(path: Path) -> dict[str, Any]:
     """Load a report's JSON, or fail with one line that says what is wrong with the file."""
     path = Path(path)
     if not path.is_file():
         raise ReportError(f"{path}: no such report file")
-    size = path.stat().st_size
-    if size > MAX_REPORT_BYTES:
-        raise ReportError(f"{path}: {size:,} bytes, larger than any bench report "
-                          f"({MAX_REPORT_BYTES:,} at most); not read")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys,
-                          parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        data = strict_json(path)
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise ReportError(f"{path}: not a bench report (invalid JSON: "
                           f"{str(exc)[:160] or type(exc).__name__})") from None
     if not isinstance(data, dict) or "schema_version" not in data:

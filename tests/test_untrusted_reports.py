@@ -25,6 +25,7 @@ import pytest
 from scipy import stats
 
 import bench.atomic
+import bench.data.reading
 import bench.reports
 from bench.cli import main
 from bench.compare.uncertainty import task_replicates
@@ -516,7 +517,7 @@ def test_a_duplicate_key_in_a_real_report_is_refused(tmp_path, capsys):
 
 
 def test_a_report_larger_than_any_bench_report_is_not_read(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(bench.reports, "MAX_REPORT_BYTES", 1000)
+    monkeypatch.setattr(bench.data.reading, "MAX_JSON_BYTES", 1000)
     path = _copy(KEPT, tmp_path)
     _refused(capsys, path, "bytes")
 

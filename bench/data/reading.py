@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -70,3 +71,27 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"key {key!r} appears twice")
         out[key] = value
     return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (bench writes null for a number that is not one)")
+
+
+# Larger than any JSON file bench writes or reads (reports are tens of kilobytes; schema-1
+# reports with inline pairs a few megabytes; an MTEB result file less).
+MAX_JSON_BYTES = 256 * 1024 * 1024
+
+
+def strict_json(path: Path, max_bytes: int | None = None) -> Any:
+    """The JSON value in ``path``, read as a file someone else made: bounded in size, strict
+    (no ``NaN``/``Infinity``, no key given twice, no nesting deep enough to exhaust the
+    stack). Raises ``ValueError`` with the reason (OSError when it cannot be read)."""
+    max_bytes = MAX_JSON_BYTES if max_bytes is None else max_bytes
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(f"{size:,} bytes, more than the {max_bytes:,} read at most")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys,
+                          parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None

@@ -26,7 +26,7 @@ DEFAULT_VECTORS = "packaged:glove-6B-50d"
 
 def _load_packaged(root: Path) -> tuple[dict[str, int], np.ndarray]:
 
-    matrix = np.load(root / "glove_6B_50d_emb.npy")
+    matrix = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
     words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column(0).to_pylist()
     if len(words) != matrix.shape[0]:
         raise ModelError(f"{root}: index has {len(words)} words but the matrix {matrix.shape[0]} rows")

@@ -249,7 +249,7 @@ def _load_state(path: Path) -> dict[str, np.ndarray] | None:
     if not path.is_file():
         return None
     try:
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:  # a cache merged from elsewhere
             return {k: data[k] for k in data.files if k != "__meta__"}
     except (OSError, ValueError, KeyError):
         return None  # unreadable: refit and overwrite

@@ -20,11 +20,11 @@ bench task MTEB's task is (``bench.mteb.tasks``). A model's identity comes from
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
+from bench.data.reading import strict_json
 from bench.errors import MtebError
 from bench.literature import LiteratureReport, LiteratureRow
 from bench.mteb.tasks import BY_BENCH, BY_MTEB, MtebTask, protocol
@@ -47,8 +47,8 @@ def is_revision(text: object) -> bool:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return strict_json(path)
+    except (OSError, ValueError) as exc:
         raise MtebError(f"{path}: not a readable JSON file ({exc})") from None
 
 
@@ -60,8 +60,8 @@ def looks_like_mteb(path: Path) -> bool:
     if path.suffix != ".json" or not path.is_file():
         return False
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        data = strict_json(path)
+    except (OSError, ValueError):
         return False
     return (isinstance(data, dict) and "schema_version" not in data
             and ("task_name" in data or "mteb_dataset_name" in data))

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.atomic import atomic_write_text
+from bench.data.reading import strict_json
 from bench.errors import BenchError
 from bench.paths import RUNS_DEFAULT, RUNS_ENV, recipe_run, runs_root  # noqa: F401  (their home before)
 
@@ -82,11 +83,13 @@ def latest_resumable(run_dir: Path) -> tuple[int, Path] | None:
 def read_json_object(path: Path) -> dict[str, Any]:
     """A JSON object from ``path``, or one line naming the file (it may come from anyone)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = strict_json(path)
     except UnicodeDecodeError:
         raise BenchError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise BenchError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except ValueError as exc:
+        raise BenchError(f"{path}: not valid JSON ({exc})") from None
     except OSError as exc:
         raise BenchError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(value, dict):
