@@ -90,6 +90,16 @@ def eval_context(opts: RunOptions, device: str, needs_regressor: bool) -> EvalCo
                        classifier=opts.classifier, jobs=opts.jobs)
 
 
+def plan_tasks(tasks: Sequence[Any], ctx: EvalContext) -> list[Any]:
+    """Each task as its family plans it for this run (``Family.plan``, when the family has
+    one: the STS family drops the splits no requested protocol reads)."""
+    out = []
+    for task in tasks:
+        plan = getattr(FAMILIES.get(task.meta.family), "plan", None)
+        out.append(plan(task, ctx) if plan is not None else task)
+    return out
+
+
 def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
     return [meta.load(downstream) for meta in metas]
 
@@ -176,6 +186,9 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 
+    needs_regressor = any(p.regressor != "none" for p in config.protocols)
+    ctx = eval_context(opts, device, needs_regressor)
+    tasks = plan_tasks(tasks, ctx)  # only the parts the protocols read are encoded
     views, embed_stats = encode_tasks(
         encoder, {task.name: task.sentences() for task in tasks},
         cache_root=cache_root,
@@ -189,8 +202,6 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     zero_vectors = embed_stats.pop("zero_vectors", 0)
     timings.update(embed_stats)
 
-    needs_regressor = any(p.regressor != "none" for p in config.protocols)
-    ctx = eval_context(opts, device, needs_regressor)
     results: dict[str, TaskResult] = {}
     for family_name, family in FAMILIES.items():
         mine = [task for task in tasks if task.meta.family == family_name]
