@@ -3,6 +3,7 @@ are encoded once whatever folder they are loaded from, and each sentence is toke
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -73,3 +74,59 @@ def test_a_regressor_run_encodes_train_and_dev(tmp_path):
     assert set(enc.seen) == every
     assert set(report.tasks["STSBenchmark"].parts) == set(SPLITS)
     assert report.tasks["STSBenchmark"].regression is not None
+
+
+def _checkpoint(tiny_bert: Path, folder: Path, state: bool) -> Path:
+    """A bench checkpoint folder (weights, tokenizer, bench_checkpoint.json) as training
+    writes one: the last step keeps the optimizer state, best/ does not."""
+    from bench.train import rundir
+
+    shutil.copytree(tiny_bert, folder)
+    (folder / rundir.META_FILE).write_text(json.dumps(
+        {"format": rundir.FORMAT, "version": 1, "step": 10, "eval_pooler": "cls"}, indent=2))
+    if state:
+        (folder / rundir.STATE_FILE).write_bytes(b"optimizer state")
+    return folder
+
+
+def _run(model: str, data: Path, cache: Path) -> dict:
+    report = bench.evaluate(model, tasks=["STSBenchmark"], protocols="simcse", data_dir=data,
+                            cache_dir=cache, verify_data=False)
+    return {"fingerprint": report.model.fingerprint, "encoded": report.timings[
+        "sentences_encoded"], "cached": report.timings["sentences_cached"],
+        "score": report.scores[0].values["STSBenchmark"]}
+
+
+@pytest.mark.slow  # five runs of a tiny BERT (~2 s)
+def test_identical_weights_are_encoded_once_whatever_folder_holds_them(tmp_path, tiny_bert,
+                                                                     monkeypatch):
+    data, rows = split_stsb(tmp_path / "data")
+    n_test = len({s for a, b, _ in rows["test"] for s in (a, b)})
+    runs = tmp_path / "runs" / "r"
+    last = _checkpoint(tiny_bert, runs / "checkpoints" / "step-00010", state=True)
+    best = _checkpoint(tiny_bert, runs / "best", state=False)
+    cache = tmp_path / "cache"
+    first = _run(str(last), data, cache)
+    assert (first["encoded"], first["cached"]) == (n_test, 0)
+    again = _run(str(best), data, cache)  # best/ after its identical last checkpoint
+    assert again["fingerprint"] == first["fingerprint"]
+    assert (again["encoded"], again["cached"]) == (0, n_test)
+    assert again["score"] == first["score"]
+    # another spelling of the path, and a hard-linked copy: the same files, nothing encoded
+    linked = tmp_path / "elsewhere" / "model"
+    linked.mkdir(parents=True)
+    for f in best.iterdir():
+        os.link(f, linked / f.name)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    for spelling in ("model", "../elsewhere/model", "./model/"):
+        other = _run(spelling, data, cache)
+        assert other["fingerprint"] == first["fingerprint"], spelling
+        assert (other["encoded"], other["cached"]) == (0, n_test), spelling
+    # a changed weight is another model: all encoded again
+    weights = linked / "model.safetensors"
+    content = bytearray(weights.read_bytes())
+    weights.unlink()  # break the link: best/ keeps its bytes
+    content[-1] ^= 0x01
+    weights.write_bytes(bytes(content))
+    changed = _run("model", data, cache)
+    assert changed["fingerprint"] != first["fingerprint"] and changed["encoded"] == n_test

@@ -20,7 +20,7 @@ from bench.encoders.limits import model_max_tokens, precut, truncation_record
 from bench.encoders.packaged import is_packaged, packaged_path
 from bench.encoders.pooling import FIRST_LAYERS, POOLERS, needs_hidden_states, pool, uses_cls_only
 from bench.errors import ModelError
-from bench.fingerprint import folder_digest
+from bench.fingerprint import fingerprint, folder_digest
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -88,6 +88,19 @@ def weights_folder(location: str, display: str, load: Callable[[], object]) -> P
         raise ModelError(f"model {display!r} loaded, but its files are in no local folder or "
                          f"Hugging Face cache snapshot, so its weights cannot be fingerprinted")
     return folder
+
+
+LOCAL_FOLDER = "<local folder: keyed by its files>"
+
+
+def content_key(spec: dict[str, Any], model: str, location: str) -> dict[str, Any]:
+    """The spec a fingerprint covers: a local model folder is named by its files (the weights
+    digest), not by the path as typed, so ``model``, ``../x/model``, a hard-linked copy and a
+    run's ``best/`` beside its identical last checkpoint share one cache entry. Packaged names
+    and hub ids keep their name (and the fingerprints they always had)."""
+    if is_packaged(model) or not Path(location).is_dir():
+        return spec
+    return {**spec, "model": LOCAL_FOLDER}
 
 
 def describe_weights(folder: Path) -> dict[str, Any]:
@@ -203,6 +216,11 @@ class TransformerEncoder(Encoder):
         if self.dtype != "fp32":  # fp32 specs (and fingerprints) stay what they always were
             spec["dtype"] = self.dtype
         return spec
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(content_key(self.full_spec(), self.model_id, self.location),
+                           self.weights_digest())
 
     @cached_property
     def weights_folder(self) -> Path:
