@@ -130,3 +130,32 @@ def test_identical_weights_are_encoded_once_whatever_folder_holds_them(tmp_path,
     weights.write_bytes(bytes(content))
     changed = _run("model", data, cache)
     assert changed["fingerprint"] != first["fingerprint"] and changed["encoded"] == n_test
+
+
+@pytest.mark.slow  # loads a tiny BERT (the session fixture: ~4 s when first)
+def test_each_sentence_is_tokenized_once_and_the_vectors_are_unchanged(tiny_bert):
+    from bench.embed import embed, plan_batches
+    from bench.encoders.transformer import TransformerEncoder
+
+    enc = TransformerEncoder(str(tiny_bert), "avg", max_length=12)
+    tokenizer = enc._loaded[0]
+    seen: list[str] = []
+
+    class Counting:  # the tokenizer, counting the texts it is given
+        def __getattr__(self, name):
+            return getattr(tokenizer, name)
+
+        def __call__(self, texts, *args, **kwargs):
+            seen.extend([texts] if isinstance(texts, str) else texts)
+            return tokenizer(texts, *args, **kwargs)
+
+    enc.__dict__["_loaded"] = (Counting(), enc._loaded[1])
+    sentences = [f"sentence {i} " + "word " * (i % 17) for i in range(40)]
+    table = embed(enc, sentences, batch_size=6, show_progress=False)
+    assert sorted(seen) == sorted(sentences)  # planning tokenized them; encoding did not
+    # reference: the same batches tokenized and padded by transformers, as before
+    plain = TransformerEncoder(str(tiny_bert), "avg", max_length=12)
+    batches = [b for _, b, _ in plan_batches(plain, sentences, 6)]
+    plain._tokens.clear()
+    for batch in batches:
+        assert np.array_equal(table.lookup(batch), plain.encode(batch, batch_size=6))
