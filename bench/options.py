@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.encoders.base import PRECISIONS
+from bench.encoders.onnx import BACKENDS
 from bench.encoders.pooling import POOLERS
 from bench.errors import BenchError, ProtocolError
 from bench.protocols import (
@@ -115,6 +116,10 @@ class RunOptions:
         None, "dtype the weights are loaded in (default: the recipe's, else fp32); "
         "--precision is the autocast precision, recorded apart", group=ENCODE,
         choices=PRECISIONS)
+    backend: str = option(
+        "torch", "inference backend of a transformer encoder: torch, onnx (ONNX Runtime, "
+        "fp32, CPU) or onnx-int8 (int8-quantized: another model); recorded in the report "
+        "and the cache key (needs the onnx extra)", group=ENCODE, choices=BACKENDS)
     show_progress: bool = option(False, "no progress bar", group=ENCODE, kind=bool,
                                  negative="--quiet", cli_default=True)
     # -- data (run, analyze, training's evaluation, bench data) --------------------------

@@ -22,6 +22,7 @@ from bench.distributed import Shards, announcing, setup
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.make import encoder_options
+from bench.encoders.onnx import as_backend
 from bench.encoders.registry import resolve
 from bench.environment import describe_environment
 from bench.options import RunOptions
@@ -183,6 +184,7 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     t = time.perf_counter()
     if encoder is None:
         encoder = resolve(config.model, encoder_options(opts, device))
+    encoder = as_backend(encoder, opts.backend)  # torch: the encoder itself
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 
@@ -224,6 +226,8 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     run_info: dict[str, Any] = {"seed": opts.seed, "device": config.device,
                                 "precision": opts.precision, "batch_size": opts.batch_size,
                                 "zero_vectors": zero_vectors}
+    if opts.backend != "torch":  # torch runs keep the record they always had
+        run_info["backend"] = opts.backend
     if shards is not None:  # a sharded run: how many processes encoded, on which devices
         run_info.update(world_size=shards.world, devices=list(shards.devices))
     for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision
