@@ -17,6 +17,7 @@ Needs the ``onnx`` extra (``pip install 'bench[onnx]'``: onnxruntime, onnx, onnx
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import logging
@@ -79,12 +80,11 @@ def _quiet_logs():
 
 
 def _requirements() -> None:
-    try:
-        import onnxruntime  # noqa: F401  # heavy: onnxruntime
-        import onnxscript  # noqa: F401  # heavy: onnxscript
-    except ImportError as exc:
-        raise ModelError(f"--backend onnx needs ONNX Runtime and the ONNX exporter "
-                         f"({exc.name} is not installed): pip install 'bench[onnx]'") from None
+    missing = [name for name in ("onnxruntime", "onnx", "onnxscript")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ModelError(f"--backend onnx needs ONNX Runtime and torch's ONNX exporter "
+                         f"({', '.join(missing)} not installed): pip install 'bench[onnx]'")
 
 
 def as_backend(encoder: Encoder, backend: str) -> Encoder:

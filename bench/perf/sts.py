@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from bench.data.locate import locate
 from bench.devices import has_amx_bf16
 from bench.encoders.make import encoder_options
@@ -79,13 +81,20 @@ def _st_model(device: str = "cpu") -> Any:
     return SentenceTransformer(str(packaged_path(PACKAGED)), device=device)
 
 
-def _peer_encode(sentences: list[str], batch_size: int) -> float:
+def _sync(device: str) -> None:
+    """Wait for the GPU's queued work, so a wall time covers it."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _peer_encode(sentences: list[str], batch_size: int, device: str = "cpu") -> float:
     t = time.perf_counter()
-    _st_model().encode(sentences, batch_size=batch_size, show_progress_bar=False)
+    _st_model(device).encode(sentences, batch_size=batch_size, show_progress_bar=False)
+    _sync(device)
     return time.perf_counter() - t
 
 
-def _peer_evaluator(pairs: Any, batch_size: int) -> tuple[float, float]:
+def _peer_evaluator(pairs: Any, batch_size: int, device: str = "cpu") -> tuple[float, float]:
     """Wall seconds of what a sentence-transformers user runs on STS-B test (load the model,
     evaluate), and its Spearman (points)."""
     from sentence_transformers.sentence_transformer.evaluation import (  # heavy: sentence_transformers
@@ -93,12 +102,13 @@ def _peer_evaluator(pairs: Any, batch_size: int) -> tuple[float, float]:
     )
 
     t = time.perf_counter()
-    model = _st_model()
+    model = _st_model(device)
     evaluator = EmbeddingSimilarityEvaluator(list(pairs.sent1), list(pairs.sent2),
                                              [float(g) for g in pairs.gold],
                                              batch_size=batch_size, main_similarity="cosine",
                                              write_csv=False)
     metrics = evaluator(model)
+    _sync(device)
     wall = time.perf_counter() - t
     return wall, 100 * float(metrics["spearman_cosine"])
 
@@ -122,8 +132,9 @@ class _Runs:
     """bench runs of one benchmark, each with a fresh embedding cache; ``cold`` also gives it
     a fresh digest memo (``XDG_CACHE_HOME``), so the weights are hashed again."""
 
-    def __init__(self, args: argparse.Namespace, downstream: Path, tmp: Path) -> None:
-        self.args, self.downstream, self.tmp = args, downstream, tmp
+    def __init__(self, args: argparse.Namespace, downstream: Path, tmp: Path,
+                 device: str = "cpu") -> None:
+        self.args, self.downstream, self.tmp, self.device = args, downstream, tmp, device
         self.count = 0
         self.warm_xdg = tmp / "xdg-warm"
 
@@ -133,7 +144,8 @@ class _Runs:
         return RunConfig(model=self.args.model, protocols=parse_protocols(protocol),
                          tasks=tasks, data_dir=str(self.downstream),
                          cache_dir=str(cache or self.tmp / f"cache-{self.count}"),
-                         batch_size=self.args.batch_size, show_progress=False, **options)
+                         batch_size=self.args.batch_size, show_progress=False,
+                         device=self.device, **options)
 
     def time(self, config: RunConfig, cold: bool = False) -> tuple[RunReport, float]:
         with _xdg(self.tmp / f"xdg-{self.count}" if cold else self.warm_xdg):
@@ -165,13 +177,14 @@ def _against(reference: RunReport, ref_wall: float, other: RunReport, wall: floa
     return out
 
 
-def stsb_section(runs: _Runs, args: argparse.Namespace) -> dict[str, Any]:
-    meta = select(["STSBenchmark"])[0]
+def stsb_section(runs: _Runs, args: argparse.Namespace, task: str = "STSBenchmark"
+                 ) -> dict[str, Any]:
+    meta = select([task])[0]
     test = meta.load(runs.downstream).parts[meta.eval_parts[0]]
-    _st_model()  # untimed: the weights are in the disk cache for both
-    peer_s, peer_value = _peer_evaluator(test, args.batch_size)
-    report, wall = runs.time(runs.config(["STSBenchmark"], "simcse"), cold=True)
-    ours = report.scores[0].values["STSBenchmark"]
+    _st_model(runs.device)  # untimed: the weights are in the disk cache for both
+    peer_s, peer_value = _peer_evaluator(test, args.batch_size, runs.device)
+    report, wall = runs.time(runs.config([meta.name], "simcse"), cold=True)
+    ours = report.scores[0].values[meta.name]
     return {"pairs": len(test), "distinct_sentences": len(set(test.sent1) | set(test.sent2)),
             "sentences_encoded": report.timings["sentences_encoded"],
             "evaluator_s": round(peer_s, 2), "bench_cold_s": round(wall, 2),
@@ -197,7 +210,7 @@ def suite_section(runs: _Runs, args: argparse.Namespace, tasks: list[str]
                   ) -> tuple[dict[str, Any], RunReport]:
     regressor = any(p.regressor != "none" for p in parse_protocols(args.protocol))
     unique = needed_sentences(tasks, runs.downstream, regressor)
-    peer_s = _peer_encode(unique, args.batch_size)
+    peer_s = _peer_encode(unique, args.batch_size, runs.device)
     config = runs.config(tasks, args.protocol)
     cold, cold_s = runs.time(config, cold=True)
     warm, warm_s = runs.time(config)
