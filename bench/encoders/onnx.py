@@ -151,12 +151,16 @@ class OnnxEncoder(Encoder):
         folder = onnx_root() / self.fingerprint
         target = folder / ("model-int8.onnx" if self.backend == "onnx-int8" else "model.onnx")
         meta = folder / "export.json"
-        if folder.is_dir() and not folder.is_symlink():
+        if folder.is_symlink():  # never follow a planted link out of the folder
+            folder.unlink()
+        elif folder.is_dir():
             try:
-                recorded = json.loads(meta.read_text(encoding="utf-8")).get("sha256")
-            except (OSError, ValueError, AttributeError):
+                recorded = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
                 recorded = None
-            if target.is_file() and recorded == file_digest(target):
+            if (isinstance(recorded, dict) and recorded.get("fingerprint") == self.fingerprint
+                    and target.is_file() and not target.is_symlink()
+                    and recorded.get("sha256") == file_digest(target)):
                 return target
             shutil.rmtree(folder, ignore_errors=True)  # half made, or changed since
         self._export(folder, target.name)
