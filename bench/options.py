@@ -116,10 +116,6 @@ class RunOptions:
         None, "dtype the weights are loaded in (default: the recipe's, else fp32); "
         "--precision is the autocast precision, recorded apart", group=ENCODE,
         choices=PRECISIONS)
-    backend: str = option(
-        "torch", "inference backend of a transformer encoder: torch, onnx (ONNX Runtime, "
-        "fp32, CPU) or onnx-int8 (int8-quantized: another model); recorded in the report "
-        "and the cache key (needs the onnx extra)", group=ENCODE, choices=BACKENDS)
     show_progress: bool = option(False, "no progress bar", group=ENCODE, kind=bool,
                                  negative="--quiet", cli_default=True)
     # -- data (run, analyze, training's evaluation, bench data) --------------------------
@@ -127,6 +123,10 @@ class RunOptions:
         None, "SentEval data: the 'downstream' folder or its parent (default: "
         "$BENCH_DATA_DIR, then ~/.cache/bench/senteval)", group=DATA, kind=Path)
     # -- run only --------------------------------------------------------------------------
+    backend: str = option(
+        "torch", "inference backend of a transformer encoder: torch, onnx (ONNX Runtime, "
+        "fp32, CPU) or onnx-int8 (int8-quantized: another model); recorded in the report "
+        "and the cache key (needs the onnx extra)", choices=BACKENDS)
     verify_data: bool = option(True, "do not fail when a data file's sha256 differs from the "
                                "manifest", kind=bool, negative="--skip-verify")
     task_files: tuple[str, ...] = option(

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from bench.commands.common import split_list
 from bench.data.locate import locate
 from bench.devices import has_amx_bf16
 from bench.encoders.make import encoder_options
@@ -66,7 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="minilm-avg",
                    help="bench recipe to time (default minilm-avg: the packaged MiniLM, whose "
                    "sentence-transformers form is the peer)")
-    p.add_argument("--tasks", default="sts", help="STS tasks of the suite (default sts)")
+    p.add_argument("--tasks", nargs="+", default=["sts"],
+                   help="STS tasks of the suite (default sts)")
     p.add_argument("--protocol", default="simcse", help="protocols of the suite (default simcse)")
     p.add_argument("--sections", default=",".join(SECTIONS),
                    help=f"what to measure, comma-separated (default {','.join(SECTIONS)})")
@@ -294,7 +296,7 @@ def run(args: argparse.Namespace) -> dict:
         raise BenchError(f"--sections: unknown section {unknown[0]!r}; valid: "
                          f"{', '.join(SECTIONS)}")
     parse_protocols(args.protocol)  # a bad protocol fails before anything is timed
-    tasks = [t for t in args.tasks.replace(",", " ").split() if t]
+    tasks = split_list(args.tasks)
     select(tasks)
     import sentence_transformers  # noqa: F401  (import cost outside both timings)  # heavy: sentence_transformers
     import transformers  # noqa: F401  # heavy: transformers
