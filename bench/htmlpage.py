@@ -298,7 +298,17 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
                          + "\n".join(to_html(t) for t in seed_tables(r.label, r.report)))
     if analyses:
         parts.append("<h2>Analyses</h2>" + "\n".join(_analysis_section(p, d) for p, d in analyses))
-    body = "\n".join(parts)
+    return _document(title, "\n".join(parts), _JS)
+
+
+def _document(title: str, body: str, script: str = "") -> str:
+    """A self-contained page: the CSS inline, an optional inline script, nothing fetched."""
+    tail = f"<script>{script}</script>" if script else ""
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>\n{body}\n"
-            f"<script>{_JS}</script></body></html>\n")
+            f"{tail}</body></html>\n")
+
+
+def tables_page(title: str, tables: list[Table]) -> str:
+    """A page of tables alone (``bench neighbors --html``), styled as the report page."""
+    return _document(title, f"<h1>{_esc(title)}</h1>\n" + "\n".join(to_html(t) for t in tables))

@@ -92,8 +92,17 @@ def _body(table: Table, fmt: str) -> list[list[str]]:
             for row in table.rows]
 
 
+def text_columns(table: Table) -> set[int]:
+    """Columns after the label columns whose every cell is a text (the sentences of ``bench
+    neighbors``): left-aligned like the labels, and wrapped between words on a terminal."""
+    return {i for i in range(table.label_columns, len(table.columns))
+            if table.rows and all(isinstance(r[i].value, str) for r in table.rows)}
+
+
 def _align(table: Table) -> list[str]:
-    return ["left"] * table.label_columns + ["right"] * (len(table.columns) - table.label_columns)
+    text = text_columns(table)
+    return ["left" if i < table.label_columns or i in text else "right"
+            for i in range(len(table.columns))]
 
 
 def to_markdown(table: Table) -> str:
@@ -210,8 +219,12 @@ def _chunks(widths: list[int], labels: int, width: int) -> list[list[int]]:
 def _rich(table: Table, grid: list[list[str]], widths: list[int], columns: list[int],
           edge: bool = True) -> RichTable:
     out = RichTable(show_edge=edge)
+    text = text_columns(table)
     for i in columns:
         col = table.columns[i]
+        if i in text:  # sentences wrap between words (a word longer than the column folds)
+            out.add_column(Text(printable(col)), justify="left", overflow="fold")
+            continue
         out.add_column(Text(printable(col)), justify="left" if i < table.label_columns
                        else "right", style="bold" if i == 0 else None, no_wrap=True,
                        width=widths[i])
@@ -239,6 +252,8 @@ def fitted(table: Table, width: int) -> list[RichTable]:
     columns split over several tables."""
     view = terminal_view(table)
     everything = list(range(len(view.columns)))
+    if text_columns(view):  # rich shares the width out among the wrapping text columns
+        return [_rich(view, _grid(view, 0), _widths(view, _grid(view, 0)), everything)]
     levels = (0, 1, 2) if any(c.ci for r in view.rows for c in r) else (0,)
     for level in levels:
         grid = _grid(view, level)
@@ -267,7 +282,7 @@ def boxed_text(tables: list[Table], width: int, console: Console | None = None) 
         if table.title:
             out.print(Text("\n".join(wrap(table.title, width))), soft_wrap=True)
         for part in fitted(table, width):
-            need = _boxed_width([c.width or 0 for c in part.columns], part.show_edge)
+            need = _boxed_width([c.width or 8 for c in part.columns], part.show_edge)
             out.print(part, width=max(width, need), crop=False)
         if view.notes:
             out.print(Text("\n".join(line for n in view.notes for line in wrap(n, width))),
@@ -343,7 +358,8 @@ def _html_cell(cell: Cell, column: str, spec: str | None) -> str:
 
 def to_html(table: Table) -> str:
     """The table as an HTML fragment (title, table, notes), styled by the page's CSS."""
-    head = "".join(f"<th class='label'>{esc(c)}</th>" if i < table.label_columns
+    text = text_columns(table)
+    head = "".join(f"<th class='label'>{esc(c)}</th>" if i < table.label_columns or i in text
                    else f"<th>{esc(c)}</th>" for i, c in enumerate(table.columns))
     rows = []
     for cells in table.rows:
