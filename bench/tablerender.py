@@ -246,24 +246,33 @@ def wrap(text: str, width: int) -> list[str]:
     return [line.replace("\x00", " ") for line in lines]
 
 
+COMPACT_NOTE = ("intervals to one decimal fewer to fit {width} columns (full in --format md, "
+                "json, csv or piped output)")
+
+
 def fitted(table: Table, width: int) -> list[RichTable]:
     """The boxed terminal form of ``table`` within ``width`` columns when it can be: the
     first compaction level (and then without the outer rules) that fits, else the number
     columns split over several tables."""
+    return _fit(table, width)[0]
+
+
+def _fit(table: Table, width: int) -> tuple[list[RichTable], int]:
+    """``fitted``'s tables and the compaction level they use."""
     view = terminal_view(table)
     everything = list(range(len(view.columns)))
     if text_columns(view):  # rich shares the width out among the wrapping text columns
-        return [_rich(view, _grid(view, 0), _widths(view, _grid(view, 0)), everything)]
+        return [_rich(view, _grid(view, 0), _widths(view, _grid(view, 0)), everything)], 0
     levels = (0, 1, 2) if any(c.ci for r in view.rows for c in r) else (0,)
     for level in levels:
         grid = _grid(view, level)
         widths = _widths(view, grid)
         for edge in (True, False):
             if _boxed_width(widths, edge) <= width:
-                return [_rich(view, grid, widths, everything, edge)]
+                return [_rich(view, grid, widths, everything, edge)], level
     labels = list(range(view.label_columns))
     return [_rich(view, grid, widths, labels + chunk, edge=False)
-            for chunk in _chunks(widths, view.label_columns, width)]
+            for chunk in _chunks(widths, view.label_columns, width)], level
 
 
 def to_rich(table: Table, width: int = 240) -> RichTable:
@@ -281,11 +290,13 @@ def boxed_text(tables: list[Table], width: int, console: Console | None = None) 
         view = terminal_view(table)
         if table.title:
             out.print(Text("\n".join(wrap(table.title, width))), soft_wrap=True)
-        for part in fitted(table, width):
+        parts, level = _fit(table, width)
+        for part in parts:
             need = _boxed_width([c.width or 8 for c in part.columns], part.show_edge)
             out.print(part, width=max(width, need), crop=False)
-        if view.notes:
-            out.print(Text("\n".join(line for n in view.notes for line in wrap(n, width))),
+        notes = [*view.notes, *([COMPACT_NOTE.format(width=width)] if level else [])]
+        if notes:
+            out.print(Text("\n".join(line for n in notes for line in wrap(n, width))),
                       soft_wrap=True)
     return None if console else buffer.getvalue()
 

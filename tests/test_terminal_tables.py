@@ -105,3 +105,10 @@ def test_a_long_note_is_wrapped_at_the_terminal_width_not_cut():
     text = render([table], "terminal", width=60)
     _check_fits(text, 60)
     assert " ".join(text.split()).endswith(" ".join(note.split()))
+
+
+def test_compact_intervals_say_so_and_full_ones_do_not():
+    table, _ = _compare_table()
+    assert "one decimal fewer to fit 120 columns" in " ".join(
+        render([table], "terminal", width=120).split())
+    assert "one decimal fewer" not in render([table], "terminal", width=400)
