@@ -18,8 +18,10 @@ the terminal table never disagree.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +43,7 @@ from bench.svgplot import (
     ForestSeries,
     align_uniform_svg,
     forest_svg,
+    rank_svg,
     spectrum_svg,
 )
 from bench.tablemodel import Cell, Table
@@ -142,6 +145,15 @@ def forest(view: ProtocolView, plan: ProtocolTests) -> str:
     title = (f"Difference to {plan.reference} under {view.protocol.key}, with 95% intervals "
              f"(filled: significant after correction)")
     return f"<p class='plot-title'>{_esc(title)}</p>" + forest_svg(title, plan.reference, series)
+
+
+def rank_plot(intervals: Sequence[Any], title: str = "Rank intervals") -> str:
+    """Rank intervals (objects with ``model``, ``rank``, ``low``, ``high``, such as
+    ``bench.compare.ranking.RankInterval``) as a titled SVG plot for the page; empty for none."""
+    rows = [(str(r.model), int(r.rank), int(r.low), int(r.high)) for r in intervals]
+    if not rows:
+        return ""
+    return f"<p class='plot-title'>{_esc(title)}</p>" + rank_svg(rows, title)
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -196,3 +196,15 @@ def test_an_align_uniform_report_without_numbers_falls_back_to_its_png(bad):
                             [{"label": "ok", "align": 0.1, "uniform": -2.0},
                              {"label": "x", **bad}], "au.png")
     assert analysis_svg(report) == ""
+
+
+def test_rank_plot_takes_rank_interval_records():
+    from types import SimpleNamespace
+
+    from bench.htmlpage import rank_plot
+
+    found = [SimpleNamespace(model="b", rank=2, low=1, high=2, tier=1),
+             SimpleNamespace(model="a", rank=1, low=1, high=2, tier=1)]
+    assert _marks(rank_plot(found)) == [{"model": "a", "rank": "1", "low": "1", "high": "2"},
+                                        {"model": "b", "rank": "2", "low": "1", "high": "2"}]
+    assert rank_plot([]) == ""
