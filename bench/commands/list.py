@@ -68,11 +68,12 @@ def _source(plugin: str | None) -> str:
 def _tasks() -> tuple[list[str], list[list[str]], str]:
     sets = set_names()
     member = {n: s for s, names in sets.items() if s != "every" for n in names}
-    rows = [[name, ", ".join(meta.aliases) or "-", meta.family, member.get(name, "-"),
-             str(meta.origin) if meta.origin else _source(TASKS.plugin(name)), meta.description]
+    rows = [[name, meta.family, member.get(name, "-"),
+             str(meta.origin) if meta.origin else _source(TASKS.plugin(name)), meta.description,
+             ", ".join(meta.aliases) or "-"]
             for name, meta in TASKS.items()]
     # aliases: what --tasks, tables (the first, e.g. STS-B) and result.values[...] also take
-    return (["name", "aliases", "family", "set", "from", "description"], rows,
+    return (["name", "family", "set", "from", "description", "aliases"], rows,
             "Sets: " + ", ".join(sets) + f". Plugins add tasks with entry points in the group "
             f"{TASKS.group}; task files with --task-file.")
 
