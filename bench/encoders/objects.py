@@ -275,6 +275,7 @@ def _callable_name(function: Any) -> str:
     """A function's name; a lambda's or a bound method's owner says more than ``<lambda>``:
     ``<lambda>`` becomes ``module.<lambda>`` with its line, so two lambdas differ in a table."""
     qualname = getattr(function, "__qualname__", "") or type(function).__qualname__
+    qualname = qualname.rsplit("<locals>.", 1)[-1]  # a function defined in a function
     if "<lambda>" not in qualname:
         return qualname
     code = getattr(function, "__code__", None)
