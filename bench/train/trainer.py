@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -156,6 +157,7 @@ class Trainer:
         self.best: dict[str, Any] = {"step": None, "stsb_dev_spearman": None}
         self.log: list[dict[str, Any]] = []
         self.pending: list[float] = []
+        self.recent_losses: deque[float] = deque(maxlen=LOSS_SHOWN_OVER)  # the progress bar's
         self.elapsed_before = 0.0
         self.step_times: list[float] = []
         if resume_state is not None:
@@ -428,8 +430,8 @@ class Trainer:
                 self.pending.append(self.train_step(self.step))
                 self.step += 1
                 self.step_times.append(time.perf_counter() - t)
-                recent = self.pending[-LOSS_SHOWN_OVER:]
-                advance(1, status=f"loss {np.mean(recent):.4f}" if recent else "")
+                self.recent_losses.append(self.pending[-1])
+                advance(1, status=f"loss {np.mean(self.recent_losses):.4f}")
                 last = self.step == self.total_steps
                 if cfg.log_steps and (self.step % cfg.log_steps == 0 or last):
                     self._append_log({"step": self.step,
