@@ -81,10 +81,25 @@ def test_recipe_typo_suggests_first_and_short_without_the_hub(hub_calls, typo, f
 
 
 def test_bare_names_never_reach_the_hub_unless_cached(hub_calls, monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(ModelError, match="^unknown model 'no-such-model-26' "):
-        resolve("no-such-model-26", EncoderOptions(pooler="cls"))
+    """A bare legacy id (``bert-base-uncased``) is a hub id only when it was downloaded
+    already (huggingface_hub's cache layout: models--NAME/refs/main, snapshots/COMMIT/)."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    with pytest.raises(ModelError, match="^unknown model 'bert-base-uncased'; did you mean "
+                                         "bert-base-cls"):
+        resolve("bert-base-uncased", EncoderOptions(pooler="cls"))
     assert hub_calls == []
+    repo = cache / "models--bert-base-uncased"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    (repo / "snapshots" / ("0" * 40)).mkdir(parents=True)
+    (repo / "snapshots" / ("0" * 40) / "config.json").write_text("{}")
+    enc = resolve("bert-base-uncased", EncoderOptions(pooler="cls"))
+    with pytest.raises(ModelError, match="reached the loader"):
+        enc.encode(["x"])
+    assert hub_calls == ["bert-base-uncased"]
 
 
 def test_org_name_is_a_hub_id(hub_calls):
