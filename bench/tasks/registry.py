@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import results
 from bench.errors import DataError, warn
 from bench.registry import Registry
+from bench.results import set_task_names
 from bench.tasks.catalog import BUILTIN
 from bench.tasks.metadata import Reader, TaskMetadata
 
@@ -216,4 +216,4 @@ def ordered(names: Sequence[str]) -> list[str]:
 # plugin can take their names (tests/test_registry.py checks them as register would).
 for _meta in BUILTIN:
     TASKS.register(_meta.name, _meta, aliases=_meta.aliases)
-results.set_task_names(canonical)  # report look-ups by alias: values["STS-B"]
+set_task_names(canonical)  # report look-ups by alias: values["STS-B"]
