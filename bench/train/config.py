@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.encoders.base import PRECISIONS
 from bench.errors import BenchError
+from bench.progress import count
 from bench.train.data import MODES
 from bench.train.loss import SIMILARITIES
 from bench.train.model import TRAIN_POOLERS
@@ -141,5 +142,5 @@ def trajectory_flags(total: int) -> str:
     """The ``bench train simcse`` flags that give a run of ``total`` steps a trajectory of
     checkpoints (Figure 2: alignment/uniformity along training), in words."""
     every = max(1, total // 5)
-    return (f"--save-steps {every} (a checkpoint every {every} steps) and --save-initial "
-            f"(step 0, the pre-trained start)")
+    return (f"--save-steps {every} (a checkpoint every {count(every, 'step')}) and "
+            f"--save-initial (step 0, the pre-trained start)")
