@@ -46,8 +46,8 @@ def _entries(what: str) -> tuple[list[str], list[list[str]], str]:
         rows = [[name, r.encoder.get("type", "?"), _availability(r), r.description]
                 for name, r in ordered]
         return (["name", "type", "offline", "description"], rows,
-                "Also accepted: a local model folder, a GloVe .txt file, or a hub id "
-                "(with --pooler).")
+                "Also accepted: a local model folder (./my-model, runs/NAME), a GloVe .txt "
+                "file, or a hub id as org/name (with --pooler).")
     rows = [[name, ", ".join(p.key for p in preset.protocols),
              ", ".join(preset.tasks) if preset.tasks else "sts", preset.source]
             for name, preset in sorted(load_presets().items())]
