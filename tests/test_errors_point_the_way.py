@@ -45,6 +45,7 @@ def hub_calls(monkeypatch):
 ])
 def test_path_like_names_are_paths(tmp_path, monkeypatch, hub_calls, name, what):
     monkeypatch.chdir(tmp_path)  # no runs/ here: runs/NAME is still bench's run folder
+    monkeypatch.delenv("BENCH_RUNS_DIR", raising=False)
     with pytest.raises(ModelError) as info:
         resolve(name).encode(["x"])
     text = str(info.value)
@@ -55,6 +56,7 @@ def test_path_like_names_are_paths(tmp_path, monkeypatch, hub_calls, name, what)
 
 def test_a_missing_run_next_to_others_suggests_them(tmp_path, monkeypatch, hub_calls):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BENCH_RUNS_DIR", raising=False)
     (tmp_path / "runs" / "my-run-2").mkdir(parents=True)
     (tmp_path / "my-org").mkdir()
     with pytest.raises(ModelError, match=r"^--model runs/my-run: no such folder; did you mean "
@@ -63,6 +65,19 @@ def test_a_missing_run_next_to_others_suggests_them(tmp_path, monkeypatch, hub_c
     # org/name whose org is a folder here is a path too, not a hub id
     with pytest.raises(ModelError, match="^--model my-org/model: no such folder"):
         resolve("my-org/model")
+    assert hub_calls == []
+
+
+def test_runs_name_is_looked_for_under_bench_runs_dir(tmp_path, monkeypatch, hub_calls):
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "my-run-2").mkdir(parents=True)
+    monkeypatch.setenv("BENCH_RUNS_DIR", str(elsewhere))
+    with pytest.raises(ModelError) as info:
+        resolve("runs/my-run")
+    assert str(info.value) == (f"--model runs/my-run: no such folder (nor {elsewhere / 'my-run'}"
+                               f", under $BENCH_RUNS_DIR); did you mean "
+                               f"{elsewhere / 'my-run-2'}?")
     assert hub_calls == []
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.encoders.base import Encoder
 from bench.errors import ModelError
-from bench.paths import RUNS_DEFAULT, runs_root
+from bench.paths import RUNS_DEFAULT, RUNS_ENV, recipe_run, runs_root
 from bench.prompts import Prompts
 from bench.recipes import load_recipes
 from bench.registry import Registry, suggest
@@ -120,23 +120,30 @@ def _looks_like_path(name: str) -> bool:
     return org == RUNS_DEFAULT or Path(org).is_dir() or Path(org) == runs_root()
 
 
+def _close_entries(path: Path) -> list[Path]:
+    """Entries next to a missing ``path`` whose names are close to its name."""
+    try:
+        siblings = [p.name for p in path.parent.iterdir() if not p.name.startswith(".")]
+    except OSError:
+        return []
+    return [path.parent / c for c in difflib.get_close_matches(path.name, siblings, n=3)]
+
+
 def _missing_path(name: str) -> ModelError:
-    """``no such folder`` (or file) naming the nearest existing parent and close entries."""
+    """``no such folder`` (or file): where bench looked, close entries, else the nearest
+    existing parent."""
     path = Path(name).expanduser()
     what = "file" if path.suffix == ".txt" else "folder"
+    looked = list(dict.fromkeys([path, recipe_run(name)]))  # runs/NAME: $BENCH_RUNS_DIR too
+    hint = f" (nor {looked[1]}, under ${RUNS_ENV})" if len(looked) > 1 else ""
+    close = next((c for c in map(_close_entries, looked) if c), [])
+    if close:
+        return ModelError(f"--model {name}: no such {what}{hint}; did you mean "
+                          f"{' or '.join(map(str, close))}?")
     parent = path.parent
     while not parent.is_dir() and parent != parent.parent:
         parent = parent.parent
-    hint = ""
-    if parent.is_dir() and parent == path.parent:
-        try:
-            siblings = [p.name for p in parent.iterdir() if not p.name.startswith(".")]
-        except OSError:
-            siblings = []
-        close = difflib.get_close_matches(path.name, siblings, n=3)
-        if close:
-            hint = "; did you mean " + " or ".join(str(parent / c) for c in close) + "?"
-    elif parent != path.parent:
+    if not hint and parent != path.parent:
         hint = f" (nearest existing folder: {parent})"
     return ModelError(f"--model {name}: no such {what}{hint}")
 
@@ -176,10 +183,14 @@ def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
             config["pooler"] = options.pooler
         return build(config, options, name)
     path = Path(name).expanduser()
+    if not path.exists() and recipe_run(name).exists():
+        path = recipe_run(name)  # runs/NAME under $BENCH_RUNS_DIR, where bench train wrote it
     if path.exists():
         for _, resolver in PATH_RESOLVERS.items():
             encoder = resolver(path, options)
             if encoder is not None:
+                if path != Path(name).expanduser() and getattr(encoder, "name", None) == str(path):
+                    encoder.name = name  # runs/NAME as typed, not where it was found
                 if options.prompts is not None:
                     _set_prompts(encoder, options.prompts)
                 return encoder
