@@ -107,24 +107,36 @@ def options_page() -> str:
             + _table(("flag", "keyword", "default", "group", "what"), rows) + "\n")
 
 
-def commands_page() -> str:
+def _sub_commands(parser) -> list:
+    """A parser's sub-command parsers, aliases once, in the order of its --help."""
     import argparse
 
-    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal; fix it for the page
-    from bench.cli import build_parser
-
-    parser = build_parser()
-    parts = [HEADER + "# Commands\n\n`bench --help` and every command's `--help`, as "
-             "printed.\n\n```text\n" + parser.format_help() + "```"]
+    found: dict[int, object] = {}
     for action in parser._actions:  # argparse keeps sub-commands only here
         if isinstance(action, argparse._SubParsersAction):
-            seen = set()
-            for sub in action.choices.values():  # in the order of bench --help
-                if id(sub) in seen:
-                    continue  # an alias (bench report = bench page)
-                seen.add(id(sub))
-                parts.append(f"## bench {sub.prog.split()[-1]}\n\n```text\n"
-                             + sub.format_help() + "```")
+            for sub in action.choices.values():
+                found.setdefault(id(sub), sub)  # an alias (bench report = bench page) once
+    return list(found.values())
+
+
+def commands_page() -> str:
+    from bench.cli import build_parser
+
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal; fix it for the page
+    try:
+        parser = build_parser()
+        parts = [HEADER + "# Commands\n\n`bench --help` and every command's `--help`, as "
+                 "printed.\n\n```text\n" + parser.format_help() + "```"]
+        for sub in _sub_commands(parser):
+            parts.append(f"## {sub.prog}\n\n```text\n" + sub.format_help() + "```")
+            parts += [f"### {inner.prog}\n\n```text\n" + inner.format_help() + "```"
+                      for inner in _sub_commands(sub)]
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
     return "\n\n".join(parts) + "\n"
 
 
