@@ -50,8 +50,9 @@ def test_the_pages_are_found_and_cover_every_command():
 
 def test_every_page_in_docs_is_in_the_nav():
     # a page left out of the nav would be neither shown in order nor its commands run
-    pages = {p.relative_to(dc.DOCS) for p in dc.DOCS.rglob("*.md")}
-    assert pages == {p.relative_to(dc.DOCS) for p in dc.nav_pages()}
+    pages = {str(p.relative_to(dc.DOCS)) for p in dc.DOCS.rglob("*.md")}
+    nav = {str(p.relative_to(dc.DOCS)) for p in dc.nav_pages()}
+    assert sorted(pages - nav) == [] and len(nav) >= 20
 
 
 def test_a_block_inside_a_list_item_and_other_languages():
