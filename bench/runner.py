@@ -7,6 +7,7 @@ Task families plug in through ``bench.tasks.families.FAMILIES``; tasks through t
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -173,6 +174,8 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     t = time.perf_counter()
     if encoder is None:
         encoder = resolve(config.model, encoder_options(opts, device))
+        if lead and opts.show_progress and getattr(encoder, "pooler_note", ""):
+            print(f"bench: {encoder.pooler_note}", file=sys.stderr)  # a run folder's pooler
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 
