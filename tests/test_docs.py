@@ -44,7 +44,7 @@ def test_the_pages_are_found_and_cover_every_command():
     assert len(LINES) >= 50
     commands = {line.argv[0] for line in LINES}
     assert {"list", "run", "train", "analyze", "compare", "page", "reports", "data", "cache",
-            "perf", "export"} <= commands
+            "perf", "export", "neighbors"} <= commands
     assert any(line.needs for line in LINES) and any(line.slow for line in LINES)
 
 
