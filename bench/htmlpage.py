@@ -1,4 +1,4 @@
-"""One self-contained HTML page from a set of reports (``bench report ... --html``).
+"""One self-contained HTML page from a set of reports (``bench page ... --html``).
 
 Everything is inline (CSS, a few lines of JavaScript, plots as SVG drawn from the reports'
 numbers by ``bench.svgplot``, or an analysis report's own PNG as base64), so the page opens

@@ -130,8 +130,8 @@ class RunOptions:
     verify_data: bool = option(True, "do not fail when a data file's sha256 differs from the "
                                "manifest", kind=bool, negative="--skip-verify")
     task_files: tuple[str, ...] = option(
-        (), "an STS task file declaring your own data (format: README, 'Your own STS "
-        "data'); repeatable", kind=tuple, flag="--task-file", metavar="TOML")
+        (), "an STS task file declaring your own data (format: docs/how-to/own-data.md); "
+        "repeatable", kind=tuple, flag="--task-file", metavar="TOML")
     tasks_dir: str | None = option(None, "a folder of task files whose tasks --tasks can name "
                                    "(default $BENCH_TASKS_DIR)", kind=Path, metavar="DIR")
     transfer_config: str | None = option(

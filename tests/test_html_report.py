@@ -1,4 +1,4 @@
-"""``bench report --html``: the page renders in headless Chromium, the protocol switch changes
+"""``bench page --html``: the page renders in headless Chromium, the protocol switch changes
 the numbers shown, and they equal the reports' (read here from the JSON files themselves).
 
 Needs Debian's ``chromium`` and Playwright for Python (no browser download: Playwright drives
@@ -96,7 +96,7 @@ def test_page_renders_and_the_protocol_switch_shows_the_reports_numbers(tmp_path
             shutil.copy(side, tmp_path / side.name)
     analysis = _analysis_report(tmp_path)
     page_path = tmp_path / "page.html"
-    assert main(["report", *[str(tmp_path / n) for n in KEPT], str(analysis), "--html",
+    assert main(["page", *[str(tmp_path / n) for n in KEPT], str(analysis), "--html",
                  str(page_path), "--resamples", "20"]) == 0
     text = page_path.read_text(encoding="utf-8")
     # self-contained: nothing fetched from elsewhere

@@ -69,7 +69,7 @@ def test_page_fits_1280_and_1920_px_and_the_forest_plot_shows_the_reports_differ
         if side.is_file():
             shutil.copy(side, tmp_path / side.name)
     page_path = tmp_path / "page.html"
-    assert main(["report", *[str(tmp_path / n) for n in KEPT],
+    assert main(["page", *[str(tmp_path / n) for n in KEPT],
                  *map(str, _analyses(tmp_path)), "--html", str(page_path), "--resamples", "20",
                  "--protocol", ",".join(PROTOCOLS)]) == 0
     reference, other = KEPT[0], KEPT[1]
