@@ -4,7 +4,7 @@ export's files and numbers, MTEB result files read by compare, and bad input.
 Reference numbers are computed here from SentEval's files with a few lines of numpy/scipy, or
 read from the published MTEB result files in tests/data/mteb (MTEB paper's results repository,
 see its README); never by the code under test. The round trip through mteb's own loader and
-the MTEB-model adapter are in tests/test_mteb_package.py (they need ``bench[mteb]``).
+the MTEB-model adapter are in tests/test_mteb_package.py (they need ``sentbench[mteb]``).
 """
 
 from __future__ import annotations
@@ -335,5 +335,5 @@ def test_as_model_without_mteb_is_one_line(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "mteb", None)  # as if the extra were not installed
     monkeypatch.delitem(sys.modules, "bench.mteb.model", raising=False)
-    with pytest.raises(bench.mteb.MtebError, match=r"pip install 'bench\[mteb\]'"):
+    with pytest.raises(bench.mteb.MtebError, match=r"pip install 'sentbench\[mteb\]'"):
         bench.mteb.as_model("minilm-avg")

@@ -1,4 +1,4 @@
-"""MTEB interop against the mteb package itself (``pip install 'bench[mteb]'``; run by
+"""MTEB interop against the mteb package itself (``pip install 'sentbench[mteb]'``; run by
 ``nox -s mteb``, skipped where mteb is not installed): exported folders load with mteb's own
 result loader, published files read by mteb and by bench agree, and bench models run MTEB
 evaluations end to end, offline, on mteb's mock tasks and on a small task built here.

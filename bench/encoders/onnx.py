@@ -11,7 +11,7 @@ The backend is part of the encoder's spec, so it is in the report and in the cac
 export is kept under ``~/.cache/bench/onnx/<fingerprint>/`` with the sha256 of the file it
 wrote, checked before a session loads it (an export is made here, never taken from others).
 
-Needs the ``onnx`` extra (``pip install 'bench[onnx]'``: onnxruntime, onnx, onnxscript).
+Needs the ``onnx`` extra (``pip install 'sentbench[onnx]'``: onnxruntime, onnx, onnxscript).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _requirements() -> None:
                if importlib.util.find_spec(name) is None]
     if missing:
         raise ModelError(f"--backend onnx needs ONNX Runtime and torch's ONNX exporter "
-                         f"({', '.join(missing)} not installed): pip install 'bench[onnx]'")
+                         f"({', '.join(missing)} not installed): pip install 'sentbench[onnx]'")
 
 
 def as_backend(encoder: Encoder, backend: str) -> Encoder:
