@@ -24,7 +24,7 @@ from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.make import encoder_options
 from bench.encoders.onnx import as_backend
-from bench.encoders.registry import resolve
+from bench.encoders.registry import check_name, resolve
 from bench.environment import describe_environment
 from bench.options import RunOptions
 from bench.outputs import check_folder
@@ -164,6 +164,8 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     transfer_protocol = config.transfer_protocol  # bad options fail before any work
     timings: dict[str, float] = {}
 
+    if encoder is None:
+        check_name(config.model)  # a typo or a missing folder fails before any data is read
     t = time.perf_counter()
     metas = select(config.tasks)
     # task files carry their own data: SentEval's folder is needed only for built-in tasks

@@ -183,3 +183,17 @@ def test_closed_pipe_ends_quietly():
         os.close(write_end)
     assert done.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored"
     assert done.returncode == 141
+
+
+@pytest.mark.parametrize("model,expected", [
+    ("glove-avgg", "unknown model 'glove-avgg'; did you mean glove-avg"),
+    ("./models/my-simcse", "--model ./models/my-simcse: no such folder")])
+def test_a_bad_model_fails_before_any_data_is_read(capsys, tmp_path, monkeypatch, model,
+                                                   expected):
+    # The data folder does not exist: had the run read its data first, the error would be
+    # about the data; the model name is checked before (a typo costs no data load).
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--model", model, "--tasks", "STS-B",
+                 "--data-dir", str(tmp_path / "no-data"), "--out", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"bench: error: {expected}")

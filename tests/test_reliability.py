@@ -44,6 +44,7 @@ def hash_model(monkeypatch):
     """``--model`` resolves to a HashEncoder (fast, and it counts its calls)."""
     enc = HashEncoder()
     monkeypatch.setattr(bench.runner, "resolve", lambda name, options: enc)
+    monkeypatch.setattr(bench.runner, "check_name", lambda name: None)
     return enc
 
 
@@ -182,6 +183,7 @@ def test_zero_vectors_are_counted_and_score_as_cosine_zero(data_dir):
 def test_all_zero_vectors_give_strict_json_and_say_nan(data_dir, tmp_path, monkeypatch,
                                                        capsys):
     monkeypatch.setattr(bench.runner, "resolve", lambda name, options: AllZeroEncoder())
+    monkeypatch.setattr(bench.runner, "check_name", lambda name: None)
     out = tmp_path / "r.json"
     assert main(["run", "--model", "zeros", "--tasks", "STS13", "--data-dir", str(data_dir),
                  "--out", str(out), "--quiet", "--no-cache"]) == 0
@@ -206,6 +208,7 @@ def test_non_finite_vectors_are_an_error_and_never_cached(data_dir, tmp_path):
 
 def test_non_finite_vectors_give_one_line(data_dir, monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(bench.runner, "resolve", lambda name, options: NanForSomeEncoder())
+    monkeypatch.setattr(bench.runner, "check_name", lambda name: None)
     code = main(["run", "--model", "nan", "--tasks", "STS13", "--data-dir", str(data_dir),
                  "--out", str(tmp_path / "r.json"), "--quiet", "--no-cache"])
     assert code == 2 and "non-finite" in one_error_line(capsys)

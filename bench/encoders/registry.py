@@ -165,6 +165,22 @@ def _unknown_name(name: str, recipes: dict[str, Any]) -> ModelError:
                       f"a hub model is org/name, a local model a path such as ./my-model)")
 
 
+def check_name(name: str) -> None:
+    """The errors ``resolve`` gives for a name, without loading anything: a run checks its
+    ``--model`` this way before it reads any data (a typo costs nothing)."""
+    recipes = load_recipes()
+    if not name.strip():
+        raise ModelError("--model is empty; give a recipe name ('bench list models'), "
+                         "a local path or a hub id (org/name)")
+    if name in recipes or Path(name).expanduser().exists() or recipe_run(name).exists():
+        return
+    if _looks_like_path(name):
+        raise _missing_path(name)
+    if not (name.startswith("packaged:") or _is_hub_id(name)
+            or (_HUB_PART.match(name) and _in_hub_cache(name))):
+        raise _unknown_name(name, recipes)
+
+
 def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
     """Turn what the user typed after ``--model`` into an Encoder, or fail in one short line.
 
@@ -173,10 +189,8 @@ def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
     name that is none of these gets the closest recipes and never reaches the hub (a legacy
     bare hub id is accepted only when it is in the local hub cache already).
     """
+    check_name(name)
     recipes = load_recipes()
-    if not name.strip():
-        raise ModelError("--model is empty; give a recipe name ('bench list models'), "
-                         "a local path or a hub id (org/name)")
     if name in recipes:
         config = dict(recipes[name].encoder)
         if options.pooler:
@@ -203,10 +217,6 @@ def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
                           "pooler": options.pooler or "cls"}, options, name)
         raise ModelError(f"model path {name!r} is neither a Hugging Face model folder, a "
                          f"sentence-transformers folder, a bench run nor a GloVe .txt file")
-    if _looks_like_path(name):
-        raise _missing_path(name)
-    if name.startswith("packaged:") or _is_hub_id(name) or (
-            _HUB_PART.match(name) and _in_hub_cache(name)):
-        return build({"type": "transformer", "model": name,
-                      "pooler": options.pooler or "cls"}, options, name)
-    raise _unknown_name(name, recipes)
+    # check_name let through only a hub id (or packaged:NAME) here
+    return build({"type": "transformer", "model": name, "pooler": options.pooler or "cls"},
+                 options, name)
