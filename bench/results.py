@@ -428,6 +428,9 @@ class RunReport:
     schema_version: int = RUN_SCHEMA
     kind: str = "run"
     seeds: SeedSection | None = None  # a multi-seed report: top-level numbers are seed means
+    # reports of the embedding variants scored from this run's vectors (bench.variants):
+    # each is written as its own report, never inside this one
+    variants: list[RunReport] = field(default_factory=list, repr=False, compare=False)
 
     # -- views --------------------------------------------------------------------------
     def sts_tasks(self) -> dict[str, TaskResult]:

@@ -30,13 +30,14 @@ from bench.prompts import Prompts
 from bench.protocols import Protocol, TransferProtocol, with_source
 from bench.recipes import load_recipes
 from bench.reports import now_iso
-from bench.results import ModelRecord, RunReport, TaskResult, score_protocols
+from bench.results import ModelRecord, ProtocolScores, RunReport, TaskResult, score_protocols
 from bench.scoring import average
 from bench.seeding import check_seed, seed_everything
 from bench.tasks.families import FAMILIES, EvalContext
 from bench.tasks.registry import TaskMetadata, select
 from bench.tasks.taskfile import task_file_digests
 from bench.tasks.transfer_suite import default_jobs
+from bench.variants import plan_variants, variant_report, variant_view
 from bench.version import __version__
 
 
@@ -175,6 +176,7 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
         encoder = resolve(config.model, encoder_options(opts, device))
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
+    variants = plan_variants(encoder, opts.dims, opts.quantize)  # bad --dims: before encoding
 
     views, embed_stats = encode_tasks(
         encoder, {task.name: task.sentences() for task in tasks},
@@ -186,25 +188,14 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     if not lead:  # rank 0 has this rank's vectors and does the rest
         return None
     dim = embed_stats.pop("dim", None)
+    if opts.dims or opts.quantize:  # the dimension is now known, whatever the encoder
+        variants = plan_variants(encoder, opts.dims, opts.quantize, dim)
     zero_vectors = embed_stats.pop("zero_vectors", 0)
     timings.update(embed_stats)
 
     needs_regressor = any(p.regressor != "none" for p in config.protocols)
     ctx = eval_context(opts, device, needs_regressor)
-    results: dict[str, TaskResult] = {}
-    for family_name, family in FAMILIES.items():
-        mine = [task for task in tasks if task.meta.family == family_name]
-        if mine:
-            t = time.perf_counter()
-            results.update(family.evaluate(mine, views, ctx))
-            timings[f"{family_name}_s"] = time.perf_counter() - t
-    results = {task.name: results[task.name] for task in tasks}
-    for task in tasks:
-        results[task.name].files = task_sums[task.name].sha256
-    scores = score_protocols(results, config.protocols)
-    if scores:
-        for name, value in scores[0].values.items():
-            results[name].main_score = value
+    results, scores = _score(tasks, views, ctx, config.protocols, task_sums, timings)
     transfer = {k: r.transfer.acc for k, r in results.items() if r.transfer is not None}
     timings["total_s"] = time.perf_counter() - t_start
     timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
@@ -227,7 +218,7 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     if transfer:
         run_info.update(transfer_config=opts.transfer_config, classifier=opts.classifier,
                         transfer_jobs=ctx.jobs or _transfer_jobs(config, len(transfer)))
-    return RunReport(
+    report = RunReport(
         model=model_record(config.model, encoder, dim), protocols=list(config.protocols),
         tasks=results, scores=scores,
         data={"found_via": location.source, "verified": sums.verified,
@@ -237,6 +228,33 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
         created=now_iso(), bench_version=__version__, transfer_average=average(transfer),
         notes=[note for t in tasks for note in t.meta.notes],
         transfer_protocol=transfer_protocol if transfer else None)
+    if variants:  # --dims / --quantize: the same vectors, scored once per variant
+        report.variants = [variant_report(report, v, _score(
+            tasks, {task.name: variant_view(views[task.name], v, task.sides()) for task in tasks},
+            ctx,
+            config.protocols, task_sums, {})) for v in variants]
+    return report
+
+
+def _score(tasks: Sequence[Any], views: Mapping[str, Any], ctx: EvalContext,
+           protocols: list[Protocol], task_sums: Mapping[str, Checksums],
+           timings: dict[str, Any]) -> tuple[dict[str, TaskResult], list[ProtocolScores]]:
+    """Every task evaluated by its family from ``views``, and the protocols' scores."""
+    results: dict[str, TaskResult] = {}
+    for family_name, family in FAMILIES.items():
+        mine = [task for task in tasks if task.meta.family == family_name]
+        if mine:
+            t = time.perf_counter()
+            results.update(family.evaluate(mine, views, ctx))
+            timings[f"{family_name}_s"] = time.perf_counter() - t
+    results = {task.name: results[task.name] for task in tasks}
+    for task in tasks:
+        results[task.name].files = task_sums[task.name].sha256
+    scores = score_protocols(results, protocols)
+    if scores:
+        for name, value in scores[0].values.items():
+            results[name].main_score = value
+    return results, scores
 
 
 def _transfer_jobs(config: RunConfig, n: int) -> int:
