@@ -22,6 +22,7 @@ from typing import Any
 from bench.encoders.base import PRECISIONS
 from bench.encoders.pooling import POOLERS
 from bench.errors import BenchError, ProtocolError
+from bench.prompts import read_instructions
 from bench.protocols import (
     CLASSIFIERS,
     CONFIGS,
@@ -111,6 +112,12 @@ class RunOptions:
     prompt_name: str | None = option(
         None, "a sentence-transformers model's own named prompt (its prompts in "
         "config_sentence_transformers.json)", group=ENCODE, metavar="NAME")
+    instructions: Any = option(
+        None, "instructions keyed as MTEB keys model prompts (task-query, task, STS-query, "
+        "STS, query, document), with instruction_template and sts_prompts (symmetric or "
+        "asymmetric): a TOML file (a table from Python); replaces a recipe's", group=ENCODE,
+        kind=object, metavar="FILE.toml", check=lambda value, name: _ignore(
+            read_instructions(value)))
     max_length: int | None = option(
         None, "truncate inputs to this many tokens (transformer and sentence-transformers "
         "models; default: the recipe's, else the model's own limit, recorded in the report's "

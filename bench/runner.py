@@ -73,7 +73,8 @@ class RunConfig:
     def prompts(self) -> Prompts | None:
         """The prompts the options give; they replace the recipe's when set."""
         o = self.options
-        return Prompts.from_options(o.prompt, o.prompt_a, o.prompt_b, o.prompt_name)
+        return Prompts.from_options(o.prompt, o.prompt_a, o.prompt_b, o.prompt_name,
+                                    o.instructions)
 
     @property
     def transfer_protocol(self) -> TransferProtocol:
@@ -209,7 +210,10 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision
         if getattr(source, key, None) is not None:
             run_info[key] = getattr(source, key)
-    if source.prompts:  # the texts that went before each side, per family evaluated
+    if source.prompts.instructions:  # MTEB-keyed instructions: what each task got
+        run_info["prompts"] = {t.name: list(source.prompt_pair(t.meta.family, t.name))
+                               for t in tasks}
+    elif source.prompts:  # the texts that went before each side, per family evaluated
         run_info["prompts"] = {f: list(source.prompt_pair(f))
                                for f in dict.fromkeys(t.meta.family for t in tasks)}
     if needs_regressor:

@@ -97,10 +97,10 @@ class SentenceTransformerEncoder(Encoder):
             spec["max_length"] = self.max_length
         return spec
 
-    def prompt_pair(self, family: str) -> tuple[str, str]:
+    def prompt_pair(self, family: str, task: str | None = None) -> tuple[str, str]:
         """A named prompt (``prompt_name``) is the model's own text for that name."""
         if self.prompts.name is None:
-            return super().prompt_pair(family)
+            return super().prompt_pair(family, task)
         own = dict(getattr(self._model, "prompts", None) or {})
         if self.prompts.name not in own:
             raise ModelError(f"model {self.model_id!r} has no prompt named "
