@@ -73,4 +73,8 @@ def test_gpu_steps_run_on_the_cpu_and_write_every_figure(tmp_path, data_dir, mon
     enc = out["encode_vs_sentence_transformers"]
     assert enc["sentences"] == out["sentences_unique"] > 100 and enc["ratio_bench_vs_peer"] > 0
     assert out["sharded"] == "skipped: one GPU" and "transfer_fasttest" not in out
+    decoder = out["decoder"]  # step 6: the random-weight Qwen2
+    assert decoder["padding"]["within"] and decoder["eos_applied"] == "appended"
+    assert set(decoder["variants"]) == {f"{out['decoder']['model_name']} {v}" for v in (
+        "int8", "binary", "@32d", "@32d int8", "@32d binary")}
     json.dumps(out)  # one JSON
