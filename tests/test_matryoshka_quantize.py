@@ -178,3 +178,19 @@ def test_minilm_variants_equal_numpy(stsb_task, data_dir):
     binary = report.variants[1].model
     assert binary.similarity == "hamming" and binary.spec["variant"]["quantize"] == "binary"
     assert report.variants[0].model.extra["variant"]["calibration"] == "each task's own sentences"
+
+
+def test_compare_refuses_to_rank_truncated_rows_of_other_widths():
+    from types import SimpleNamespace as NS
+
+    from bench.compare.guard import dimension_clash
+
+    def placed(label, dim, cut):
+        model = NS(embedding_dim=dim, extra={"variant": {"dim": dim}} if cut else {})
+        return NS(row=NS(label=label, report=NS(model=model)))
+
+    full, cut, other = placed("m", 384, False), placed("m @256d", 256, True), \
+        placed("bert", 768, False)
+    assert dimension_clash([full, cut]) == "m 384d, m @256d 256d"
+    assert dimension_clash([full, other]) is None  # models of their own widths rank
+    assert dimension_clash([cut, placed("e5 @256d", 256, True)]) is None
