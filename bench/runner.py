@@ -35,6 +35,7 @@ from bench.scoring import average
 from bench.seeding import check_seed, seed_everything
 from bench.tasks.families import FAMILIES, EvalContext
 from bench.tasks.registry import TaskMetadata, select
+from bench.tasks.sts import SIMILARITY_PRECISION
 from bench.tasks.taskfile import task_file_digests
 from bench.tasks.transfer_suite import default_jobs
 from bench.variants import plan_variants, variant_report, variant_view
@@ -204,7 +205,8 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     source = encoder.source_encoder()
     run_info: dict[str, Any] = {"seed": opts.seed, "device": config.device,
                                 "precision": opts.precision, "batch_size": opts.batch_size,
-                                "zero_vectors": zero_vectors}
+                                "zero_vectors": zero_vectors,
+                                "similarity_precision": SIMILARITY_PRECISION}
     if shards is not None:  # a sharded run: how many processes encoded, on which devices
         run_info.update(world_size=shards.world, devices=list(shards.devices))
     for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision

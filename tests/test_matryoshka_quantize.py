@@ -177,6 +177,7 @@ def test_minilm_variants_equal_numpy(stsb_task, data_dir):
         assert variant.model.fingerprint != report.model.fingerprint
     binary = report.variants[1].model
     assert binary.similarity == "hamming" and binary.spec["variant"]["quantize"] == "binary"
+    assert report.run["similarity_precision"] == "float64"
     assert report.variants[0].model.extra["variant"]["calibration"] == "each task's own sentences"
 
 
