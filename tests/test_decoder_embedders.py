@@ -177,3 +177,24 @@ def test_folder_config_is_what_was_built(plain_decoder):
     raw = Tokenizer.from_file(str(plain_decoder / "tokenizer.json"))
     for s in SENTENCES:
         assert tokenizer(s)["input_ids"] == raw.encode(s).ids
+
+
+def test_left_padding_with_absolute_positions(tmp_path, monkeypatch):
+    """GPT-2 learns absolute positions: left padding is right only because each row's
+    position ids start at its first real token (without them the vectors move)."""
+    from transformers import GPT2Config, GPT2Model
+
+    from bench.encoders import decoder
+
+    tokenizer = _tokenizer(eos_by_post_processor=False)
+    torch.manual_seed(0)
+    GPT2Model(GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=4,
+                         n_positions=128, eos_token_id=0)).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    expected = _by_hand(tmp_path, SENTENCES, True)
+    got = TransformerEncoder(str(tmp_path), "lasttoken", padding_side="left").encode(SENTENCES)
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+    monkeypatch.setattr(decoder, "takes_position_ids", lambda model: False)
+    shifted = TransformerEncoder(str(tmp_path), "lasttoken", padding_side="left").encode(
+        SENTENCES)
+    assert np.abs(shifted - expected).max() > 1e-2  # the test can tell

@@ -9,11 +9,15 @@ truncating to ``max_length - 1``. bench does what the model's tokenizer does not
 (``eos_applied``: ``tokenizer``, ``appended`` or ``none``).
 
 Padding is on the side the spec says (``left``, as Qwen3-Embedding and gte-Qwen2 are run, or
-``right``); ``bench.encoders.pooling.last_token`` is right under both.
+``right``); ``bench.encoders.pooling.last_token`` is right under both. Under left padding the
+position ids are given explicitly (each row counts from 0 at its first real token, as
+``generate`` does for padded prompts): a model with absolute positions would otherwise see
+its text shifted by the padding, and a rotary one gets the same positions as unpadded text.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,19 +53,33 @@ def ensure_pad_token(tokenizer: Any) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
+def takes_position_ids(model: Any) -> bool:
+    """Whether the model's ``forward`` accepts ``position_ids`` (BERT, GPT-2, Llama, Qwen2 do;
+    DistilBERT does not)."""
+    try:
+        return "position_ids" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def tokenize(tokenizer: Any, texts: Sequence[str], limit: int | None, applied: str,
-             padding_side: str) -> Any:
+             padding_side: str, positions: bool = False) -> Any:
     """Padded ``input_ids``/``attention_mask`` tensors of ``texts``; with ``applied ==
-    "appended"`` each row is cut to ``limit - 1`` tokens and ends with the EOS."""
+    "appended"`` each row is cut to ``limit - 1`` tokens and ends with the EOS; with
+    ``positions`` and left padding, ``position_ids`` counted from each row's first token."""
     if applied != EOS_APPENDED:
-        return tokenizer(list(texts), padding=True, truncation=limit is not None,
-                         max_length=limit, padding_side=padding_side, return_tensors="pt")
-    cut = None if limit is None else max(limit - 1, 1)
-    ids = tokenizer(list(texts), padding=False, truncation=cut is not None, max_length=cut,
-                    return_attention_mask=False)["input_ids"]
-    rows = {"input_ids": [row + [tokenizer.eos_token_id] for row in ids]}
-    return tokenizer.pad(rows, padding=True, padding_side=padding_side,
-                         return_attention_mask=True, return_tensors="pt")
+        inputs = tokenizer(list(texts), padding=True, truncation=limit is not None,
+                           max_length=limit, padding_side=padding_side, return_tensors="pt")
+    else:
+        cut = None if limit is None else max(limit - 1, 1)
+        ids = tokenizer(list(texts), padding=False, truncation=cut is not None, max_length=cut,
+                        return_attention_mask=False)["input_ids"]
+        rows = {"input_ids": [row + [tokenizer.eos_token_id] for row in ids]}
+        inputs = tokenizer.pad(rows, padding=True, padding_side=padding_side,
+                               return_attention_mask=True, return_tensors="pt")
+    if positions and padding_side == "left":
+        inputs["position_ids"] = (inputs["attention_mask"].long().cumsum(-1) - 1).clamp(min=0)
+    return inputs
 
 
 def describe(eos: str, padding_side: str, applied: str | None) -> dict[str, Any]:

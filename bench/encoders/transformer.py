@@ -260,7 +260,8 @@ class TransformerEncoder(Encoder):
             limit = self.token_limit
             if self.eos_applied is not None:  # lasttoken: the EOS and the padding side
                 inputs = decoder.tokenize(tokenizer, precut(batch, limit), limit,
-                                          self.eos_applied, self.padding_side).to(self.device)
+                                          self.eos_applied, self.padding_side,
+                                          decoder.takes_position_ids(model)).to(self.device)
             else:
                 inputs = tokenizer(precut(batch, limit), padding=True,
                                    truncation=limit is not None, max_length=limit,
