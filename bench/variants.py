@@ -112,6 +112,8 @@ def binary_signs(vectors: np.ndarray) -> np.ndarray:
 def _items(value: Any, name: str) -> list[Any]:
     if isinstance(value, str):
         return [x.strip() for x in value.split(",") if x.strip()]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
     if isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
         return list(value)
     raise BenchError(f"{name} must be a comma-separated list, got {value!r}")
@@ -220,8 +222,17 @@ def variant_report(report: RunReport, variant: Variant,
                    variants=[])
 
 
-def variant_path(main: Path, report: RunReport) -> Path:
+def variant_path(main: Path, variant: RunReport | Variant) -> Path:
     """Where a variant's report goes: beside the run's, its suffix added (``x-256d.json``)."""
-    label = str(report.run.get("variant", {}).get("label", "variant"))
-    suffix = label.replace("@", "").replace(" ", "-")
+    if isinstance(variant, Variant):
+        suffix = variant.suffix
+    else:
+        label = str(variant.run.get("variant", {}).get("label", "variant"))
+        suffix = label.replace("@", "").replace(" ", "-")
     return main.with_name(f"{main.stem}-{suffix}{main.suffix}")
+
+
+def possible_variants(dims: Any, quantize: Any) -> list[Variant]:
+    """Every variant the options could give, whatever the model's width (for checking the
+    report paths before any work)."""
+    return plan(parse_dims(dims), parse_quantize(quantize), max(parse_dims(dims), default=0) + 1)

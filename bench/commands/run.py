@@ -20,7 +20,7 @@ from bench.outputs import check_file, check_folder
 from bench.pathsafe import check_not_input
 from bench.reports import DEFAULT_RUNS_FOLDER, save
 from bench.results import RunReport
-from bench.variants import variant_path
+from bench.variants import possible_variants, variant_path
 
 FORMATS = ("terminal", "md", "latex", "csv", "json")
 MACHINE_FORMATS = ("csv", "json")  # stdout is one document: the other lines go to stderr
@@ -60,6 +60,8 @@ def main(args: argparse.Namespace) -> int:
             inputs = [*opts.task_files, *([args.model] if Path(args.model).is_file() else [])]
             check_not_input(args.out, inputs, "--out")  # a task file, a GloVe .txt
             check_file(args.out, "--out")
+            for variant in possible_variants(opts.dims, opts.quantize):  # written beside it
+                check_file(variant_path(args.out, variant), "--out (a variant's report)")
         else:
             check_folder(DEFAULT_RUNS_FOLDER, "reports folder")
     if not opts.verify_data:
