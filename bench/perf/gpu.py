@@ -14,7 +14,12 @@ Every figure goes into one JSON (``--out``). Steps, all with the packaged MiniLM
    STS-B / SICK-R regressor (the ``-reg`` protocols);
 5. with two or more GPUs: the STS suite sharded over all of them under torchrun against one
    GPU (fresh processes, cold caches): wall time, scaling and the largest difference;
-6. a decoder embedder (``lasttoken`` pooling, the EOS, ``bench.encoders.decoder``): a local
+6. what ``bench perf sts`` measures on the CPU, on the GPU (issue 27): STS-B under
+   ``simcse`` cold against sentence-transformers' ``EmbeddingSimilarityEvaluator`` on the same
+   test pairs, and the suite under ``simcse`` cold against a bare ``encode`` of the sentences
+   those protocols need (both on the GPU; targets: wall ratio <= 0.85). bf16 against fp32 is
+   step 2; the ONNX backend is a CPU backend (``bench perf sts``).
+7. a decoder embedder (``lasttoken`` pooling, the EOS, ``bench.encoders.decoder``): a local
    copy given by ``--decoder-model`` (e.g. Qwen3-Embedding-0.6B), else a random-weight
    two-layer Qwen2 built in the temp folder: its vectors under left and right padding on the
    GPU (must agree), the STS suite on the GPU at bf16 against fp32, and its Matryoshka and
@@ -41,6 +46,7 @@ from bench.encoders.transformer import TransformerEncoder
 from bench.environment import describe_environment
 from bench.errors import BenchError
 from bench.options import DATA, RunOptions
+from bench.perf import sts as perf_sts
 from bench.perf._shared import cli_run, largest_gap, score_table
 from bench.protocols import parse_protocols
 from bench.reports import load
@@ -62,8 +68,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sts-tasks", default="sts", help="STS tasks of steps 1-3 and 5 (default sts)")
     p.add_argument("--transfer-tasks", default="transfer",
                    help="transfer tasks of step 4 (default transfer)")
+    p.add_argument("--stsb-task", default="STSBenchmark",
+                   help="task of step 6's evaluator comparison (default STSBenchmark)")
     p.add_argument("--decoder-model", default=None, metavar="PATH",
-                   help="a local decoder embedder folder for step 6 (default: a random-weight "
+                   help="a local decoder embedder folder for step 7 (default: a random-weight "
                    "two-layer Qwen2 built for the step)")
 
 
@@ -186,8 +194,12 @@ def run(args: argparse.Namespace) -> dict:
             out["steps_s"]["sharded"] = round(time.perf_counter() - t, 2)
         else:
             out["sharded"] = "skipped: one GPU"
+        # 6: against what a sentence-transformers user runs, on the GPU
+        t = time.perf_counter()
+        out["versus_sentence_transformers"] = _versus(args, downstream, sts, tmp / "versus")
+        out["steps_s"]["versus"] = round(time.perf_counter() - t, 2)
 
-        # 6: a decoder embedder read at its last token, and its variants
+        # 7: a decoder embedder read at its last token, and its variants
         t = time.perf_counter()
         out["decoder"] = decoder_step(getattr(args, "decoder_model", None), downstream, sts,
                                       tmp, args.batch_size)
@@ -199,6 +211,16 @@ def run(args: argparse.Namespace) -> dict:
     out["total_s"] = round(time.perf_counter() - t_all, 2)
     out["environment"] = describe_environment(GPU)
     return out
+
+
+def _versus(args: argparse.Namespace, downstream: Path, sts: list[str], tmp: Path
+            ) -> dict[str, Any]:
+    """``bench perf sts``'s first two sections, on the device under test."""
+    settings = argparse.Namespace(model=MODEL, batch_size=args.batch_size, protocol="simcse")
+    runs = perf_sts._Runs(settings, downstream, tmp, device=GPU)
+    stsb = perf_sts.stsb_section(runs, settings, getattr(args, "stsb_task", "STSBenchmark"))
+    suite, _ = perf_sts.suite_section(runs, settings, sts)
+    return {"stsb_simcse": stsb, "suite": suite}
 
 
 def _sharded(args: argparse.Namespace, downstream: Path, sts: list[str], tmp: Path,
@@ -260,7 +282,7 @@ def tiny_decoder(folder: Path, corpus: list[str]) -> Path:
 
 def decoder_step(model: str | None, downstream: Path, sts: list[str], tmp: Path,
                  batch_size: int) -> dict[str, Any]:
-    """Step 6 (module doc): left against right padding on the GPU, bf16 against fp32, and the
+    """Step 7 (module doc): left against right padding on the GPU, bf16 against fp32, and the
     variants of one encoding pass, for a decoder embedder."""
     metas = select(sts)
     unique = list(dict.fromkeys(s for m in metas for s in m.load(downstream).sentences()))
