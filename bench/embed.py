@@ -276,7 +276,7 @@ def encode_tasks(encoder: Encoder, task_sentences: dict[str, Sequence[str]], *,
         cache = EmbeddingCache(cache_root or default_cache_root(), source.fingerprint,
                                source.describe(), dim_probe=lambda: probe_dim(source))
     families = families or {}
-    prompts = {task: source.prompt_pair(families.get(task, "")) for task in task_sentences}
+    prompts = {task: source.prompt_pair(families.get(task, ""), task) for task in task_sentences}
     everything: list[Text] = []
     for task, sents in task_sentences.items():
         a, b = prompts[task]

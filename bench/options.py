@@ -23,6 +23,7 @@ from bench.encoders.base import PRECISIONS
 from bench.encoders.onnx import BACKENDS
 from bench.encoders.pooling import POOLERS
 from bench.errors import BenchError, ProtocolError
+from bench.prompts import read_instructions
 from bench.protocols import (
     CLASSIFIERS,
     CONFIGS,
@@ -33,6 +34,7 @@ from bench.protocols import (
 )
 from bench.registry import suggest
 from bench.seeding import check_seed
+from bench.variants import QUANTIZATIONS, parse_dims, parse_quantize
 
 ENCODE, DATA, RUN = "encode", "data", "run"
 GROUPS = (ENCODE, DATA, RUN)
@@ -68,6 +70,10 @@ def a_seed(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise BenchError(f"{name} must be an integer, got {value!r}")
     check_seed(value, name)
+
+
+def _ignore(_: Any) -> None:
+    """A parser used as a check: its value is parsed again where it is used."""
 
 
 def a_transfer_protocol(value: Any, name: str) -> None:
@@ -107,6 +113,12 @@ class RunOptions:
     prompt_name: str | None = option(
         None, "a sentence-transformers model's own named prompt (its prompts in "
         "config_sentence_transformers.json)", group=ENCODE, metavar="NAME")
+    instructions: Any = option(
+        None, "instructions keyed as MTEB keys model prompts (task-query, task, STS-query, "
+        "STS, query, document), with instruction_template and sts_prompts (symmetric or "
+        "asymmetric): a TOML file (a table from Python); replaces a recipe's", group=ENCODE,
+        kind=object, metavar="FILE.toml", check=lambda value, name: _ignore(
+            read_instructions(value)))
     max_length: int | None = option(
         None, "truncate inputs to this many tokens (transformer and sentence-transformers "
         "models; default: the recipe's, else the model's own limit, recorded in the report's "
@@ -155,6 +167,15 @@ class RunOptions:
         False, "map STS-B scores onto [1, 5] before the soft-label encoding instead of "
         "reproducing SentEval's encoding of scores below 1", kind=bool)
     seed: int | None = option(None, "default 1111 (SentEval's)", kind=int, check=a_seed)
+    dims: str | tuple[int, ...] | None = option(
+        None, "Matryoshka dimensions also scored from the same vectors, e.g. 768,512,256,128,64 "
+        "(the first d coordinates, renormalised); one more report per dimension",
+        kind=object, metavar="D,D,...", check=lambda value, name: _ignore(parse_dims(value, name)))
+    quantize: str | tuple[str, ...] | None = option(
+        None, f"quantized vectors also scored from the same vectors: {','.join(QUANTIZATIONS)} "
+        "(sentence-transformers' quantize_embeddings; int8 calibrated on each task's "
+        "sentences, binary compared by Hamming distance); one more report per variant",
+        kind=object, metavar="Q,Q", check=lambda value, name: _ignore(parse_quantize(value, name)))
 
     def __post_init__(self) -> None:
         """Check and normalize every field, named as the Python API spells it."""

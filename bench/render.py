@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from bench.compare.tables import label, report_family_tables
+from bench.prompts import caption as prompts_caption
 from bench.results import RunReport
 from bench.tablemodel import Cell, Table
 from bench.tablerender import render, stdout_is_terminal, tables_text, terminal_width
@@ -93,6 +94,9 @@ def report_tables(report: RunReport, title: str | None = None) -> list[Table]:
     head = (f"{name}  (encoded {t.get('sentences_encoded', 0)}, cached "
             f"{t.get('sentences_cached', 0)}, {t.get('total_s', 0):.1f} s)")
     out = [sts_table(head, report)]
+    shown = prompts_caption(report.run)  # the prompts or instructions applied
+    if shown and out[0] is not None:
+        out[0].notes.append(printable(shown))
     if report.transfer_tasks():
         proto = report.transfer_protocol
         setting = proto.describe() if proto else "unknown protocol"

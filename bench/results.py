@@ -472,6 +472,9 @@ class RunReport:
     schema_version: int = RUN_SCHEMA
     kind: str = "run"
     seeds: SeedSection | None = None  # a multi-seed report: top-level numbers are seed means
+    # reports of the embedding variants scored from this run's vectors (bench.variants):
+    # each is written as its own report, never inside this one
+    variants: list[RunReport] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.tasks = ByTask(self.tasks)  # tasks["SICK-R"] reads SICKRelatedness

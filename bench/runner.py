@@ -32,13 +32,15 @@ from bench.prompts import Prompts
 from bench.protocols import Protocol, TransferProtocol, with_source
 from bench.recipes import load_recipes
 from bench.reports import now_iso
-from bench.results import ModelRecord, RunReport, TaskResult, score_protocols
+from bench.results import ModelRecord, ProtocolScores, RunReport, TaskResult, score_protocols
 from bench.scoring import average
 from bench.seeding import check_seed, seed_everything
 from bench.tasks.families import FAMILIES, EvalContext
 from bench.tasks.registry import TaskMetadata, select
+from bench.tasks.sts import SIMILARITY_PRECISION
 from bench.tasks.taskfile import task_file_digests
 from bench.tasks.transfer_suite import default_jobs
+from bench.variants import plan_variants, variant_report, variant_view
 from bench.version import __version__
 
 
@@ -74,7 +76,8 @@ class RunConfig:
     def prompts(self) -> Prompts | None:
         """The prompts the options give; they replace the recipe's when set."""
         o = self.options
-        return Prompts.from_options(o.prompt, o.prompt_a, o.prompt_b, o.prompt_name)
+        return Prompts.from_options(o.prompt, o.prompt_a, o.prompt_b, o.prompt_name,
+                                    o.instructions)
 
     @property
     def transfer_protocol(self) -> TransferProtocol:
@@ -192,6 +195,7 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     encoder = as_backend(encoder, opts.backend)  # torch: the encoder itself
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
+    variants = plan_variants(encoder, opts.dims, opts.quantize)  # bad --dims: before encoding
 
     needs_regressor = any(p.regressor != "none" for p in config.protocols)
     ctx = eval_context(opts, device, needs_regressor)
@@ -206,9 +210,62 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     if not lead:  # rank 0 has this rank's vectors and does the rest
         return None
     dim = embed_stats.pop("dim", None)
+    if opts.dims or opts.quantize:  # the dimension is now known, whatever the encoder
+        variants = plan_variants(encoder, opts.dims, opts.quantize, dim)
     zero_vectors = embed_stats.pop("zero_vectors", 0)
     timings.update(embed_stats)
 
+    results, scores = _score(tasks, views, ctx, config.protocols, task_sums, timings)
+    transfer = {k: r.transfer.acc for k, r in results.items() if r.transfer is not None}
+    timings["total_s"] = time.perf_counter() - t_start
+    timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
+
+    source = encoder.source_encoder()
+    run_info: dict[str, Any] = {"seed": opts.seed, "device": config.device,
+                                "precision": opts.precision, "batch_size": opts.batch_size,
+                                "zero_vectors": zero_vectors,
+                                "similarity_precision": SIMILARITY_PRECISION}
+    if opts.backend != "torch":  # torch runs keep the record they always had
+        run_info["backend"] = opts.backend
+    if shards is not None:  # a sharded run: how many processes encoded, on which devices
+        run_info.update(world_size=shards.world, devices=list(shards.devices))
+    for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision
+        if getattr(source, key, None) is not None:
+            run_info[key] = getattr(source, key)
+    if source.prompts.instructions:  # MTEB-keyed instructions: what each task got
+        run_info["prompts"] = {t.name: list(source.prompt_pair(t.meta.family, t.name))
+                               for t in tasks}
+    elif source.prompts:  # the texts that went before each side, per family evaluated
+        run_info["prompts"] = {f: list(source.prompt_pair(f))
+                               for f in dict.fromkeys(t.meta.family for t in tasks)}
+    if needs_regressor:
+        run_info.update(regressor_selection=opts.regressor_selection,
+                        regressor_label_fix=opts.regressor_label_fix)
+    if transfer:
+        run_info.update(transfer_config=opts.transfer_config, classifier=opts.classifier,
+                        transfer_jobs=ctx.jobs or _transfer_jobs(config, len(transfer)))
+    report = RunReport(
+        model=model_record(config.model, encoder, dim), protocols=list(config.protocols),
+        tasks=results, scores=scores,
+        data={"found_via": location.source, "verified": sums.verified,
+              "verify_requested": opts.verify_data, "status": sums.status,
+              "sha256": sums.sha256},
+        run=run_info, environment=describe_environment(config.device), timings=timings,
+        created=now_iso(), bench_version=__version__, transfer_average=average(transfer),
+        notes=[note for t in tasks for note in t.meta.notes],
+        transfer_protocol=transfer_protocol if transfer else None)
+    if variants:  # --dims / --quantize: the same vectors, scored once per variant
+        report.variants = [variant_report(report, v, _score(
+            tasks, {task.name: variant_view(views[task.name], v, task.sides()) for task in tasks},
+            ctx,
+            config.protocols, task_sums, {})) for v in variants]
+    return report
+
+
+def _score(tasks: Sequence[Any], views: Mapping[str, Any], ctx: EvalContext,
+           protocols: list[Protocol], task_sums: Mapping[str, Checksums],
+           timings: dict[str, Any]) -> tuple[dict[str, TaskResult], list[ProtocolScores]]:
+    """Every task evaluated by its family from ``views``, and the protocols' scores."""
     results: dict[str, TaskResult] = {}
     for family_name, family in FAMILIES.items():
         mine = [task for task in tasks if task.meta.family == family_name]
@@ -219,44 +276,11 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     results = {task.name: results[task.name] for task in tasks}
     for task in tasks:
         results[task.name].files = task_sums[task.name].sha256
-    scores = score_protocols(results, config.protocols)
+    scores = score_protocols(results, protocols)
     if scores:
         for name, value in scores[0].values.items():
             results[name].main_score = value
-    transfer = {k: r.transfer.acc for k, r in results.items() if r.transfer is not None}
-    timings["total_s"] = time.perf_counter() - t_start
-    timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
-
-    source = encoder.source_encoder()
-    run_info: dict[str, Any] = {"seed": opts.seed, "device": config.device,
-                                "precision": opts.precision, "batch_size": opts.batch_size,
-                                "zero_vectors": zero_vectors}
-    if opts.backend != "torch":  # torch runs keep the record they always had
-        run_info["backend"] = opts.backend
-    if shards is not None:  # a sharded run: how many processes encoded, on which devices
-        run_info.update(world_size=shards.world, devices=list(shards.devices))
-    for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision
-        if getattr(source, key, None) is not None:
-            run_info[key] = getattr(source, key)
-    if source.prompts:  # the texts that went before each side, per family evaluated
-        run_info["prompts"] = {f: list(source.prompt_pair(f))
-                               for f in dict.fromkeys(t.meta.family for t in tasks)}
-    if needs_regressor:
-        run_info.update(regressor_selection=opts.regressor_selection,
-                        regressor_label_fix=opts.regressor_label_fix)
-    if transfer:
-        run_info.update(transfer_config=opts.transfer_config, classifier=opts.classifier,
-                        transfer_jobs=ctx.jobs or _transfer_jobs(config, len(transfer)))
-    return RunReport(
-        model=model_record(config.model, encoder, dim), protocols=list(config.protocols),
-        tasks=results, scores=scores,
-        data={"found_via": location.source, "verified": sums.verified,
-              "verify_requested": opts.verify_data, "status": sums.status,
-              "sha256": sums.sha256},
-        run=run_info, environment=describe_environment(config.device), timings=timings,
-        created=now_iso(), bench_version=__version__, transfer_average=average(transfer),
-        notes=[note for t in tasks for note in t.meta.notes],
-        transfer_protocol=transfer_protocol if transfer else None)
+    return results, scores
 
 
 def _transfer_jobs(config: RunConfig, n: int) -> int:

@@ -165,8 +165,16 @@ def _transformer_case(pooler: str, bert: Path, other: Path) -> Case:
     }
     if pooler != "avg_first_last":
         neutral["first_layer"] = "embeddings"  # read by avg_first_last only
+    identity_only = set()
+    if pooler == "lasttoken":  # the padding side changes the spec, not the vectors; this
+        # BERT tokenizer has no EOS token (its [SEP] ends every text), so neither does eos
+        # here (tests/test_decoder_embedders.py: a decoder whose last token it changes)
+        varies.update(eos="never", padding_side="right")
+        identity_only.update({"padding_side", "eos"})
+    else:  # read by lasttoken only
+        neutral.update(eos="never", padding_side="right")
     return EncoderCase(build, varies, neutral, init_params(TransformerEncoder),
-                       id=f"transformer-{pooler}")
+                       identity_only=identity_only, id=f"transformer-{pooler}")
 
 
 def _postprocessed_case(kind: str, nli: tuple[Path, Path], cache: Path) -> Case:

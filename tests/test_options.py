@@ -39,11 +39,11 @@ def _never_called(batch):
 # drift of issue 24 was analyze lacking --prompt*, --max-length and --dtype.
 ENCODE_FLAGS = {"--pooler", "--device", "--precision", "--batch-size", "--cache-dir",
                 "--no-cache", "--prompt", "--prompt-a", "--prompt-b", "--prompt-name",
-                "--max-length", "--dtype", "--quiet"}
+                "--max-length", "--dtype", "--quiet", "--instructions"}
 DATA_FLAGS = {"--data-dir"}
 RUN_FLAGS = {"--skip-verify", "--task-file", "--tasks-dir", "--transfer-config",
              "--classifier", "--transfer-protocol", "--jobs", "--regressor-selection",
-             "--regressor-label-fix", "--seed", "--backend"}
+             "--regressor-label-fix", "--seed", "--backend", "--dims", "--quantize"}
 
 
 def test_every_option_has_a_flag_in_run_and_analyze_where_its_group_says():
@@ -87,7 +87,7 @@ BAD_VALUES = [
     ("precision", "fp8", "precision: unknown value 'fp8'; valid: fp32, bf16, fp16"),
     ("dtype", "float32", "dtype: unknown value 'float32'; valid: fp32, bf16, fp16"),
     ("pooler", "mean", "pooler: unknown value 'mean'; valid: cls, cls_before_pooler, avg, "
-     "avg_first_last, avg_top2"),
+     "avg_first_last, avg_top2, lasttoken"),
     ("transfer_config", "slow", "transfer_config: unknown value 'slow'; valid: fasttest, test"),
     ("classifier", "svm", "classifier: unknown value 'svm'; valid: torch, sklearn"),
     ("regressor_selection", "kendall",

@@ -78,6 +78,10 @@ def test_gpu_steps_run_on_the_cpu_and_write_every_figure(tmp_path, data_dir, mon
         versus["suite"]["sentences_needed"] == versus["stsb_simcse"]["sentences_encoded"]
     # the same pairs and model: the evaluator's Spearman is bench's up to float noise
     assert versus["stsb_simcse"]["spearman_diff_points"] < 0.01
+    decoder = out["decoder"]  # step 7: the random-weight Qwen2
+    assert decoder["padding"]["within"] and decoder["eos_applied"] == "appended"
+    assert set(decoder["variants"]) == {f"{out['decoder']['model_name']} {v}" for v in (
+        "int8", "binary", "@32d", "@32d int8", "@32d binary")}
     json.dumps(out)  # one JSON
 
 

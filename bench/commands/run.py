@@ -20,6 +20,7 @@ from bench.outputs import check_file, check_folder
 from bench.pathsafe import check_not_input
 from bench.reports import DEFAULT_RUNS_FOLDER, save
 from bench.results import RunReport
+from bench.variants import possible_variants, variant_path
 
 FORMATS = ("terminal", "md", "latex", "csv", "json")
 MACHINE_FORMATS = ("csv", "json")  # stdout is one document: the other lines go to stderr
@@ -59,6 +60,8 @@ def main(args: argparse.Namespace) -> int:
             inputs = [*opts.task_files, *([args.model] if Path(args.model).is_file() else [])]
             check_not_input(args.out, inputs, "--out")  # a task file, a GloVe .txt
             check_file(args.out, "--out")
+            for variant in possible_variants(opts.dims, opts.quantize):  # written beside it
+                check_file(variant_path(args.out, variant), "--out (a variant's report)")
         else:
             check_folder(DEFAULT_RUNS_FOLDER, "reports folder")
     if not opts.verify_data:
@@ -69,9 +72,15 @@ def main(args: argparse.Namespace) -> int:
     if report is None:  # a sharded run's other ranks: rank 0 prints and writes
         return 0
     _print(report, args.model, args.format)
+    for variant in report.variants:  # --dims / --quantize (not in a csv/json document)
+        if args.format not in MACHINE_FORMATS:
+            _print(variant, variant.model.requested, args.format)
     if not args.no_report:
         path = save(report, args.out, args.model)
         print(f"report: {path}", file=_side_stream(args.format))
+        for variant in report.variants:  # beside it: <report>-256d.json, <report>-int8.json
+            where = save(variant, variant_path(path, variant))
+            print(f"report: {where}", file=_side_stream(args.format))
     return 0
 
 

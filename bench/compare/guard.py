@@ -91,6 +91,20 @@ def task_conflicts(placed: list[Placed]) -> list[str]:
     return out
 
 
+def dimension_clash(placed: list[Placed]) -> str | None:
+    """When a row is a truncated (Matryoshka) variant, every row must have its width: the
+    rows and widths that differ, else None. Models of their own different widths rank."""
+    width = {}
+    for p in placed:
+        model = p.row.report.model if p.row.report is not None else None
+        if model is not None:
+            width[p.row.label] = (model.embedding_dim, bool(model.extra.get("variant", {})
+                                                           .get("dim")))
+    if not any(cut for _, cut in width.values()) or len({d for d, _ in width.values()}) < 2:
+        return None
+    return ", ".join(f"{label} {d}d" for label, (d, _) in width.items())
+
+
 def place(rows: list[Row], target: Protocol | None = None, allow_mixed: bool = False
           ) -> Placement:
     """Resolve one protocol for all STS rows (see module doc); ProtocolError if impossible."""
@@ -142,8 +156,13 @@ def place(rows: list[Row], target: Protocol | None = None, allow_mixed: bool = F
         raise ProtocolError(f"cannot compare: {clashes[0]}; measure both on one task (bench run "
                             "--protocol mteb scores MTEB's tasks), or pass --allow-mixed to "
                             "show both columns, marked")
+    widths = dimension_clash(placed)  # Matryoshka variants (bench.variants) of other widths
+    if widths and not allow_mixed:
+        raise ProtocolError(f"cannot rank rows of different dimensions together: {widths}; "
+                            "compare variants of one dimension, or pass --allow-mixed")
     notes = [f"protocol {target.key} ({how_chosen}; choose with --protocol)"]
     notes += [f"DIFFERENT TASKS, not comparable across their columns: {c}" for c in clashes]
+    notes += [f"DIFFERENT DIMENSIONS: {widths}"] if widths else []
     reagg = sorted({p.row.label for p in placed if p.how == REAGGREGATED})
     if reagg:
         notes.append(f"re-aggregated from stored per-subset values to {target.key}: "

@@ -83,9 +83,9 @@ class Encoder(ABC):
         self.prompts = prompts
         self.__dict__.pop("fingerprint", None)
 
-    def prompt_pair(self, family: str) -> tuple[str, str]:
+    def prompt_pair(self, family: str, task: str | None = None) -> tuple[str, str]:
         """The texts put before side a and side b of a ``family`` task ("" = none)."""
-        return self.prompts.pair(family)
+        return self.prompts.pair(family, task)  # task: MTEB-keyed instructions
 
     def encode_prompted(self, sentences: Sequence[str], prompt: str,
                         batch_size: int = 64) -> np.ndarray:

@@ -17,7 +17,9 @@ def transformer(cfg: dict[str, Any], opt: EncoderOptions, name: str) -> Transfor
                               first_layer=cfg.get("first_layer", "first"),
                               max_length=opt.max_length or cfg.get("max_length"),
                               device=opt.device, precision=opt.precision,
-                              dtype=opt.dtype or cfg.get("dtype", "fp32"), name=name)
+                              dtype=opt.dtype or cfg.get("dtype", "fp32"), name=name,
+                              eos=cfg.get("eos", "auto"),
+                              padding_side=cfg.get("padding_side", "left"))
 
 
 def sentence_transformers(cfg: dict[str, Any], opt: EncoderOptions, name: str) -> SentenceTransformerEncoder:

@@ -39,7 +39,8 @@ def encoder_options(opts: RunOptions, device: str | None = None) -> EncoderOptio
                           opts.data_dir, opts.cache_dir, opts.use_cache,
                           max_length=opts.max_length, dtype=opts.dtype,
                           prompts=Prompts.from_options(opts.prompt, opts.prompt_a,
-                                                       opts.prompt_b, opts.prompt_name))
+                                                       opts.prompt_b, opts.prompt_name,
+                                                       opts.instructions))
 
 
 def _object_device(model: Any) -> str | None:

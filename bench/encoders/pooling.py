@@ -1,5 +1,7 @@
 """Poolers as SimCSE's ``evaluation.py`` defines them (``cls``, ``cls_before_pooler``, ``avg``,
-``avg_first_last``, ``avg_top2``; its ``models.py`` ``Pooler``).
+``avg_first_last``, ``avg_top2``; its ``models.py`` ``Pooler``), plus ``lasttoken`` for decoder
+embedders (Qwen3-Embedding, gte-Qwen2, e5-mistral: the hidden state of the last real token,
+an EOS that ``bench.encoders.decoder`` makes sure is there).
 
 Averages are masked means over all tokens, [CLS] and [SEP] included.
 """
@@ -10,7 +12,8 @@ from typing import Any
 
 import torch
 
-POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
+POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2", "lasttoken")
+LAST_TOKEN = "lasttoken"
 FIRST_LAYERS = ("first", "embeddings")  # hidden_states[1] (fixed code) or [0] (paper's 56.70 row)
 
 
@@ -26,6 +29,18 @@ def uses_cls_only(pooler: str) -> bool:
 def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1)
+
+
+def last_token(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The hidden state at each row's last non-padding position: right under right padding
+    (the position before the padding starts) and under left padding (the final position),
+    and for a row that is not padded at all. The position is the last 1 of the mask, as
+    sentence-transformers' ``Pooling(pooling_mode="lasttoken")`` finds it."""
+    mask = attention_mask.to(torch.long)
+    positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+    last = torch.where(mask > 0, positions, torch.full_like(positions, -1)).max(1).values
+    last = last.clamp(min=0)  # an all-padding row (never tokenized here) reads position 0
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
 def pool(outputs: Any, attention_mask: torch.Tensor, pooler: str,
@@ -45,6 +60,8 @@ def pool(outputs: Any, attention_mask: torch.Tensor, pooler: str,
         return last[:, 0]
     if pooler == "avg":
         return _masked_mean(last, attention_mask)
+    if pooler == LAST_TOKEN:
+        return last_token(last, attention_mask)
     hidden = outputs.hidden_states
     if pooler == "avg_first_last":
         first = hidden[0] if first_layer == "embeddings" else hidden[1]

@@ -27,6 +27,37 @@ from bench.errors import ModelError
 from bench.fingerprint import fingerprint, folder_digest
 
 
+def declared_prompts(model: Any) -> dict[str, str]:
+    """The model's own named prompts, without sentence-transformers' placeholders (``query``
+    and ``document`` with no text, there for every model whether or not it declared them)."""
+    own = getattr(model, "prompts", None) or {}
+    return {str(k): v for k, v in own.items() if isinstance(v, str) and v}
+
+
+def pipeline_setup(model: Any) -> dict[str, Any]:
+    """What the model's module pipeline does to a text: its pooling (``Pooling.pooling_mode``,
+    e.g. ``mean`` or ``lasttoken``; ``include_prompt`` when prompt tokens are left out),
+    whether a ``Normalize`` module scales the vectors to unit length, and the dtype of its
+    weights. Read from the loaded modules, so it is what ran, not what a config file says."""
+    modes: list[str] = []
+    include_prompt = True
+    for module in getattr(model, "_modules", {}).values():
+        mode = getattr(module, "pooling_mode", None)
+        if type(module).__name__ == "Pooling" and mode is not None:
+            modes.extend([mode] if isinstance(mode, str) else list(mode))
+            include_prompt = include_prompt and bool(getattr(module, "include_prompt", True))
+    normalize = any(type(m).__name__ == "Normalize"
+                    for m in getattr(model, "_modules", {}).values())
+    params = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    out: dict[str, Any] = {"pooling": "+".join(modes) if modes else "none",
+                           "normalize": normalize}
+    if not include_prompt:
+        out["pooling_include_prompt"] = False
+    if params is not None:
+        out["weights_dtype"] = str(params.dtype).removeprefix("torch.")
+    return out
+
+
 class SentenceTransformerEncoder(Encoder):
     """Vectors exactly as ``SentenceTransformer.encode`` gives them (its pooling, its truncation)."""
 
@@ -67,10 +98,10 @@ class SentenceTransformerEncoder(Encoder):
             spec["max_length"] = self.max_length
         return spec
 
-    def prompt_pair(self, family: str) -> tuple[str, str]:
+    def prompt_pair(self, family: str, task: str | None = None) -> tuple[str, str]:
         """A named prompt (``prompt_name``) is the model's own text for that name."""
         if self.prompts.name is None:
-            return super().prompt_pair(family)
+            return super().prompt_pair(family, task)
         own = dict(getattr(self._model, "prompts", None) or {})
         if self.prompts.name not in own:
             raise ModelError(f"model {self.model_id!r} has no prompt named "
@@ -106,7 +137,8 @@ class SentenceTransformerEncoder(Encoder):
                                   or model.get_sentence_embedding_dimension)(),
                 "max_tokens": getattr(model, "max_seq_length", None),
                 "similarity": str(getattr(model, "similarity_fn_name", None) or "cosine"),
-                **({"model_prompts": dict(model.prompts)} if getattr(model, "prompts", None)
+                **pipeline_setup(model),
+                **({"model_prompts": declared_prompts(model)} if declared_prompts(model)
                    else {}),
                 **({"default_prompt_name": model.default_prompt_name}
                    if getattr(model, "default_prompt_name", None) else {}),

@@ -14,11 +14,19 @@ import numpy as np
 import torch
 
 from bench.devices import check_device
+from bench.encoders import decoder
 from bench.encoders.base import PRECISIONS, Encoder
 from bench.encoders.cls_only import cls_only_last_layer
 from bench.encoders.limits import model_max_tokens, precut, truncation_record
 from bench.encoders.packaged import is_packaged, packaged_path
-from bench.encoders.pooling import FIRST_LAYERS, POOLERS, needs_hidden_states, pool, uses_cls_only
+from bench.encoders.pooling import (
+    FIRST_LAYERS,
+    LAST_TOKEN,
+    POOLERS,
+    needs_hidden_states,
+    pool,
+    uses_cls_only,
+)
 from bench.errors import ModelError
 from bench.fingerprint import fingerprint, folder_digest
 
@@ -202,14 +210,18 @@ class TransformerEncoder(Encoder):
     def __init__(self, model: str, pooler: str = "cls", *, first_layer: str = "first",
                  max_length: int | None = None, device: str = "cpu", precision: str = "fp32",
                  dtype: str = "fp32", name: str | None = None,
-                 ignore_files: Sequence[str] = ()) -> None:
+                 ignore_files: Sequence[str] = (), eos: str = "auto",
+                 padding_side: str = "left") -> None:
         """``ignore_files``: files of the model folder that do not change the vectors (a
-        training checkpoint's optimizer state), left out of the weights digest."""
+        training checkpoint's optimizer state), left out of the weights digest. ``eos`` and
+        ``padding_side``: the ``lasttoken`` pooler's tokenization (``bench.encoders.decoder``)."""
         if pooler not in POOLERS:
             raise ModelError(f"unknown pooler {pooler!r} for {model!r}; valid: {', '.join(POOLERS)}")
         if first_layer not in FIRST_LAYERS:
             raise ModelError(f"unknown first_layer {first_layer!r}; valid: {', '.join(FIRST_LAYERS)}")
         check_loading_options(model, precision, dtype, max_length)
+        decoder.check_decoder_options(model, eos, padding_side)
+        self.eos, self.padding_side = eos, padding_side
         self.dtype = dtype
         self.model_id = model
         self.pooler = pooler
@@ -243,12 +255,22 @@ class TransformerEncoder(Encoder):
             spec["first_layer"] = self.first_layer
         if self.dtype != "fp32":  # fp32 specs (and fingerprints) stay what they always were
             spec["dtype"] = self.dtype
+        if self.pooler == LAST_TOKEN:
+            spec.update(decoder.describe(self.eos, self.padding_side, None))
         return spec
 
     @cached_property
     def fingerprint(self) -> str:
         return fingerprint(content_key(self.full_spec(), self.model_id, self.location),
                            self.weights_digest())
+
+    @cached_property
+    def eos_applied(self) -> str | None:
+        """``lasttoken`` only: whether the tokenizer or bench puts the EOS (or neither)."""
+        if self.pooler != LAST_TOKEN:
+            return None
+        decoder.ensure_pad_token(self._loaded[0])
+        return decoder.eos_applied(self._loaded[0], self.eos)
 
     @cached_property
     def weights_folder(self) -> Path:
@@ -262,7 +284,8 @@ class TransformerEncoder(Encoder):
 
     def model_meta(self) -> dict[str, Any]:
         return {**hf_model_meta(*self._loaded, self.max_length),
-                **truncation_record(self.token_limit, self.max_length is not None)}
+                **truncation_record(self.token_limit, self.max_length is not None),
+                **({"eos_applied": self.eos_applied} if self.eos_applied else {})}
 
     @cached_property
     def token_limit(self) -> int | None:
@@ -302,8 +325,15 @@ class TransformerEncoder(Encoder):
         out = []
         for start in range(0, len(sentences), batch_size):
             batch = list(sentences[start:start + batch_size])
-            inputs = {k: v.to(self.device)
-                      for k, v in self._inputs(precut(batch, self.token_limit)).items()}
+            texts = precut(batch, self.token_limit)
+            if self.eos_applied is not None:  # lasttoken: the EOS, padding side, positions
+                for t in texts:  # tokenized here with the EOS: the kept tokens are not used
+                    self._tokens.pop(t, None)
+                inputs = decoder.tokenize(tokenizer, texts, self.token_limit, self.eos_applied,
+                                          self.padding_side, decoder.takes_position_ids(model))
+            else:
+                inputs = self._inputs(texts)
+            inputs = {k: v.to(self.device) for k, v in inputs.items()}
             with autocast_context(self.device, self.precision), \
                     cls_only_last_layer(model, uses_cls_only(self.pooler)):
                 outputs = model(**inputs, output_hidden_states=needs_hidden_states(self.pooler),

@@ -19,6 +19,11 @@ Every figure goes into one JSON (``--out``). Steps, all with the packaged MiniLM
    test pairs, and the suite under ``simcse`` cold against a bare ``encode`` of the sentences
    those protocols need (both on the GPU; targets: wall ratio <= 0.85). bf16 against fp32 is
    step 2; the ONNX backend is a CPU backend (``bench perf sts``).
+7. a decoder embedder (``lasttoken`` pooling, the EOS, ``bench.encoders.decoder``): a local
+   copy given by ``--decoder-model`` (e.g. Qwen3-Embedding-0.6B), else a random-weight
+   two-layer Qwen2 built in the temp folder: its vectors under left and right padding on the
+   GPU (must agree), the STS suite on the GPU at bf16 against fp32, and its Matryoshka and
+   quantized variants from the same pass (``--dims``, ``--quantize``).
 
 Without a GPU it stops at once with one line. About 4-6 minutes on one recent GPU with 16
 CPU cores (the CPU reference takes most of it).
@@ -37,6 +42,7 @@ import torch
 
 from bench.data.locate import locate
 from bench.encoders.packaged import packaged_path
+from bench.encoders.transformer import TransformerEncoder
 from bench.environment import describe_environment
 from bench.errors import BenchError
 from bench.options import DATA, RunOptions
@@ -64,6 +70,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="transfer tasks of step 4 (default transfer)")
     p.add_argument("--stsb-task", default="STSBenchmark",
                    help="task of step 6's evaluator comparison (default STSBenchmark)")
+    p.add_argument("--decoder-model", default=None, metavar="PATH",
+                   help="a local decoder embedder folder for step 7 (default: a random-weight "
+                   "two-layer Qwen2 built for the step)")
 
 
 def require_gpu() -> str:
@@ -189,8 +198,15 @@ def run(args: argparse.Namespace) -> dict:
         t = time.perf_counter()
         out["versus_sentence_transformers"] = _versus(args, downstream, sts, tmp / "versus")
         out["steps_s"]["versus"] = round(time.perf_counter() - t, 2)
+
+        # 7: a decoder embedder read at its last token, and its variants
+        t = time.perf_counter()
+        out["decoder"] = decoder_step(getattr(args, "decoder_model", None), downstream, sts,
+                                      tmp, args.batch_size)
+        out["steps_s"]["decoder"] = round(time.perf_counter() - t, 2)
     checks = [out[f"cuda_{p}"]["vs_cpu_fp32"]["within"] for p in TOLERANCE]
     checks += [out[k]["vs_cpu"]["within"] for k in ("transfer_fasttest", "regressor") if k in out]
+    checks += [out["decoder"]["padding"]["within"], out["decoder"]["bf16_vs_fp32"]["within"]]
     out["all_within_tolerance"] = all(checks)
     out["total_s"] = round(time.perf_counter() - t_all, 2)
     out["environment"] = describe_environment(GPU)
@@ -225,3 +241,74 @@ def _sharded(args: argparse.Namespace, downstream: Path, sts: list[str], tmp: Pa
             "scaling": round(walls[1] / walls[gpus], 3),
             "devices": tables[gpus].run.get("devices"),
             "vs_one_gpu": largest_gap(score_table(tables[1]), score_table(tables[gpus]))}
+
+
+DECODER_PADDING_TOLERANCE = 1e-3  # max abs difference of fp32 vectors, left vs right padding
+DECODER_BF16_TOLERANCE = 1.0  # points: a bf16 decoder against fp32 (autocast), loose
+
+
+def tiny_decoder(folder: Path, corpus: list[str]) -> Path:
+    """A random-weight two-layer Qwen2 (hidden 64) with a byte-level BPE tokenizer trained on
+    ``corpus``: a decoder embedder's code paths without a download (its scores mean nothing)."""
+    from tokenizers import (  # heavy: tokenizers
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        trainers,
+    )
+    from transformers import (  # heavy: transformers
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2Model,
+    )
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=2000, special_tokens=["<|endoftext|>"], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
+                                        pad_token="<|endoftext|>")
+    torch.manual_seed(0)
+    Qwen2Model(Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                           max_position_embeddings=512, pad_token_id=0, eos_token_id=0)
+               ).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def decoder_step(model: str | None, downstream: Path, sts: list[str], tmp: Path,
+                 batch_size: int) -> dict[str, Any]:
+    """Step 7 (module doc): left against right padding on the GPU, bf16 against fp32, and the
+    variants of one encoding pass, for a decoder embedder."""
+    metas = select(sts)
+    unique = list(dict.fromkeys(s for m in metas for s in m.load(downstream).sentences()))
+    folder = model or str(tiny_decoder(tmp / "tiny-decoder", unique[:2000]))
+    sample = unique[:512]
+    vectors = {side: TransformerEncoder(folder, "lasttoken", padding_side=side, device=GPU)
+               .encode(sample, batch_size=batch_size) for side in ("left", "right")}
+    gap = float(abs(vectors["left"] - vectors["right"]).max())
+    protocols = parse_protocols("all-spearman")
+
+    def config(precision: str, **kw: Any) -> RunConfig:
+        return RunConfig(model=folder, protocols=protocols, tasks=sts, pooler="lasttoken",
+                         data_dir=str(downstream), cache_dir=str(tmp / f"decoder-{precision}"),
+                         batch_size=batch_size, device=GPU, precision=precision,
+                         show_progress=False, **kw)
+
+    full, wall = _run(config("fp32", dims="32", quantize="int8,binary"))
+    half, half_wall = _run(config("bf16"))
+    return {"model": model or "random-weight 2-layer Qwen2 (hidden 64)",
+            "model_name": full.model.name,
+            "eos_applied": full.model.extra.get("eos_applied"),
+            "padding": {"sentences": len(sample), "max_abs_diff": gap,
+                        "tolerance": DECODER_PADDING_TOLERANCE,
+                        "within": gap <= DECODER_PADDING_TOLERANCE},
+            "fp32_s": round(wall, 2), "bf16_s": round(half_wall, 2),
+            "encode_s": full.timings.get("encode_s"),
+            "bf16_vs_fp32": _compare(full, half, DECODER_BF16_TOLERANCE),
+            "scores": score_table(full),
+            "variants": {v.model.name: score_table(v) for v in full.variants}}

@@ -21,11 +21,17 @@ from bench.embed import EmbeddingTable
 from bench.results import PartResult, TaskResult
 from bench.tasks.regressor import evaluate_regressor
 
+# The one place STS similarities are computed, always in float64 from the vectors whatever
+# their dtype (fp16/bf16 encoders, int8 variants): fp16 arithmetic creates spurious ties
+# (sentence-transformers #3894). Recorded in each report's ``run.similarity_precision``.
+SIMILARITY_PRECISION = "float64"
+
 
 def cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Row-wise cosine as SentEval: NaNs in inputs and result become 0 (zero vectors give 0)."""
-    u = np.nan_to_num(np.asarray(u, dtype=np.float64))
-    v = np.nan_to_num(np.asarray(v, dtype=np.float64))
+    """Row-wise cosine as SentEval, in float64: NaNs in inputs and result become 0 (zero
+    vectors give 0)."""
+    u = np.nan_to_num(np.asarray(u, dtype=SIMILARITY_PRECISION))
+    v = np.nan_to_num(np.asarray(v, dtype=SIMILARITY_PRECISION))
     with np.errstate(invalid="ignore", divide="ignore"):
         sim = (u * v).sum(1) / (np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1))
     return np.nan_to_num(sim)
@@ -41,7 +47,8 @@ def pair_similarity(u: np.ndarray, v: np.ndarray, kind: str) -> np.ndarray:
     """Row-wise similarity of two stacks of vectors: cosine, or a negated distance."""
     if kind == "cosine":
         return cosine(u, v)
-    diff = np.asarray(u, dtype=np.float64) - np.asarray(v, dtype=np.float64)
+    diff = (np.asarray(u, dtype=SIMILARITY_PRECISION)
+            - np.asarray(v, dtype=SIMILARITY_PRECISION))
     if kind == "euclidean":
         return -np.sqrt((diff * diff).sum(1))
     if kind == "manhattan":
