@@ -137,7 +137,7 @@ def make_folder(folder: Path) -> Path:
     """A folder like the checkout's root: a copy of reports/ and of the example data under
     tests/data that the pages name."""
     shutil.copytree(REPO / "reports", folder / "reports")
-    for sub in ("tasks", "mteb", "neighbors"):
+    for sub in ("tasks", "mteb", "neighbors", "instructions"):
         shutil.copytree(REPO / "tests" / "data" / sub, folder / "tests" / "data" / sub)
     return folder
 
