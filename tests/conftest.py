@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,12 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("BENCH_DATA_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    yield
+    # A --task-file run registers its task for the process: drop it, so that a later test's
+    # task list (and its error messages) do not depend on the order tests ran in.
+    if "bench.tasks.registry" in sys.modules:
+        from tests.sts_files import unregister_task_files
+        unregister_task_files()
 
 
 @pytest.fixture(scope="session")
