@@ -24,7 +24,7 @@ from bench.analysis_report import AnalysisReport
 from bench.compare.guard import Placement, place, place_transfer
 from bench.compare.plan import ProtocolTests, significance, testable_rows
 from bench.compare.rows import Row
-from bench.compare.seedtests import raw_p
+from bench.compare.seedtests import raw_p, unreachable
 from bench.compare.sensitivity import by_model, key_order, robust_table
 from bench.compare.stats import CORRECTIONS
 from bench.compare.tables import family_tables, sts_table, transfer_table
@@ -188,11 +188,16 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
         parts.append("<h2>STS</h2><label>Protocol <select id='protocol'>" + options
                      + "</select></label>")
         family_text = (f"significance: each row against the first under each protocol "
-                       f"(paired bootstrap, {resamples} resamples, seed {seed}; multi-seed rows: "
-                       f"permutation test over seeds); one family of {size} tests over "
-                       f"{len(keys)} protocol(s) x the tasks and Avg. (regressor protocols are not "
-                       f"tested: no per-pair data); * marks p < {ALPHA} after {correction} "
-                       f"correction (the smallest bootstrap p is 2 / (resamples + 1))")
+                       f"(normal-approximation paired bootstrap, {resamples} resamples, seed "
+                       f"{seed}; multi-seed rows: permutation test over seeds); family: the "
+                       f"{size} tests (comparisons x tasks and Avg.) under the primary protocol "
+                       f"{keys[0]}, every other protocol a sensitivity view corrected over its "
+                       f"own cells (regressor protocols are not tested: no per-pair data); * "
+                       f"marks p < {ALPHA} after {correction} correction")
+        why = unreachable(plans[0].tests(), size, correction) if resamples else None
+        if why:
+            warn(why)
+            family_text += f"; {why}"
         for v in views:
             v.table.notes.append(family_text)
             if v.left_out:

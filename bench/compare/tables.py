@@ -267,8 +267,10 @@ def significance_table(reference: str, results: dict[str, list[PairedResult]], k
                          Cell(r.p_williams), Cell(r.p_steiger), Cell(r.n or None)])
     notes = [(f"Delta = model minus reference in points under {key}, with its 95% paired "
              f"bootstrap interval ({resamples} resamples, seed {seed}, pairs resampled within "
-             "each subset); Williams' T2 and Steiger's Z test two dependent correlations that "
-             "share the gold scores, r(sim_a, sim_b) from the stored per-pair similarities; "
-             "they apply to one correlation (STS-B, SICK-R, or a year pooled with 'all'), '-' "
-             "for averages of subset correlations; only the bootstrap p is corrected")]
+             "each subset); p (paired bootstrap): normal approximation, 2 (1 - Phi(|Delta| / "
+             "bootstrap SE)), not floored by the resample count; Williams' T2 and Steiger's Z "
+             "test two dependent correlations that share the gold scores, r(sim_a, sim_b) from "
+             "the stored per-pair similarities; they apply to one correlation (STS-B, SICK-R, "
+             "or a year pooled with 'all'), '-' for averages of subset correlations; only the "
+             "bootstrap p is corrected")]
     return Table("Paired significance", columns, rows, notes, label_columns=3)

@@ -19,7 +19,7 @@ from bench.aggregation import pools
 from bench.compare.stats import (
     BLOCK_ELEMENTS,
     block_rows,
-    paired_bootstrap_p,
+    normal_bootstrap_p,
     percentile_interval,
     steiger_z,
     williams_t2,
@@ -124,11 +124,12 @@ class PairedResult:
     task: str
     delta: float  # points, model minus reference
     delta_ci: tuple[float, float]
-    p_bootstrap: float
+    p_bootstrap: float  # normal-approximation paired bootstrap (bench.compare.stats)
     p_williams: float  # NaN where the number is an average of subset correlations
     p_steiger: float
     n: int
     p_adjusted: float = float("nan")  # p_bootstrap corrected over the tested family
+    p_floor: float = 0.0  # the smallest p the test can give (none: it is not resample-bound)
 
 
 def _pooled(task: TaskResult, what: str) -> np.ndarray:
@@ -162,6 +163,6 @@ def paired_tests(ref: dict[str, TaskResult], other: dict[str, TaskResult], names
             delta = deltas[task]
         else:
             delta = float(np.mean(list(deltas.values())))
-        out.append(PairedResult(task, delta, percentile_interval(diff), paired_bootstrap_p(diff),
-                                p_w, p_s, n))
+        out.append(PairedResult(task, delta, percentile_interval(diff),
+                                float(normal_bootstrap_p(delta, diff)), p_w, p_s, n))
     return out
