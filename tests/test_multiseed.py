@@ -281,8 +281,8 @@ def test_one_family_over_several_protocols(tmp_path):
     ref, a = _two_synthetic_runs(tmp_path, 1.3)
     target = tmp_path / "t.json"
     assert main(["compare", str(ref), str(a), "--significance", "--resamples", "100",
-                 "--protocol", "all-spearman,wmean-pearson", "--format", "json",
-                 "--out", str(target)]) == 0
+                 "--protocol", "all-spearman,wmean-pearson", "--family", "all",
+                 "--format", "json", "--out", str(target)]) == 0
     data = json.loads(target.read_text())
     sig = [t for t in data["tables"] if t["title"] == "Paired significance"]
     assert len(sig) == 2  # one table per protocol

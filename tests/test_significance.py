@@ -41,7 +41,7 @@ def simulate(families: int, noise_b: float, seed: int, tasks: int = 3, n: int = 
         b = gold + noise_b * rng.standard_normal(gold.shape)
         idx = rng.integers(0, n, size=(f, tasks, resamples, n))
 
-        def corr(x, i=None):
+        def corr(x, i=None, gold=gold):
             g = np.broadcast_to(gold, x.shape)
             if i is not None:
                 x = np.take_along_axis(np.broadcast_to(x, i.shape), i, -1)
