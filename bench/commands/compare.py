@@ -10,6 +10,7 @@ from bench.atomic import atomic_write_text
 from bench.compare.datacheck import mark_data_mismatches, unverified_notes
 from bench.compare.guard import Placement, place, place_transfer
 from bench.compare.plan import FAMILY_SCOPES, significance, testable_rows
+from bench.compare.ranking import placement_ranks, rank_table
 from bench.compare.rows import load_rows
 from bench.compare.seedtests import family_note, seed_table, unreachable
 from bench.compare.sensitivity import sensitivity
@@ -94,6 +95,10 @@ def _significance(args: argparse.Namespace, placements: list[Placement]) -> list
         warn(why)
         tables[-1].notes.append(why)
     tables[-1].notes += [f"not tested, single-seed vs multi-seed: {u}" for u in first.untested]
+    found, left = placement_ranks(placements[0], args.resamples, args.seed, args.correction)
+    if found:
+        tables.append(rank_table(found, placements[0].target.key, args.resamples, args.seed,
+                                 left))
     return tables
 
 
