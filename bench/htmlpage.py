@@ -23,6 +23,7 @@ import numpy as np
 from bench.analysis_report import AnalysisReport
 from bench.compare.guard import Placement, place, place_transfer
 from bench.compare.plan import ProtocolTests, significance, testable_rows
+from bench.compare.ranking import placement_ranks, rank_table
 from bench.compare.rows import Row
 from bench.compare.seedtests import raw_p, unreachable
 from bench.compare.sensitivity import by_model, key_order, robust_table
@@ -204,6 +205,11 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
                 v.table.notes.append("cannot show this protocol: " + ", ".join(v.left_out))
             parts.append(f'<section class="protocol" data-protocol="{_esc(v.protocol.key)}">'
                          + to_html(v.table) + "</section>")
+    if views and resamples:  # rank intervals and tiers under the primary protocol
+        found, left = placement_ranks(views[0].placement, resamples, seed, correction)
+        if found:
+            parts.append("<h2>Rank intervals</h2>" + to_html(
+                rank_table(found, views[0].protocol.key, resamples, seed, left)))
     models = by_model(sts_rows)
     if len(models) > 1:
         parts.append("<h2>Protocol-robust summary</h2>" + to_html(robust_table(models)))

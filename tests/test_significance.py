@@ -110,3 +110,28 @@ def test_normal_p_agrees_with_williams_on_a_large_difference():
         rowwise_correlation(a[idx], gold[idx], "pearson")
     delta = stats.pearsonr(b, gold)[0] - stats.pearsonr(a, gold)[0]
     assert normal_bootstrap_p(delta, reps) < 1e-6
+
+
+@pytest.mark.slow  # bootstraps the two kept reports through compare and the page (~10 s)
+def test_kept_minilm_and_glove_are_marked_everywhere(tmp_path, capsys):
+    """GloVe trails MiniLM by 33.6 points on Avg.: every STS task and Avg. is significant
+    under compare --significance and on the page, with the README's --resamples 100."""
+    import json
+    import re
+    from pathlib import Path
+
+    from bench.cli import main
+
+    kept = Path(__file__).resolve().parents[1] / "reports"
+    reports = [str(kept / "minilm-avg-sts-every.json"), str(kept / "glove-avg-sts-every.json")]
+    assert main(["compare", *reports, "--significance", "--resamples", "100",
+                 "--format", "json"]) == 0
+    tables = json.loads(capsys.readouterr().out)["tables"]
+    rows = [r for t in tables if t["title"] == "Paired significance" for r in t["rows"]]
+    assert len(rows) == 8 and all(r["p adj (holm)"] < ALPHA for r in rows)
+    page = tmp_path / "page.html"
+    assert main(["report", *reports, "--html", str(page), "--resamples", "100"]) == 0
+    text = page.read_text(encoding="utf-8")
+    primary = re.search(r'<section class="protocol" data-protocol="all-spearman">(.*?)</section>',
+                        text, re.S).group(1)
+    assert primary.count("<sup class='sig'") == 8  # STS12 ... SICK-R and Avg.
