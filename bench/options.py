@@ -122,6 +122,10 @@ class RunOptions:
         None, "SentEval data: the 'downstream' folder or its parent (default: "
         "$BENCH_DATA_DIR, then ~/.cache/bench/senteval)", group=DATA, kind=Path)
     # -- run only --------------------------------------------------------------------------
+    noise_floor: bool = option(False, "also encode the STS tasks at batch 8 and 128 and in the "
+                               "device's reduced precisions, and record how far the numbers "
+                               "move (bench compare marks smaller differences)", kind=bool,
+                               flag="--noise-floor")
     verify_data: bool = option(True, "do not fail when a data file's sha256 differs from the "
                                "manifest", kind=bool, negative="--skip-verify")
     task_files: tuple[str, ...] = option(

@@ -18,6 +18,7 @@ from bench.compare.stats import CORRECTIONS
 from bench.compare.tables import family_tables, significance_table, sts_table, transfer_table
 from bench.compare.uncertainty import row_intervals
 from bench.errors import BenchError, warn
+from bench.noise_floor import below_floor, read_floor
 from bench.outputs import check_file
 from bench.pathsafe import check_not_input, with_sidecars
 from bench.protocols import parse_one, parse_protocols
@@ -74,11 +75,12 @@ def _significance(args: argparse.Namespace, placements: list[Placement]) -> list
     plans, size = significance(placements, args.correction, args.resamples, args.seed,
                                scope=args.family)
     tables: list[Table] = []
-    for n, plan in enumerate(plans):
+    for n, (plan, placement) in enumerate(zip(plans, placements)):
         paired, over_seeds = plan.by_label(over_seeds=False), plan.by_label(over_seeds=True)
         if paired:
             tables.append(significance_table(plan.reference, paired, plan.key, args.resamples,
-                                             args.seed, args.correction))
+                                             args.seed, args.correction,
+                                             floor_marks(placement, plan)))
         if over_seeds:
             tables.append(seed_table(plan.reference, over_seeds, plan.key, args.correction))
         if n and args.family == "primary" and (paired or over_seeds):
@@ -100,6 +102,18 @@ def _significance(args: argparse.Namespace, placements: list[Placement]) -> list
         tables.append(rank_table(found, placements[0].target.key, args.resamples, args.seed,
                                  left))
     return tables
+
+
+def floor_marks(placement: Placement, plan) -> dict[tuple[str, str], bool | None]:
+    """(model, task) -> whether the paired difference is within the noise floor either row
+    recorded (``bench.noise_floor``) under this protocol; None where neither did."""
+    placed = placement.placed
+    floors = {i: read_floor(p.row.report, str(p.row.path)) for i, p in enumerate(placed)
+              if p.row.report is not None}
+    ref = plan.reference_index
+    return {(c.label, t.task): below_floor(t.delta, t.task, plan.key,
+                                           [floors.get(ref), floors.get(c.index)])
+            for c in plan.comparisons if not c.over_seeds for t in c.tests}
 
 
 def _with_uncertainty(args: argparse.Namespace, placement: Placement,
@@ -159,6 +173,9 @@ def main(args: argparse.Namespace) -> int:
         check_not_input(args.out, with_sidecars(args.reports), "--out")
         check_file(args.out, "--out")
     rows = load_rows(args.reports)
+    for row in rows:  # a malformed noise-floor record fails before any bootstrap
+        if row.report is not None:
+            read_floor(row.report, str(row.path))
     differing = mark_data_mismatches(rows)
     if differing and not args.allow_mixed:
         more = f" (and {len(differing) - 1} more)" if len(differing) > 1 else ""
