@@ -135,3 +135,29 @@ def test_kept_minilm_and_glove_are_marked_everywhere(tmp_path, capsys):
     primary = re.search(r'<section class="protocol" data-protocol="all-spearman">(.*?)</section>',
                         text, re.S).group(1)
     assert primary.count("<sup class='sig'") == 8  # STS12 ... SICK-R and Avg.
+
+
+@pytest.mark.slow  # two synthetic runs bootstrapped under two protocols (about 1 s)
+def test_the_default_family_is_the_primary_protocols(tmp_path, capsys):
+    """Default --family primary: the first protocol's cells are one family; the second
+    protocol is a sensitivity view corrected over its own cells only."""
+    import json
+
+    from bench.cli import main
+    from tests.test_compare import _gold, _noisy, _synthetic_run
+
+    gold = _gold(3)
+    ref, a = tmp_path / "ref.json", tmp_path / "a.json"
+    _synthetic_run(ref, "ref", _noisy(gold, 1.5, 1), gold)
+    _synthetic_run(a, "a", _noisy(gold, 1.3, 2), gold)
+    assert main(["compare", str(ref), str(a), "--significance", "--resamples", "100",
+                 "--protocol", "all-spearman,wmean-pearson", "--format", "json"]) == 0
+    sig = [t for t in json.loads(capsys.readouterr().out)["tables"]
+           if t["title"] == "Paired significance"]
+    for table in sig:
+        raw = [r["p (paired bootstrap)"] for r in table["rows"]]
+        adj = [r["p adj (holm)"] for r in table["rows"]]
+        assert len(raw) == 3 and adj == pytest.approx(adjust_p(raw, "holm"), abs=1e-12)
+    notes = " ".join(sig[-1]["notes"])
+    assert "family: 3 tests" in notes and "primary protocol all-spearman" in notes
+    assert any("sensitivity view" in n for n in sig[1]["notes"])
