@@ -1,5 +1,7 @@
-"""Sessions: tests, lint, demo, perf. torch is pinned to the CPU build this machine carries
-(a bare 'torch' would pull a multi-GB CUDA build); pyproject keeps a range for users."""
+"""Sessions: tests, lint, docs, demo, perf, mteb, long. torch is pinned to the CPU build this
+machine carries; pyproject keeps a range for users. On Linux the package index's torch is the
+multi-GB CUDA build: set BENCH_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu to take
+torch from PyTorch's CPU index instead (everything else still comes from the usual index)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "senteval" / "downstream"
 
 
 def _install(session: nox.Session, extras: str) -> None:
-    session.install(TORCH)
+    index = os.environ.get("BENCH_TORCH_INDEX_URL")
+    session.install(TORCH, *(["--index-url", index] if index else []))
     session.install("-e", f".[{extras}]")
 
 
@@ -34,7 +37,8 @@ def tests(session: nox.Session) -> None:
     ``--`` go to pytest, e.g. ``-m "not slow"``), then check that reports/README.md is the
     index of the kept reports. The reproductions of published numbers over whole datasets
     (minutes of encoding) run in the ``mteb`` session, which CI runs too; the tests marked
-    ``long`` (the README lines in full, the torchrun SIGKILL test) in the ``long`` session."""
+    ``long`` (the documentation's commands in full, the torchrun SIGKILL test) in the ``long``
+    session."""
     _install(session, "test")
     session.install("playwright==1.65.2")  # drives the system chromium (tests/test_html_report.py)
     session.run("pytest", *(session.posargs or ["-q", "-m", "not reproduction and not long"]),
@@ -57,7 +61,7 @@ def mteb(session: nox.Session) -> None:
 
 @nox.session
 def long(session: nox.Session) -> None:
-    """The tests marked ``long``: every command of the README's usage section run in full, in
+    """The tests marked ``long``: every command of the documentation run in full, in
     order, the slow ones too (training the CPU recipe, the whole transfer suite), and the
     torchrun SIGKILL test: about half an hour on 2 cores."""
     _install(session, "test,mteb")
@@ -71,8 +75,17 @@ def lint(session: nox.Session) -> None:
     """ruff over the package, the tests and this file, and the import layers of
     pyproject's [tool.importlinter] (CI runs it)."""
     session.install("ruff", "import-linter>=2.1")
-    session.run("ruff", "check", "bench", "tests", "noxfile.py")
+    session.run("ruff", "check", "bench", "tests", "noxfile.py", "docs/hooks.py")
     session.run("lint-imports", env={"PYTHONPATH": str(REPO)})  # the checkout's bench, by path
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml, docs/) built into site/ with warnings as errors;
+    the reference pages are generated from the registries by docs/hooks.py. CI runs it."""
+    _install(session, "docs")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs,
+                env={"HF_HUB_OFFLINE": "1", "NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session

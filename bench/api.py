@@ -69,6 +69,10 @@ def evaluate(model: Any, tasks: str | Sequence[str] | None = None,
     (``senteval``, ``senteval-fasttest``, ...) sets ``transfer_config``, ``classifier`` and
     ``seed`` at once (given with one of them, they must agree); ``show_progress`` is off.
 
+    ``name`` labels the model in the report and its tables; without it a recipe or path is
+    named as given, and a model object by its model card or ``name_or_path`` (a
+    ``SentenceTransformer`` loaded from the hub: its hub id), a function by its name.
+
     ``tasks``: task names, aliases or sets (``sts``, ``transfer``, ``every``), as a list or a
     comma/space-separated string; default: the tasks of ``task_files`` when given, else those
     of the protocol presets that list theirs (``mteb``), else ``sts``. ``protocols``: presets,

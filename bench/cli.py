@@ -51,13 +51,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except BenchError as exc:
         print(f"bench: error: {printable(exc)}", file=sys.stderr)  # may quote a file
         return 2
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return 130
+
+
+def _closed_pipe() -> int:
+    """``bench ... | head -1``: the reader left, so stop quietly with the shell's code for
+    SIGPIPE (128 + 13), and send what is still buffered to /dev/null so that Python's exit
+    does not report the same broken pipe again (the Python docs' recipe, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

@@ -6,21 +6,29 @@ protocols is encoded exactly once, and a rerun with another protocol encodes not
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
 
+from bench.atomic import Terminated
 from bench.cache import EmbeddingCache, default_cache_root
 from bench.distributed import Shards, assign
 from bench.encoders.base import Encoder, checked_vectors
 from bench.errors import ModelError
 from bench.progress import progress_bar
 
-FLUSH_EVERY = 2048  # sentences per cache chunk: bounds the work lost to a kill
+# A cache chunk is written every FLUSH_EVERY sentences or FLUSH_SECONDS of encoding,
+# whichever comes first, and at once on Ctrl-C, SIGTERM or an error: a SIGKILL loses at most
+# the last FLUSH_SECONDS of encoding, anything else loses at most the batch in progress.
+FLUSH_EVERY = 2048
+FLUSH_SECONDS = 30.0
 
 
 Text = str | tuple[str, str]  # a sentence, or (prompt, sentence) when a prompt goes before it
@@ -77,6 +85,50 @@ def count_zero_vectors(matrix: np.ndarray) -> int:
     return int((~matrix.reshape(len(matrix), -1).any(axis=1)).sum())
 
 
+@contextmanager
+def sigterm_interrupts(enabled: bool = True) -> Iterator[None]:
+    """During the block, SIGTERM raises ``bench.atomic.Terminated`` (a KeyboardInterrupt), so
+    what was encoded is written before the process ends, as on Ctrl-C. Main thread only (the
+    only one that may set handlers); a sharded run keeps its own handler
+    (``bench.distributed``), whose exception goes through the same write."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(f"terminated by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class PendingVectors:
+    """Encoded vectors not yet in the cache, written as one chunk every ``FLUSH_EVERY``
+    sentences or ``FLUSH_SECONDS``, and by ``flush`` at the end or on the way out."""
+
+    def __init__(self, cache: EmbeddingCache | None) -> None:
+        self.cache = cache
+        self.items: list[Text] = []
+        self.vectors: list[np.ndarray] = []
+        self.since = time.monotonic()
+
+    def add(self, items: list[Text], vectors: np.ndarray) -> None:
+        self.items.extend(items)
+        self.vectors.append(vectors)
+        if (len(self.items) >= FLUSH_EVERY
+                or time.monotonic() - self.since >= FLUSH_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.cache is not None and self.items:
+            self.cache.put(self.items, np.concatenate(self.vectors))
+        self.items, self.vectors = [], []
+        self.since = time.monotonic()
+
+
 Batch = tuple[str, list[str], int]  # (prompt, sentences, token cost = size x longest)
 
 
@@ -124,33 +176,32 @@ def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache 
     bad: list[Text] = []
     t_encode = time.perf_counter()
     if mine:
-        pending_s: list[Text] = []
-        pending_v: list[np.ndarray] = []
+        pending = PendingVectors(cache)
         total = sum(len(batches[i][1]) for i in mine)
         dim: int | None = None  # set by the first batch; every later one must match it
-        with progress_bar(description, total=total, disable=not show_progress) as advance:
-            for i in mine:
-                if shards is not None:
-                    shards.check()  # stop within a batch when another rank has failed
-                prompt, batch, _ = batches[i]
-                vectors = checked_vectors(encoder.name, encoder.encode_prompted(
-                    batch, prompt, batch_size=batch_size), len(batch), dim)
-                dim = vectors.shape[1]
-                items = [text_item(prompt, s) for s in batch]
-                finite = np.isfinite(vectors).all(axis=1)
-                if not finite.all():  # counted and refused below; never cached
-                    bad.extend(s for s, ok in zip(items, finite) if not ok)
-                    items = [s for s, ok in zip(items, finite) if ok]
-                    vectors = vectors[finite]
-                pending_s.extend(items)
-                pending_v.append(vectors)
-                if cache is not None and len(pending_s) >= FLUSH_EVERY:
-                    cache.put(pending_s, np.concatenate(pending_v))
-                    pending_s, pending_v = [], []
-                encoded[i] = (items, vectors)
-                advance(len(finite))
-        if cache is not None and pending_s:
-            cache.put(pending_s, np.concatenate(pending_v))
+        try:
+            with sigterm_interrupts(shards is None), \
+                    progress_bar(description, total=total, disable=not show_progress) as advance:
+                for i in mine:
+                    if shards is not None:
+                        shards.check()  # stop within a batch when another rank has failed
+                    prompt, batch, _ = batches[i]
+                    vectors = checked_vectors(encoder.name, encoder.encode_prompted(
+                        batch, prompt, batch_size=batch_size), len(batch), dim)
+                    dim = vectors.shape[1]
+                    items = [text_item(prompt, s) for s in batch]
+                    finite = np.isfinite(vectors).all(axis=1)
+                    if not finite.all():  # counted and refused below; never cached
+                        bad.extend(s for s, ok in zip(items, finite) if not ok)
+                        items = [s for s, ok in zip(items, finite) if ok]
+                        vectors = vectors[finite]
+                    encoded[i] = (items, vectors)
+                    pending.add(items, vectors)
+                    advance(len(finite))
+        except BaseException:  # Ctrl-C, SIGTERM, a failed batch: keep what was encoded
+            pending.flush()
+            raise
+        pending.flush()
     encode_s = time.perf_counter() - t_encode
     if shards is not None:
         gathered = shards.gather(f"{key}/vectors", (encoded, bad))

@@ -6,12 +6,16 @@ import platform
 import sys
 from importlib import metadata
 
-PACKAGES = ("bench", "torch", "transformers", "sentence-transformers", "numpy", "scipy",
+from bench.version import __version__
+
+PACKAGES = ("torch", "transformers", "sentence-transformers", "numpy", "scipy",
             "scikit-learn", "pandas", "pyarrow", "tokenizers", "safetensors")
 
 
 def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
+    """Installed versions by name; bench's own is the running code's (the distribution is
+    named sentbench, and a checkout on PYTHONPATH has no installed metadata at all)."""
+    out: dict[str, str | None] = {"bench": __version__}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)

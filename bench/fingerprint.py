@@ -1,6 +1,7 @@
 """Stable fingerprints of encoders: a hash of their configuration and of their weight files.
 
-Weight digests are memoised by (path, size, mtime, ctime) so a 400 MB checkpoint is hashed once.
+Weight digests are memoised by (device, inode, size, mtime, ctime) so a 400 MB checkpoint is
+hashed once, whichever path reaches it (``model``, ``../x/model``, a hard link).
 A digest always covers at least one file: a folder with nothing to hash is an error, never the
 sha256 of nothing (which would make the cache key depend on the spec alone).
 """
@@ -39,14 +40,17 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def file_digest(path: Path) -> str:
-    """sha256 of a file, memoised on (absolute path, size, mtime_ns, ctime_ns).
+    """sha256 of a file, memoised on (device, inode, size, mtime_ns, ctime_ns): the file
+    itself, not the path it was reached by, so a hard link or another spelling of the path
+    costs no second read.
 
     ctime is in the key because tools that rewrite a file in place may keep its size and
     restore its mtime (``cp -p``, ``rsync -t``); they cannot restore its ctime.
     """
     path = Path(path).resolve()
     st = path.stat()
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+    identity = f"{st.st_dev}:{st.st_ino}"
+    key = f"{identity}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
     memo_file = digest_memo_path()
     try:
         memo = json.loads(memo_file.read_text())
@@ -55,7 +59,7 @@ def file_digest(path: Path) -> str:
     if key in memo:
         return memo[key]
     digest = sha256_file(path)
-    prefix = f"{path}|"  # one entry per file: drop those of its earlier versions
+    prefix = f"{identity}|"  # one entry per file: drop those of its earlier versions
     memo = {k: v for k, v in memo.items() if not k.startswith(prefix)}
     memo[key] = digest
     try:

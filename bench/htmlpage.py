@@ -1,12 +1,15 @@
-"""One self-contained HTML page from a set of reports (``bench report ... --html``).
+"""One self-contained HTML page from a set of reports (``bench page ... --html``).
 
-Everything is inline (CSS, a few lines of JavaScript, plots as base64 PNG), so the page opens
-from a file with no network. It holds, for every STS protocol the reports can show: the
+Everything is inline (CSS, a few lines of JavaScript, plots as SVG drawn from the reports'
+numbers by ``bench.svgplot``, or an analysis report's own PNG as base64), so the page opens
+from a file with no network. Tables take the window's width (a number's interval goes below
+it when the window is narrow) and plots scale with it, so nothing is clipped at 1280 px. It holds, for every STS protocol the reports can show: the
 paper-style table with 95% intervals and significance marks (each row against the first;
 one family over every protocol and task tested, corrected as ``--correction`` says); a
 protocol switcher that shows one protocol's table at a time; the protocol-robust summary;
-the transfer table; the seed summaries of multi-seed runs; and the plots of the analysis
-reports among the inputs. The numbers come from the same functions as ``bench compare`` (rows,
+a forest plot per protocol (each row's difference to the first, with its interval, per task
+and Avg.); the transfer table; the seed summaries of multi-seed runs; and the plots of the
+analysis reports among the inputs. The numbers come from the same functions as ``bench compare`` (rows,
 guard, uncertainty, the test plan ``bench.compare.plan``) and the tables are the same
 ``bench.tablemodel.Table`` objects, rendered by ``bench.tablerender.to_html``, so the page and
 the terminal table never disagree.
@@ -15,8 +18,10 @@ the terminal table never disagree.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,12 +33,20 @@ from bench.compare.rows import Row
 from bench.compare.seedtests import raw_p, unreachable
 from bench.compare.sensitivity import by_model, key_order, robust_table
 from bench.compare.stats import CORRECTIONS
-from bench.compare.tables import family_tables, sts_table, transfer_table
+from bench.compare.tables import family_tables, label, sts_table, transfer_table
 from bench.compare.uncertainty import row_intervals
 from bench.errors import warn
 from bench.pathsafe import is_name, show
 from bench.protocols import Protocol, parse_one
 from bench.render import seed_tables
+from bench.svgplot import (
+    ForestPoint,
+    ForestSeries,
+    align_uniform_svg,
+    forest_svg,
+    rank_svg,
+    spectrum_svg,
+)
 from bench.tablemodel import Cell, Table
 from bench.tablerender import esc as _esc
 from bench.tablerender import to_html
@@ -44,13 +57,17 @@ ALPHA = 0.05
 
 
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:80em}
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1em}
-th,td{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
-th.label,td.label{text-align:left}
-.wide{overflow-x:auto}
+th,td{padding:.25em .5em;border-bottom:1px solid #ddd;text-align:right}
+th.label,td.label{text-align:left;overflow-wrap:anywhere;min-width:5em}
+th{white-space:nowrap}
+.wide{overflow-x:auto;max-width:100%}
 td.bold .v{font-weight:bold}
-.ci{color:#777;font-size:.8em}
+.v,.ci{white-space:nowrap}
+.ci{color:#777;font-size:.8em;display:block}
+.plot-title{font-weight:bold;margin:.8em 0 0}
+svg.plot{display:block;max-width:100%;height:auto;margin:.5em 0 1.5em}
 .sig{color:#b00;font-weight:bold}
 .notes{color:#555;font-size:.85em;margin:0 0 1.5em;padding-left:1.2em}
 h2{margin-top:1.6em;border-bottom:2px solid #444}
@@ -110,6 +127,36 @@ def mark_tests(view: ProtocolView, plan: ProtocolTests) -> None:
                 cell.flag, cell.flag_title = "*", f"p adj {test.p_adjusted:.3g}"
 
 
+def forest(view: ProtocolView, plan: ProtocolTests) -> str:
+    """The forest plot of one protocol: every tested row's difference to the reference row
+    per task and Avg., with the paired bootstrap interval (none for a test over seeds); empty
+    when nothing was tested."""
+    series = []
+    for comparison in plan.comparisons:
+        points = []
+        for test in comparison.tests:
+            ci = getattr(test, "delta_ci", None)
+            points.append(ForestPoint(test.task, "Avg." if test.task == "avg" else label(test.task),
+                                      float(test.delta), tuple(ci) if ci is not None else None,
+                                      bool(np.isfinite(test.p_adjusted)
+                                           and test.p_adjusted < ALPHA)))
+        series.append(ForestSeries(comparison.label, points))
+    if not series:
+        return ""
+    title = (f"Difference to {plan.reference} under {view.protocol.key}, with 95% intervals "
+             f"(filled: significant after correction)")
+    return f"<p class='plot-title'>{_esc(title)}</p>" + forest_svg(title, plan.reference, series)
+
+
+def rank_plot(intervals: Sequence[Any], title: str = "Rank intervals") -> str:
+    """Rank intervals (objects with ``model``, ``rank``, ``low``, ``high``, such as
+    ``bench.compare.ranking.RankInterval``) as a titled SVG plot for the page; empty for none."""
+    rows = [(str(r.model), int(r.rank), int(r.low), int(r.high)) for r in intervals]
+    if not rows:
+        return ""
+    return f"<p class='plot-title'>{_esc(title)}</p>" + rank_svg(rows, title)
+
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_PLOT_BYTES = 20 * 1024 * 1024
 
@@ -143,7 +190,10 @@ def plot_bytes(path: Path, plot: object) -> tuple[bytes | None, str]:
 def _analysis_section(path: Path, report: AnalysisReport) -> str:
     """An analysis report's plot (the PNG beside it, inlined) and its scalar numbers."""
     out = [f"<h3>{_esc(report.analysis)} ({_esc(path.name)})</h3>"]
-    if report.plot:
+    drawn = analysis_svg(report)
+    if drawn:
+        out.append(f"<p class='plot-title'>{_esc(_analysis_title(report))}</p>{drawn}")
+    elif report.plot:
         plot, why = plot_bytes(path, report.plot)
         if plot is None:
             warn(f"{printable(path)}: {why}; plot left out of the page")
@@ -161,6 +211,50 @@ def _analysis_section(path: Path, report: AnalysisReport) -> str:
         out.append(to_html(Table("", ["model", *keys], rows, label_columns=1,
                                  formats={k: ".4f" for k in keys})))
     return "\n".join(out)
+
+
+MAX_SPECTRUM = 4096  # values drawn per model (a report's list may be any length)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(
+        np.isfinite(value))
+
+
+def _analysis_title(report: AnalysisReport) -> str:
+    what = {"align-uniform": "l_align against l_uniform (SimCSE Figures 2 and 3)",
+            "spectrum": "normalised singular spectrum (SimCSE Figure F.1)"}
+    return f"{what.get(report.analysis, report.analysis)}, {len(report.models)} model(s)"
+
+
+def analysis_svg(report: AnalysisReport) -> str:
+    """The plot of an align-uniform or spectrum report as SVG, from its own numbers; empty
+    when the report is of another kind or a model lacks the numbers (the PNG is shown)."""
+    models = report.models
+    if not models or not all(isinstance(m, dict) and isinstance(m.get("label"), str)
+                             for m in models):
+        return ""
+    title = _analysis_title(report)
+    if report.analysis == "align-uniform":
+        if not all(_finite(m.get("align")) and _finite(m.get("uniform")) for m in models):
+            return ""
+        points, runs = [], {}
+        for m in models:
+            where = m.get("checkpoint")
+            if (isinstance(where, dict) and isinstance(where.get("run"), str)
+                    and isinstance(where.get("step"), int)):
+                runs.setdefault(where["run"], []).append(
+                    (where["step"], float(m["uniform"]), float(m["align"])))
+            else:
+                points.append((m["label"], float(m["uniform"]), float(m["align"])))
+        return align_uniform_svg(title, points, {k: sorted(v) for k, v in runs.items()})
+    if report.analysis == "spectrum":
+        values = [m.get("singular_values") for m in models]
+        if not all(isinstance(v, list) and v and all(_finite(x) for x in v) for v in values):
+            return ""
+        return spectrum_svg(title, [(m["label"], [float(x) for x in v[:MAX_SPECTRUM]])
+                                    for m, v in zip(models, values)])
+    return ""
 
 
 def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
@@ -183,6 +277,9 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
     parts = [f"<h1>{_esc(title)}</h1>",
              "<p>Sources: " + ", ".join(_esc(p) for p in
                                         dict.fromkeys(r.path.name for r in rows)) + "</p>"]
+    forests = {v.protocol.key: "" for v in views}
+    if resamples:
+        forests.update({v.protocol.key: forest(v, plan) for v, plan in zip(views, plans)})
     if views:
         options = "".join(f'<option value="{_esc(v.protocol.key)}">'
                           f'{_esc(v.protocol.key)}</option>' for v in views)
@@ -204,7 +301,7 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
             if v.left_out:
                 v.table.notes.append("cannot show this protocol: " + ", ".join(v.left_out))
             parts.append(f'<section class="protocol" data-protocol="{_esc(v.protocol.key)}">'
-                         + to_html(v.table) + "</section>")
+                         + to_html(v.table) + forests[v.protocol.key] + "</section>")
     if views and resamples:  # rank intervals and tiers under the primary protocol
         found, left = placement_ranks(views[0].placement, resamples, seed, correction)
         if found:
@@ -224,7 +321,17 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
                          + "\n".join(to_html(t) for t in seed_tables(r.label, r.report)))
     if analyses:
         parts.append("<h2>Analyses</h2>" + "\n".join(_analysis_section(p, d) for p, d in analyses))
-    body = "\n".join(parts)
+    return _document(title, "\n".join(parts), _JS)
+
+
+def _document(title: str, body: str, script: str = "") -> str:
+    """A self-contained page: the CSS inline, an optional inline script, nothing fetched."""
+    tail = f"<script>{script}</script>" if script else ""
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>\n{body}\n"
-            f"<script>{_JS}</script></body></html>\n")
+            f"{tail}</body></html>\n")
+
+
+def tables_page(title: str, tables: list[Table]) -> str:
+    """A page of tables alone (``bench neighbors --html``), styled as the report page."""
+    return _document(title, f"<h1>{_esc(title)}</h1>\n" + "\n".join(to_html(t) for t in tables))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.encoders.base import PRECISIONS
+from bench.encoders.onnx import BACKENDS
 from bench.encoders.pooling import POOLERS
 from bench.errors import BenchError, ProtocolError
 from bench.protocols import (
@@ -126,11 +127,15 @@ class RunOptions:
                                "device's reduced precisions, and record how far the numbers "
                                "move (bench compare marks smaller differences)", kind=bool,
                                flag="--noise-floor")
+    backend: str = option(
+        "torch", "inference backend of a transformer encoder: torch, onnx (ONNX Runtime, "
+        "fp32, CPU) or onnx-int8 (int8-quantized: another model); recorded in the report "
+        "and the cache key (needs the onnx extra)", choices=BACKENDS)
     verify_data: bool = option(True, "do not fail when a data file's sha256 differs from the "
                                "manifest", kind=bool, negative="--skip-verify")
     task_files: tuple[str, ...] = option(
-        (), "an STS task file declaring your own data (format: README, 'Your own STS "
-        "data'); repeatable", kind=tuple, flag="--task-file", metavar="TOML")
+        (), "an STS task file declaring your own data (format: docs/how-to/own-data.md); "
+        "repeatable", kind=tuple, flag="--task-file", metavar="TOML")
     tasks_dir: str | None = option(None, "a folder of task files whose tasks --tasks can name "
                                    "(default $BENCH_TASKS_DIR)", kind=Path, metavar="DIR")
     transfer_config: str | None = option(

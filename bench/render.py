@@ -12,7 +12,7 @@ import math
 from bench.compare.tables import label, report_family_tables
 from bench.results import RunReport
 from bench.tablemodel import Cell, Table
-from bench.tablerender import render, tables_text, terminal_width
+from bench.tablerender import render, stdout_is_terminal, tables_text, terminal_width
 from bench.textsafe import printable
 
 __all__ = ["footer_lines", "print_table", "report_tables", "report_text", "seed_tables", "sts_table",
@@ -111,6 +111,8 @@ def report_text(report: RunReport, fmt: str = "terminal", title: str | None = No
     the terminal's, at least 120 columns when piped). The footer lines are apart
     (``footer_lines``), so a json or csv output stays one parseable document."""
     tables = report_tables(report, title or report.model.requested or report.model.name)
+    if fmt == "terminal" and width is None and not stdout_is_terminal():
+        fmt = "plain"
     return render(tables, fmt, width or terminal_width())
 
 
@@ -121,8 +123,8 @@ def table(report: RunReport, title: str | None = None) -> str:
 
 
 def print_table(table: Table) -> None:
-    """Print one table as plain text at the terminal's width (at least 120 columns piped)."""
-    print(tables_text([table], terminal_width()), end="")
+    """Print one table fitted to the terminal's width (piped: plain, at its natural width)."""
+    print(tables_text([table], terminal_width(), plain=not stdout_is_terminal()), end="")
 
 
 def footer_lines(report: RunReport) -> list[str]:

@@ -11,8 +11,9 @@ I/O is ``bench.pairs``; published tables are read by ``bench.literature``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -286,6 +287,43 @@ class ModelRecord:
         return cls(**known)
 
 
+# --------------------------------------------------------------------------- task-keyed maps
+
+V = TypeVar("V")
+# The task registry (a layer above) sets this on import: a task name or alias -> the name a
+# report stores. Reading a report imports it, so a loaded report always resolves aliases.
+_task_name: Callable[[str], str] = str
+
+
+def set_task_names(canonical: Callable[[str], str]) -> None:
+    """Let task-keyed maps read a task by any alias (called by ``bench.tasks.registry``)."""
+    global _task_name
+    _task_name = canonical
+
+
+class ByTask(dict[str, V]):
+    """A dict keyed by registered task names (``STSBenchmark``) that also reads by any alias
+    (``STS-B``, ``stsb``), as tables print them. What is stored, iterated and written to JSON
+    is unchanged: only look-ups of a key it does not hold try the task's registered name."""
+
+    def _key(self, key: object) -> object:
+        if isinstance(key, str) and not dict.__contains__(self, key):
+            return _task_name(key)
+        return key
+
+    def __missing__(self, key: str) -> V:
+        name = self._key(key)
+        if name != key and dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, self._key(key))
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[key] if key in self else default
+
+
 # ----------------------------------------------------------------------------------- the run
 
 @dataclass
@@ -293,6 +331,9 @@ class ProtocolScores:
     protocol: Protocol
     values: dict[str, float]
     average: Average | None
+
+    def __post_init__(self) -> None:
+        self.values = ByTask(self.values)  # values["STS-B"] reads STSBenchmark
 
     def to_dict(self) -> dict[str, Any]:
         return {"protocol": self.protocol.to_dict(), "values": self.values,
@@ -348,6 +389,9 @@ class SeedRun:
     tasks: dict[str, TaskResult]
     scores: list[ProtocolScores]
     transfer_average: Average | None = None
+
+    def __post_init__(self) -> None:
+        self.tasks = ByTask(self.tasks)
 
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "path": self.path, "model": self.model.to_dict(),
@@ -437,6 +481,9 @@ class RunReport:
     schema_version: int = RUN_SCHEMA
     kind: str = "run"
     seeds: SeedSection | None = None  # a multi-seed report: top-level numbers are seed means
+
+    def __post_init__(self) -> None:
+        self.tasks = ByTask(self.tasks)  # tasks["SICK-R"] reads SICKRelatedness
 
     # -- views --------------------------------------------------------------------------
     def sts_tasks(self) -> dict[str, TaskResult]:

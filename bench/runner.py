@@ -7,6 +7,7 @@ Task families plug in through ``bench.tasks.families.FAMILIES``; tasks through t
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from bench.distributed import Shards, announcing, setup
 from bench.embed import encode_tasks
 from bench.encoders.base import Encoder
 from bench.encoders.make import encoder_options
+from bench.encoders.onnx import as_backend
 from bench.encoders.registry import resolve
 from bench.environment import describe_environment
 from bench.noise_floor import measure
@@ -89,6 +91,16 @@ def eval_context(opts: RunOptions, device: str, needs_regressor: bool) -> EvalCo
     return EvalContext(seed=opts.seed, device=device, show_progress=opts.show_progress,
                        regressor=regressor, transfer_config=opts.transfer_config,
                        classifier=opts.classifier, jobs=opts.jobs)
+
+
+def plan_tasks(tasks: Sequence[Any], ctx: EvalContext) -> list[Any]:
+    """Each task as its family plans it for this run (``Family.plan``, when the family has
+    one: the STS family drops the splits no requested protocol reads)."""
+    out = []
+    for task in tasks:
+        plan = getattr(FAMILIES.get(task.meta.family), "plan", None)
+        out.append(plan(task, ctx) if plan is not None else task)
+    return out
 
 
 def load_tasks(metas: Sequence[TaskMetadata], downstream: Path) -> list[Any]:
@@ -175,9 +187,15 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     by_name = encoder is None  # a model given by name can be loaded again in other precisions
     if encoder is None:
         encoder = resolve(config.model, encoder_options(opts, device))
+        if lead and opts.show_progress and getattr(encoder, "pooler_note", ""):
+            print(f"bench: {encoder.pooler_note}", file=sys.stderr)  # a run folder's pooler
+    encoder = as_backend(encoder, opts.backend)  # torch: the encoder itself
     encoder.fingerprint  # hash the weights now, so the timing shows it
     timings["fingerprint_s"] = time.perf_counter() - t
 
+    needs_regressor = any(p.regressor != "none" for p in config.protocols)
+    ctx = eval_context(opts, device, needs_regressor)
+    tasks = plan_tasks(tasks, ctx)  # only the parts the protocols read are encoded
     views, embed_stats = encode_tasks(
         encoder, {task.name: task.sentences() for task in tasks},
         cache_root=cache_root,
@@ -191,8 +209,6 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     zero_vectors = embed_stats.pop("zero_vectors", 0)
     timings.update(embed_stats)
 
-    needs_regressor = any(p.regressor != "none" for p in config.protocols)
-    ctx = eval_context(opts, device, needs_regressor)
     results: dict[str, TaskResult] = {}
     for family_name, family in FAMILIES.items():
         mine = [task for task in tasks if task.meta.family == family_name]
@@ -215,6 +231,8 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     run_info: dict[str, Any] = {"seed": opts.seed, "device": config.device,
                                 "precision": opts.precision, "batch_size": opts.batch_size,
                                 "zero_vectors": zero_vectors}
+    if opts.backend != "torch":  # torch runs keep the record they always had
+        run_info["backend"] = opts.backend
     if shards is not None:  # a sharded run: how many processes encoded, on which devices
         run_info.update(world_size=shards.world, devices=list(shards.devices))
     for key in ("dtype", "max_length"):  # the load dtype, apart from the autocast precision

@@ -20,7 +20,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def test_no_help_text_shows_a_doubled_percent_sign():
     subs = _subparsers(build_parser())
-    assert {"run", "compare", "report", "reports"} <= set(subs)
+    assert {"run", "compare", "page", "reports"} <= set(subs)
     shown = {name: sub.format_help() for name, sub in subs.items()}
     assert [name for name, text in shown.items() if "%%" in text] == []
-    assert "95% intervals" in shown["report"]
+    assert "95% intervals" in shown["page"]

@@ -213,6 +213,7 @@ def test_sigkill_of_a_torchrun_rank_stops_the_other_in_one_line(tmp_path, tiny_b
             time.sleep(0.1)
         victim = _child_with_rank(launcher.pid, 1)
         assert victim is not None and launcher.poll() is None, "the run ended before the kill"
+        before = len(_chunk_vectors(cache))
         os.kill(victim, signal.SIGKILL)
         _, launcher_err = launcher.communicate(timeout=120)
     finally:
@@ -224,7 +225,7 @@ def test_sigkill_of_a_torchrun_rank_stops_the_other_in_one_line(tmp_path, tiny_b
     assert rank0.count("\n") == 1 and rank0.startswith(f"bench: error: rank 1 (pid {victim}) "
                                                        "died"), rank0
     kept = len(_chunk_vectors(cache))
-    assert kept >= 2048  # FLUSH_EVERY: at least the chunk that was there before the kill
+    assert kept >= before > 0  # at least the chunks written before the kill
 
     command[command.index("--log-dir") + 1] = str(tmp_path / "logs2")
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

@@ -1,4 +1,4 @@
-"""``bench report --html``: the page renders in headless Chromium, the protocol switch changes
+"""``bench page --html``: the page renders in headless Chromium, the protocol switch changes
 the numbers shown, and they equal the reports' (read here from the JSON files themselves).
 
 Needs Debian's ``chromium`` and Playwright for Python (no browser download: Playwright drives
@@ -96,7 +96,7 @@ def test_page_renders_and_the_protocol_switch_shows_the_reports_numbers(tmp_path
             shutil.copy(side, tmp_path / side.name)
     analysis = _analysis_report(tmp_path)
     page_path = tmp_path / "page.html"
-    assert main(["report", *[str(tmp_path / n) for n in KEPT], str(analysis), "--html",
+    assert main(["page", *[str(tmp_path / n) for n in KEPT], str(analysis), "--html",
                  str(page_path), "--resamples", "20"]) == 0
     text = page_path.read_text(encoding="utf-8")
     # self-contained: nothing fetched from elsewhere
@@ -132,3 +132,79 @@ def test_page_renders_and_the_protocol_switch_shows_the_reports_numbers(tmp_path
             assert not errors
         finally:
             browser.close()
+
+
+# ------------------------------------------------- inline SVG plots (issue 26, item 4)
+
+def _marks(svg: str) -> list[dict[str, str]]:
+    """The data-* attributes of every marker of an SVG plot."""
+    from html.parser import HTMLParser
+
+    found: list[dict[str, str]] = []
+
+    class Marks(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "g" and a.get("class") == "mark":
+                found.append({k[5:]: v for k, v in a.items() if k.startswith("data-")})
+
+    Marks().feed(svg)
+    return found
+
+
+def test_rank_svg_carries_each_models_rank_interval_and_escapes_names():
+    from bench.svgplot import rank_svg
+
+    svg = rank_svg([("<b>evil</b>", 2, 1, 3), ("glove-avg", 3, 2, 3), ("minilm", 1, 1, 2)])
+    assert "<b>" not in svg and "&lt;b&gt;evil" in svg
+    assert _marks(svg) == [{"model": "minilm", "rank": "1", "low": "1", "high": "2"},
+                           {"model": "<b>evil</b>", "rank": "2", "low": "1", "high": "3"},
+                           {"model": "glove-avg", "rank": "3", "low": "2", "high": "3"}]
+
+
+def test_forest_svg_carries_each_difference_and_interval():
+    from bench.svgplot import ForestPoint, ForestSeries, forest_svg
+
+    series = [ForestSeries("m1", [ForestPoint("STS12", "STS12", -1.234, (-2.5, 0.25)),
+                                  ForestPoint("avg", "Avg.", 3.0, None, significant=True)])]
+    svg = forest_svg("T", "ref", series)
+    assert _marks(svg) == [{"model": "m1", "task": "STS12", "delta": "-1.23", "lo": "-2.50",
+                            "hi": "0.25"}, {"model": "m1", "task": "avg", "delta": "3.00"}]
+    assert "m1 - ref, Avg.: +3.00 (significant)" in svg
+
+
+def test_the_kept_figure2_report_is_drawn_as_svg_from_its_own_numbers():
+    from bench.analysis_report import load
+    from bench.htmlpage import analysis_svg
+
+    path = REPO / "reports" / "figure2-minilm-cpu" / "figure2-minilm-cpu.json"
+    models = json.loads(path.read_text(encoding="utf-8"))["models"]
+    marks = _marks(analysis_svg(load(path)))
+    expected = {(m["checkpoint"]["run"], str(m["checkpoint"]["step"])):
+                (f"{m['uniform']:.4f}", f"{m['align']:.4f}") for m in models}
+    assert {(k["model"], k["step"]): (k["uniform"], k["align"]) for k in marks} == expected
+
+
+@pytest.mark.parametrize("bad", [{"align": "0.1", "uniform": -2.0}, {"align": True,
+                                                                     "uniform": -2.0},
+                                 {"uniform": -2.0}])
+def test_an_align_uniform_report_without_numbers_falls_back_to_its_png(bad):
+    from bench.analysis.report import AnalysisReport
+    from bench.htmlpage import analysis_svg
+
+    report = AnalysisReport("align-uniform", "test", "2026-12-01T00:00:00+00:00", {}, {},
+                            [{"label": "ok", "align": 0.1, "uniform": -2.0},
+                             {"label": "x", **bad}], "au.png")
+    assert analysis_svg(report) == ""
+
+
+def test_rank_plot_takes_rank_interval_records():
+    from types import SimpleNamespace
+
+    from bench.htmlpage import rank_plot
+
+    found = [SimpleNamespace(model="b", rank=2, low=1, high=2, tier=1),
+             SimpleNamespace(model="a", rank=1, low=1, high=2, tier=1)]
+    assert _marks(rank_plot(found)) == [{"model": "a", "rank": "1", "low": "1", "high": "2"},
+                                        {"model": "b", "rank": "2", "low": "1", "high": "2"}]
+    assert rank_plot([]) == ""

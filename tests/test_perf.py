@@ -61,7 +61,7 @@ def test_gpu_steps_run_on_the_cpu_and_write_every_figure(tmp_path, data_dir, mon
     load_task_files([toml])
     try:
         args = argparse.Namespace(data_dir=str(data_dir), batch_size=32, sts_tasks="StsbHead",
-                                  transfer_tasks="")
+                                  transfer_tasks="", stsb_task="StsbHead")
         out = gpu.run(args)
     finally:
         unregister_task_files()
@@ -73,4 +73,20 @@ def test_gpu_steps_run_on_the_cpu_and_write_every_figure(tmp_path, data_dir, mon
     enc = out["encode_vs_sentence_transformers"]
     assert enc["sentences"] == out["sentences_unique"] > 100 and enc["ratio_bench_vs_peer"] > 0
     assert out["sharded"] == "skipped: one GPU" and "transfer_fasttest" not in out
+    versus = out["versus_sentence_transformers"]
+    assert versus["stsb_simcse"]["pairs"] == 60 and versus["suite"]["sentences_encoded"] == \
+        versus["suite"]["sentences_needed"] == versus["stsb_simcse"]["sentences_encoded"]
+    # the same pairs and model: the evaluator's Spearman is bench's up to float noise
+    assert versus["stsb_simcse"]["spearman_diff_points"] < 0.01
     json.dumps(out)  # one JSON
+
+
+def test_perf_transfer_prints_classifier_time_against_a_cold_encode_only():
+    from bench.perf.transfer import CLASSIFIER_SHARE, classifier_share
+
+    cold = classifier_share(47.0, {"sentences_unique": 100, "sentences_encoded": 100,
+                                   "encode_s": 321.0})
+    assert cold["ratio"] == round(47 / 321, 3) == 0.146 and cold["target"] == CLASSIFIER_SHARE
+    warm = classifier_share(47.0, {"sentences_unique": 100, "sentences_encoded": 40,
+                                   "encode_s": 3.0})
+    assert warm["ratio"] is None and warm["note"].startswith("60 of 100 sentences came from")

@@ -104,11 +104,11 @@ def test_cli_run_writes_a_complete_report(data_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--model", "no-such-model"], "cannot load model 'no-such-model'.*not a recipe either.*"
-     "valid recipes: .*glove-avg"),
+    (["--model", "no-such-model"], "unknown model 'no-such-model' \\('bench list models' lists "
+     "the recipes; a hub model is org/name"),
     (["--model", "glove-avg", "--protocol", "wmean-kendall"], "unknown protocol 'wmean-kendall'"),
     (["--model", "glove-avg", "--tasks", "STS99"],
-     "unknown task 'STS99'; valid: sts, transfer, every, STS12.*MRPC"),
+     "unknown task 'STS99'; did you mean .*; valid: sts, transfer, every, STS12.*MRPC"),
 ])
 def test_bad_arguments_give_one_line(data_dir, tmp_path, capsys, argv, message):
     code = main(["run", *argv, "--data-dir", str(data_dir), "--out", str(tmp_path / "r.json")])

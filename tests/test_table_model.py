@@ -213,7 +213,7 @@ def test_page_shows_the_p_values_of_compare(tmp_path, capsys, correction, resamp
             p, adj = row["p (paired bootstrap)"], row[f"p adj ({correction})"]
             expected[(key, row["Model"], row["Task"])] = (p, adj)
     page = tmp_path / "page.html"
-    assert main(["report", *reports, "--html", str(page), *common]) == 0
+    assert main(["page", *reports, "--html", str(page), *common]) == 0
     parser = _Cells()
     parser.feed(page.read_text(encoding="utf-8"))
     shown = {(k, model, "Avg." if task == "avg" else find(task).label): p

@@ -150,7 +150,7 @@ def test_page_inlines_only_a_png_beside_the_report(tmp_path, capsys, case):
         os.symlink(private / "id.png", folder / "plot.png")
     report = _analysis(folder, plot)
     page_path = tmp_path / "page.html"
-    assert main(["report", str(report), "--html", str(page_path)]) == 0
+    assert main(["page", str(report), "--html", str(page_path)]) == 0
     page = page_path.read_text(encoding="utf-8")
     assert not _secret_in(page, secret) and "data:image/png" not in page
     assert "plot not shown" in page
@@ -162,7 +162,7 @@ def test_page_still_inlines_the_png_beside_the_report(tmp_path, capsys):
     report = _analysis(tmp_path / "a", "au.png")
     (tmp_path / "a" / "au.png").write_bytes(PNG)
     page_path = tmp_path / "page.html"
-    assert main(["report", str(report), "--html", str(page_path)]) == 0
+    assert main(["page", str(report), "--html", str(page_path)]) == 0
     page = page_path.read_text(encoding="utf-8")
     assert f"data:image/png;base64,{base64.b64encode(PNG).decode()}" in page
     assert "plot not shown" not in page
@@ -215,7 +215,7 @@ def test_html_page_escapes_script_and_bidi_in_a_model_name(run_report, tmp_path)
     report = _variant(run_report, tmp_path, "ctl",
                       lambda d: d["model"].update(name=HOSTILE_NAME, requested=HOSTILE_NAME))
     page_path = tmp_path / "page.html"
-    assert main(["report", str(report), "--html", str(page_path), "--resamples", "0"]) == 0
+    assert main(["page", str(report), "--html", str(page_path), "--resamples", "0"]) == 0
     page = page_path.read_text(encoding="utf-8")
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert RLO not in page and ESC not in page and "\\u202ecba" in page
@@ -287,7 +287,7 @@ def test_output_option_naming_an_input_is_refused_before_work(run_report, tmp_pa
 def test_page_output_naming_the_analysis_plot_is_refused(tmp_path, capsys):
     report = _analysis(tmp_path, "au.png")
     (tmp_path / "au.png").write_bytes(PNG)
-    assert main(["report", str(report), "--html", str(tmp_path / "au.png")]) == 2
+    assert main(["page", str(report), "--html", str(tmp_path / "au.png")]) == 2
     assert "input" in _error_line(capsys)
     assert (tmp_path / "au.png").read_bytes() == PNG
 

@@ -522,13 +522,13 @@ def test_a_report_larger_than_any_bench_report_is_not_read(tmp_path, capsys, mon
     _refused(capsys, path, "bytes")
 
 
-@pytest.mark.parametrize("command", ["report", "export"])
+@pytest.mark.parametrize("command", ["page", "export"])
 def test_the_html_page_and_the_mteb_export_refuse_an_edited_report_and_write_nothing(
         tmp_path, capsys, command):
     path = _copy(KEPT, tmp_path)
     _edit(path, lambda d: d["scores"][0]["values"].update(STSBenchmark=90.0))
     out = tmp_path / "out"
-    argv = (["report", "--html", str(out / "page.html"), str(path)] if command == "report"
+    argv = (["page", "--html", str(out / "page.html"), str(path)] if command == "page"
             else ["export", "mteb", "--out", str(out), str(path)])
     assert main(argv) != 0
     err = capsys.readouterr().err.strip().splitlines()

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
+from bench.errors import BenchError, warn
+from bench.progress import count
 from bench.protocols import Protocol
 from bench.reports import ReportError, load
 from bench.results import RunReport
 from bench.train import rundir
+from bench.train.config import trajectory_flags
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,25 @@ def checkpoint_targets(path: Path) -> list[Target]:
         runs = [path]
     else:
         runs = sorted(d for d in path.iterdir() if d.is_dir() and (d / "checkpoints").is_dir())
-    targets = [t for run in runs for t in run_checkpoints(run)]
+    per_run = [(run, run_checkpoints(run)) for run in runs]
+    targets = [t for _, found in per_run for t in found]
     if not targets:
         raise BenchError(f"--checkpoints {path}: no checkpoints/step-N folders in it "
                          f"or in any run folder under it")
+    for run, found in per_run:
+        if len(found) < 2:
+            _say_no_trajectory(run, found)
     return targets
+
+
+def _say_no_trajectory(run: Path, found: list[Target]) -> None:
+    """One line, before anything is encoded: a run with fewer than two checkpoints is one
+    dot, not a trajectory; which training flags give one."""
+    steps = ", ".join(f"step {t.step}" for t in found) or "none"
+    last = max((t.step or 0 for t in found), default=0)
+    warn(f"--checkpoints {run}: {count(len(found), 'checkpoint')} ({steps}), so it is one "
+         f"point, not a trajectory; train it again with "
+         f"{trajectory_flags(last) if last else '--save-steps N and --save-initial'}")
 
 
 def collect_targets(models: Iterable[str] | None, checkpoints: Iterable[str] | None

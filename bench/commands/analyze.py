@@ -25,7 +25,7 @@ SHOWN_LIST_LENGTH = 10  # longer list options (histogram bin edges) are in the J
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", action="append", default=[],
-                   help="recipe name (bench list models), local path, or hub id; repeatable")
+                   help="recipe name (bench list models), local path, or hub id (org/name); repeatable")
     p.add_argument("--checkpoints", action="append", default=[], metavar="DIR",
                    help="a run folder (every checkpoints/step-N in it, by step) or a folder of "
                    "runs; repeatable")

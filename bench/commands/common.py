@@ -17,10 +17,10 @@ def add_model_option(p: argparse.ArgumentParser, multiple: bool = False) -> None
     """``--model``: what to run, not how (so not a run option)."""
     if multiple:
         p.add_argument("--model", action="append", required=True,
-                       help="recipe name (bench list models), local path, or hub id; repeatable")
+                       help="recipe name (bench list models), local path, or hub id (org/name); repeatable")
     else:
         p.add_argument("--model", required=True,
-                       help="recipe name (bench list models), local path, or hub id")
+                       help="recipe name (bench list models), local path, or hub id (org/name)")
 
 
 def split_list(values: list[str]) -> list[str]:

@@ -46,8 +46,8 @@ def _entries(what: str) -> tuple[list[str], list[list[str]], str]:
         rows = [[name, r.encoder.get("type", "?"), _availability(r), r.description]
                 for name, r in ordered]
         return (["name", "type", "offline", "description"], rows,
-                "Also accepted: a local model folder, a GloVe .txt file, or a hub id "
-                "(with --pooler).")
+                "Also accepted: a local model folder (./my-model, runs/NAME), a GloVe .txt "
+                "file, or a hub id as org/name (with --pooler).")
     rows = [[name, ", ".join(p.key for p in preset.protocols),
              ", ".join(preset.tasks) if preset.tasks else "sts", preset.source]
             for name, preset in sorted(load_presets().items())]
@@ -69,9 +69,11 @@ def _tasks() -> tuple[list[str], list[list[str]], str]:
     sets = set_names()
     member = {n: s for s, names in sets.items() if s != "every" for n in names}
     rows = [[name, meta.family, member.get(name, "-"),
-             str(meta.origin) if meta.origin else _source(TASKS.plugin(name)), meta.description]
+             str(meta.origin) if meta.origin else _source(TASKS.plugin(name)), meta.description,
+             ", ".join(meta.aliases) or "-"]
             for name, meta in TASKS.items()]
-    return (["name", "family", "set", "from", "description"], rows,
+    # aliases: what --tasks, tables (the first, e.g. STS-B) and result.values[...] also take
+    return (["name", "family", "set", "from", "description", "aliases"], rows,
             "Sets: " + ", ".join(sets) + f". Plugins add tasks with entry points in the group "
             f"{TASKS.group}; task files with --task-file.")
 

@@ -1,6 +1,7 @@
-"""``bench report REPORT... --html out.html``: one self-contained page from a set of reports.
+"""``bench page REPORT... --html out.html``: one self-contained page from a set of reports.
 
-Not ``bench reports`` (plural), which maintains the index (README.md) of the reports folder.
+Called ``bench report`` at first (beside ``bench reports``, the index of the reports folder, it
+needed a disclaimer in both help texts); the old name stays an alias that works as before.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from bench.reports import load, read_report
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "report", help="one self-contained HTML page from reports (not 'reports': the index)",
+        "page", aliases=["report"], help="one self-contained HTML page from reports",
         description="Write one HTML page (no network: CSS, script and plots inline) with the "
         "paper-style STS table per protocol and a protocol switcher, 95% intervals, "
         "significance marks (corrected over the family), the protocol-robust summary, the "
-        "transfer table and the plots of analysis reports. 'bench reports index' is another "
-        "command: it rewrites reports/README.md, the index of the kept reports.")
+        "transfer table and the plots of analysis reports. 'bench report' is the old name of "
+        "this command and still works.")
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT",
                    help="run, literature and analysis report JSON files")
     p.add_argument("--html", type=Path, required=True, help="the page to write")

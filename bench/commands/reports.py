@@ -12,7 +12,9 @@ from bench.errors import BenchError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reports", help="maintain the reports folder (README index)")
+    p = sub.add_parser("reports", help="maintain the reports folder (README index)",
+                       description="'bench reports index' rewrites reports/README.md, the index "
+                       "of the kept reports ('--check': only tell whether it is current).")
     p.add_argument("action", choices=["index"])
     p.add_argument("--dir", type=Path, default=Path("reports"),
                    help="reports folder (default ./reports)")

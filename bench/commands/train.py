@@ -21,6 +21,7 @@ from bench.encoders.base import PRECISIONS
 from bench.errors import BenchError
 from bench.options import DATA, RunOptions
 from bench.outputs import check_file
+from bench.progress import count
 from bench.recipes import load_recipes
 from bench.resources import repo_root, resource_dir
 from bench.seeding import check_seed, parse_seeds
@@ -173,7 +174,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _summary_line(summary: dict[str, Any]) -> str:
     best, first = summary["best"], summary["initial_stsb_dev_spearman"]
-    line = f"trained {summary['steps']} steps in {summary['wall_s']:.0f} s -> {summary['run_dir']}"
+    line = f"trained {count(summary['steps'], 'step')} in {summary['wall_s']:.0f} s -> {summary['run_dir']}"
     if best["stsb_dev_spearman"] is not None:
         start = f"{100 * first:.2f} at step 0, " if first is not None else ""
         line += (f"; STS-B dev Spearman {start}best {100 * best['stsb_dev_spearman']:.2f} "

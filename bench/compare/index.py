@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from bench.analysis_report import AnalysisReport
 from bench.literature import LiteratureReport
+from bench.progress import count
 from bench.reports import ReportError, load
 from bench.results import RunReport
 from bench.textsafe import md_cell
@@ -38,7 +39,7 @@ def _run_line(rel: str, report: RunReport) -> list[str]:
            else "-")
     name = report.model.name or report.model.requested
     if report.seeds is not None:
-        name += f" (mean of {len(report.seeds.seeds)} seeds)"
+        name += f" (mean of {count(len(report.seeds.seeds), 'seed')})"
     cells = [name, str(report.model.fingerprint)[:12],
              ", ".join(s.protocol.key for s in report.scores) or "-", avg,
              _transfer_cell(report), report.bench_version, report.created]

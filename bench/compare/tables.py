@@ -12,6 +12,7 @@ from bench.compare.guard import MIXED, UNKNOWN, Placement, TransferPlacement
 from bench.compare.rows import REAGGREGATED, Row, family_values
 from bench.compare.uncertainty import PairedResult
 from bench.family import FAMILIES, Family
+from bench.progress import count
 from bench.results import RunReport
 from bench.tablemodel import Cell, Table  # the one table model (also imported from here)
 from bench.tasks.registry import find, ordered
@@ -87,7 +88,7 @@ def sts_table(placement: Placement, cis: dict[int, dict[str, tuple[float, float]
             cells.append(Cell(None))
         elif i in comparable and avg_sets[i] != main_set:
             odd_avg.append(p.row.label)
-            cells.append(Cell(f"{avg.value:.2f} ({len(avg.tasks)} tasks)"))
+            cells.append(Cell(f"{avg.value:.2f} ({count(len(avg.tasks), 'task')})"))
         else:
             bold = (i in avg_ok and len(avg_ok) > 1 and best_avg is not None
                     and round(avg.value, 2) == round(best_avg, 2))
@@ -271,7 +272,8 @@ def significance_table(reference: str, results: dict[str, list[PairedResult]], k
             rows.append([Cell(model), Cell(reference),
                          Cell("Avg." if r.task == "avg" else label(r.task)),
                          Cell(r.delta, r.delta_ci), Cell(r.p_bootstrap), Cell(r.p_adjusted),
-                         Cell(r.p_williams), Cell(r.p_steiger), Cell(r.n or None)])
+                         *(Cell(None if np.isnan(p) else p)  # '-': the test does not apply
+                           for p in (r.p_williams, r.p_steiger)), Cell(r.n or None)])
             if shown:
                 mark = marks.get((model, r.task))
                 rows[-1].append(Cell(None if mark is None else ("yes" if mark else "no")))

@@ -15,7 +15,9 @@ A plain callable cannot be fingerprinted: it is never cached unless the caller n
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from bench.encoders.base import Encoder, checked_vectors
+from bench.encoders.packaged import PACKAGED, packaged_path
 from bench.encoders.sbert import SentenceTransformerEncoder
 from bench.encoders.transformer import DTYPES, TransformerEncoder
 from bench.errors import ModelError
@@ -129,12 +132,68 @@ def dtype_name(module: Any) -> str:
     return "fp32"
 
 
-def _model_name(model: Any, fallback: str) -> str:
-    """The hub id a model was loaded from, or its folder's name (never an absolute path)."""
+_SNAPSHOT = re.compile(r"^models--(.+)--([^-].*)$")  # the hub cache: models--ORG--NAME
 
-    config = getattr(model, "config", None)
-    name = str(getattr(config, "_name_or_path", "") or fallback)
-    return Path(name).name if Path(name).expanduser().exists() else name
+
+def _packaged_names() -> dict[Path, str]:
+    """Packaged models' folders -> their names (``all-MiniLM-L6-v2``); installed ones only."""
+    out = {}
+    for key in PACKAGED:
+        try:
+            out[packaged_path(key).resolve()] = key
+        except ModelError:
+            continue
+    return out
+
+
+def _card_title(folder: Path) -> str:
+    """A model card's title (``# all-MiniLM-L6-v2``) when it is one name, else ``""``."""
+    try:
+        with open(folder / "README.md", encoding="utf-8", errors="replace") as card:
+            for line in itertools.islice(card, 200):
+                if line.startswith("# "):
+                    title = line[2:].strip()
+                    return title if re.fullmatch(r"[\w.-]{1,96}", title) else ""
+    except OSError:
+        pass
+    return ""
+
+
+def _where_label(where: str) -> str:
+    """A short name for where a model was loaded from: a hub id as is; for a folder, the hub
+    id of a hub-cache snapshot, the packaged model's name, its card's title or the folder's
+    name. Never an absolute path (it would end up in reports and tables)."""
+    folder = Path(where).expanduser()
+    if not where or not folder.exists():
+        return where
+    if folder.parent.name == "snapshots" and _SNAPSHOT.match(folder.parent.parent.name):
+        return "/".join(_SNAPSHOT.match(folder.parent.parent.name).groups())  # type: ignore[union-attr]
+    packaged = _packaged_names().get(folder.resolve())
+    return packaged or _card_title(folder) or folder.resolve().name
+
+
+def object_name(model: Any, fallback: str = "") -> str:
+    """A model object's name for reports and tables, so that it is not just its class name:
+    a ``SentenceTransformer``'s model card (``base_model``, the hub id it was loaded as, or
+    ``model_name``), else the ``name_or_path`` of its first module's model; a Hugging Face
+    model's ``name_or_path``; the function's name for a callable. ``name=`` overrides it."""
+    card = getattr(model, "model_card_data", None)
+    for value in (getattr(card, "base_model", None), getattr(card, "model_name", None)):
+        if isinstance(value, str) and value:
+            return value
+    inner = model
+    if _is_sentence_transformer(model):
+        first = next(iter(model.children()), None)
+        inner = getattr(first, "auto_model", first)
+    config = getattr(inner, "config", None)
+    where = getattr(inner, "name_or_path", None) or getattr(config, "_name_or_path", None)
+    label = _where_label(str(where)) if isinstance(where, str | Path) and str(where) else ""
+    return label or fallback or getattr(model, "__qualname__", "") or type(model).__name__
+
+
+def _model_name(model: Any, fallback: str) -> str:
+    """The hub id a model was loaded from, or a short name for its folder (see object_name)."""
+    return object_name(model, fallback)
 
 
 class LoadedTransformerEncoder(TransformerEncoder):
@@ -170,8 +229,7 @@ class LoadedSentenceTransformerEncoder(SentenceTransformerEncoder):
 
     def __init__(self, model: Any, *, precision: str = "fp32", max_length: int | None = None,
                  name: str | None = None) -> None:
-        label = str(getattr(getattr(model, "model_card_data", None), "base_model", None)
-                    or name or type(model).__name__)
+        label = object_name(model)
         super().__init__(label, device=str(model.device), precision=precision,
                          max_length=max_length, name=name or label)
         if max_length is not None:
@@ -197,7 +255,7 @@ class CallableEncoder(Encoder):
         if not callable(function):
             raise ModelError(f"model {function!r} is not callable")
         self.function = function
-        self.name = name or getattr(function, "__qualname__", type(function).__name__)
+        self.name = name or _callable_name(function)
         self._fixed = fingerprint
         self.cacheable = fingerprint is not None
 
@@ -211,6 +269,18 @@ class CallableEncoder(Encoder):
             out.append(checked_vectors(self.name, self.function(batch), len(batch),
                                        out[0].shape[1] if out else None))
         return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def _callable_name(function: Any) -> str:
+    """A function's name; a lambda's or a bound method's owner says more than ``<lambda>``:
+    ``<lambda>`` becomes ``module.<lambda>`` with its line, so two lambdas differ in a table."""
+    qualname = getattr(function, "__qualname__", "") or type(function).__qualname__
+    qualname = qualname.rsplit("<locals>.", 1)[-1]  # a function defined in a function
+    if "<lambda>" not in qualname:
+        return qualname
+    code = getattr(function, "__code__", None)
+    where = f"{Path(code.co_filename).stem}:{code.co_firstlineno}" if code is not None else ""
+    return f"lambda@{where}" if where else "lambda"
 
 
 def _is_sentence_transformer(model: Any) -> bool:

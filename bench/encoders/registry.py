@@ -22,6 +22,7 @@ from typing import Any
 
 from bench.encoders.base import Encoder
 from bench.errors import ModelError
+from bench.paths import RUNS_DEFAULT, RUNS_ENV, recipe_run, runs_root
 from bench.prompts import Prompts
 from bench.recipes import load_recipes
 from bench.registry import Registry, suggest
@@ -91,36 +92,105 @@ def _set_prompts(encoder: Encoder, prompts: Prompts) -> None:
 _HUB_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def _looks_like_hub_id(name: str) -> bool:
-    """``org/name`` or a bare legacy id such as ``bert-base-uncased`` (the Hugging Face hub's
-    repository-name characters: letters, digits, ``-``, ``_``, ``.``)."""
+def _is_hub_id(name: str) -> bool:
+    """Exactly ``org/name`` in the Hugging Face hub's repository-name characters (letters,
+    digits, ``-``, ``_``, ``.``): the only form that is looked up on the hub."""
     parts = name.split("/")
-    return 1 <= len(parts) <= 2 and all(_HUB_PART.match(p) for p in parts) \
-        and not name.endswith(".txt")
+    return len(parts) == 2 and all(_HUB_PART.match(p) for p in parts)
 
 
-def _recipe_hint(name: str, recipes: dict[str, Any]) -> str:
-    close = difflib.get_close_matches(name, list(recipes), n=3)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return f"; {name!r} is not a recipe either{hint} (valid recipes: {', '.join(sorted(recipes))})"
+def _looks_like_path(name: str) -> bool:
+    """A name meant as a file or folder, never as a hub id or recipe.
+
+    The rule: it starts with ``.``, ``/`` or ``~``; it holds a separator other than one
+    ``/`` (``a/b/c``, ``a\\b``, a trailing ``/``); it ends in ``.txt`` (a GloVe file); or
+    it is ``org/name``-shaped but ``org`` is a folder here or bench's run folder root
+    (``runs/NAME``, ``$BENCH_RUNS_DIR``), so ``runs/my-run`` means that run, not a hub
+    model. Everything else ``org/name`` is a hub id.
+    """
+    if name.startswith((".", "/", "~")) or "\\" in name:
+        return True
+    if name.endswith(".txt") or re.match(r"^[A-Za-z]:", name):
+        return True
+    if "/" not in name:
+        return False
+    if not _is_hub_id(name):
+        return True
+    org = name.split("/")[0]
+    return org == RUNS_DEFAULT or Path(org).is_dir() or Path(org) == runs_root()
+
+
+def _close_entries(path: Path) -> list[Path]:
+    """Entries next to a missing ``path`` whose names are close to its name."""
+    try:
+        siblings = [p.name for p in path.parent.iterdir() if not p.name.startswith(".")]
+    except OSError:
+        return []
+    return [path.parent / c for c in difflib.get_close_matches(path.name, siblings, n=3)]
+
+
+def _missing_path(name: str) -> ModelError:
+    """``no such folder`` (or file): where bench looked, close entries, else the nearest
+    existing parent."""
+    path = Path(name).expanduser()
+    what = "file" if path.suffix == ".txt" else "folder"
+    looked = list(dict.fromkeys([path, recipe_run(name)]))  # runs/NAME: $BENCH_RUNS_DIR too
+    hint = f" (nor {looked[1]}, under ${RUNS_ENV})" if len(looked) > 1 else ""
+    close = next((c for c in map(_close_entries, looked) if c), [])
+    if close:
+        return ModelError(f"--model {name}: no such {what}{hint}; did you mean "
+                          f"{' or '.join(map(str, close))}?")
+    parent = path.parent
+    while not parent.is_dir() and parent != parent.parent:
+        parent = parent.parent
+    if not hint and parent != path.parent:
+        hint = f" (nearest existing folder: {parent})"
+    return ModelError(f"--model {name}: no such {what}{hint}")
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether a bare legacy hub id (``bert-base-uncased``) is in the local hub cache already;
+    asks no server."""
+    try:
+        from huggingface_hub import try_to_load_from_cache  # heavy: huggingface_hub
+    except ImportError:
+        return False
+    return isinstance(try_to_load_from_cache(name, "config.json"), str)
+
+
+def _unknown_name(name: str, recipes: dict[str, Any]) -> ModelError:
+    """A bare name that is no recipe: the closest recipes first, then where to look."""
+    close = suggest(name, list(recipes))
+    return ModelError(f"unknown model {name!r}{close} ('bench list models' lists the recipes; "
+                      f"a hub model is org/name, a local model a path such as ./my-model)")
 
 
 def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
-    """Turn what the user typed after ``--model`` into an Encoder, or fail with valid choices."""
+    """Turn what the user typed after ``--model`` into an Encoder, or fail in one short line.
+
+    In order: a recipe; an existing path; a path-like name that does not exist ("no such
+    folder", see :func:`_looks_like_path`); ``packaged:NAME``; an ``org/name`` hub id. A bare
+    name that is none of these gets the closest recipes and never reaches the hub (a legacy
+    bare hub id is accepted only when it is in the local hub cache already).
+    """
     recipes = load_recipes()
     if not name.strip():
-        raise ModelError(f"--model is empty; give a recipe name ({', '.join(sorted(recipes))}), "
-                         "a local path or a hub id")
+        raise ModelError("--model is empty; give a recipe name ('bench list models'), "
+                         "a local path or a hub id (org/name)")
     if name in recipes:
         config = dict(recipes[name].encoder)
         if options.pooler:
             config["pooler"] = options.pooler
         return build(config, options, name)
     path = Path(name).expanduser()
+    if not path.exists() and recipe_run(name).exists():
+        path = recipe_run(name)  # runs/NAME under $BENCH_RUNS_DIR, where bench train wrote it
     if path.exists():
         for _, resolver in PATH_RESOLVERS.items():
             encoder = resolver(path, options)
             if encoder is not None:
+                if path != Path(name).expanduser() and getattr(encoder, "name", None) == str(path):
+                    encoder.name = name  # runs/NAME as typed, not where it was found
                 if options.prompts is not None:
                     _set_prompts(encoder, options.prompts)
                 return encoder
@@ -133,11 +203,10 @@ def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
                           "pooler": options.pooler or "cls"}, options, name)
         raise ModelError(f"model path {name!r} is neither a Hugging Face model folder, a "
                          f"sentence-transformers folder, a bench run nor a GloVe .txt file")
-    if name.startswith("packaged:") or _looks_like_hub_id(name):
-        encoder = build({"type": "transformer", "model": name,
-                         "pooler": options.pooler or "cls"}, options, name)
-        if "/" not in name and hasattr(encoder, "not_found_hint"):
-            encoder.not_found_hint = _recipe_hint(name, recipes)  # a typo of a recipe?
-        return encoder
-    raise ModelError(f"unknown model {name!r}; valid recipes: {', '.join(sorted(recipes))} "
-                     f"(or a local path, or a hub id such as org/name with --pooler)")
+    if _looks_like_path(name):
+        raise _missing_path(name)
+    if name.startswith("packaged:") or _is_hub_id(name) or (
+            _HUB_PART.match(name) and _in_hub_cache(name)):
+        return build({"type": "transformer", "model": name,
+                      "pooler": options.pooler or "cls"}, options, name)
+    raise _unknown_name(name, recipes)

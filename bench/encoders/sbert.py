@@ -16,6 +16,7 @@ from bench.encoders.limits import precut, truncation_record
 from bench.encoders.transformer import (
     autocast_context,
     check_loading_options,
+    content_key,
     describe_weights,
     resolve_model_location,
     token_counts,
@@ -23,7 +24,7 @@ from bench.encoders.transformer import (
     weights_folder,
 )
 from bench.errors import ModelError
-from bench.fingerprint import folder_digest
+from bench.fingerprint import fingerprint, folder_digest
 
 
 class SentenceTransformerEncoder(Encoder):
@@ -82,6 +83,11 @@ class SentenceTransformerEncoder(Encoder):
         """The prompt goes to ``encode(prompt=...)``: sentence-transformers prepends it, and a
         Pooling module with ``include_prompt=False`` leaves its tokens out of the mean."""
         return self._encode(sentences, batch_size, prompt or None)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(content_key(self.full_spec(), self.model_id, self.location),
+                           self.weights_digest())
 
     @cached_property
     def weights_folder(self) -> Path:

@@ -4,7 +4,7 @@ inputs past the model's limit are truncated to it, ``bench.encoders.limits``).""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +20,7 @@ from bench.encoders.limits import model_max_tokens, precut, truncation_record
 from bench.encoders.packaged import is_packaged, packaged_path
 from bench.encoders.pooling import FIRST_LAYERS, POOLERS, needs_hidden_states, pool, uses_cls_only
 from bench.errors import ModelError
-from bench.fingerprint import folder_digest
+from bench.fingerprint import fingerprint, folder_digest
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -90,6 +90,19 @@ def weights_folder(location: str, display: str, load: Callable[[], object]) -> P
     return folder
 
 
+LOCAL_FOLDER = "<local folder: keyed by its files>"
+
+
+def content_key(spec: dict[str, Any], model: str, location: str) -> dict[str, Any]:
+    """The spec a fingerprint covers: a local model folder is named by its files (the weights
+    digest), not by the path as typed, so ``model``, ``../x/model``, a hard-linked copy and a
+    run's ``best/`` beside its identical last checkpoint share one cache entry. Packaged names
+    and hub ids keep their name (and the fingerprints they always had)."""
+    if is_packaged(model) or not Path(location).is_dir():
+        return spec
+    return {**spec, "model": LOCAL_FOLDER}
+
+
 def describe_weights(folder: Path) -> dict[str, Any]:
     """What a report records to name the exact weights: the hub commit, when there is one."""
     revision = hub_revision(folder)
@@ -157,6 +170,32 @@ def token_counts(tokenizer: Any, sentences: Sequence[str], max_length: int | Non
     return counts
 
 
+def tokenize(tokenizer: Any, texts: Sequence[str], limit: int | None) -> dict[str, list]:
+    """Token ids (and type ids) of each text, cut to ``limit`` tokens as ``encode`` cuts them;
+    not padded."""
+    return tokenizer(list(texts), truncation=limit is not None, max_length=limit,
+                     return_attention_mask=False)
+
+
+def padded(rows: Sequence[Mapping[str, Sequence[int]]], pad_id: int, side: str
+           ) -> dict[str, torch.Tensor]:
+    """Rows of ``tokenize`` as one batch, as ``tokenizer(..., padding=True)`` pads it: ids
+    padded with ``pad_id`` on ``side``, attention mask 1 on tokens, type ids padded with 0."""
+    width = max(len(r["input_ids"]) for r in rows)
+    keys = [k for k in ("input_ids", "token_type_ids") if k in rows[0]]
+    out = {k: np.full((len(rows), width), pad_id if k == "input_ids" else 0, dtype=np.int64)
+           for k in keys}
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        cols = slice(width - n, width) if side == "left" else slice(0, n)
+        for k in keys:
+            out[k][i, cols] = r[k]
+        mask[i, cols] = 1
+    out["attention_mask"] = mask
+    return {k: torch.from_numpy(v) for k, v in out.items()}
+
+
 class TransformerEncoder(Encoder):
     """A Hugging Face ``AutoModel`` pooled as in SimCSE's ``evaluation.py``."""
 
@@ -182,6 +221,8 @@ class TransformerEncoder(Encoder):
         self.location = resolve_model_location(model)
         self.not_found_hint = ""  # added to the error when no model of that name exists
         self.ignore_files = tuple(ignore_files)
+        # tokens of the texts length_keys planned, kept for encode: each text tokenized once
+        self._tokens: dict[str, dict[str, list[int]]] = {}
 
     @cached_property
     def _loaded(self):
@@ -205,6 +246,11 @@ class TransformerEncoder(Encoder):
         return spec
 
     @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(content_key(self.full_spec(), self.model_id, self.location),
+                           self.weights_digest())
+
+    @cached_property
     def weights_folder(self) -> Path:
         return weights_folder(self.location, self.model_id, lambda: self._loaded)
 
@@ -225,8 +271,30 @@ class TransformerEncoder(Encoder):
         return min(limits) if limits else None
 
     def length_keys(self, sentences: Sequence[str]) -> list[int]:
+        """Tokens per text; the tokens are kept, so ``encode`` does not tokenize again."""
         limit = self.token_limit
-        return token_counts(self._loaded[0], precut(sentences, limit), limit)
+        texts = precut(sentences, limit)
+        counts = []
+        for start in range(0, len(texts), 4096):
+            chunk = texts[start:start + 4096]
+            tokens = tokenize(self._loaded[0], chunk, limit)
+            names = list(tokens.keys())
+            for j, text in enumerate(chunk):
+                self._tokens[text] = {k: tokens[k][j] for k in names}
+                counts.append(len(tokens["input_ids"][j]))
+        return counts
+
+    def _inputs(self, texts: list[str]) -> Mapping[str, torch.Tensor]:
+        """The padded batch: from the tokens ``length_keys`` kept, else tokenized now."""
+        tokenizer = self._loaded[0]
+        limit = self.token_limit
+        if texts and all(t in self._tokens for t in texts):
+            rows = [self._tokens[t] for t in texts]
+            for t in texts:  # encoded now: their tokens are not needed again
+                self._tokens.pop(t, None)
+            return padded(rows, tokenizer.pad_token_id or 0, tokenizer.padding_side)
+        return tokenizer(texts, padding=True, truncation=limit is not None, max_length=limit,
+                         return_tensors="pt")
 
     @torch.inference_mode()
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -234,9 +302,8 @@ class TransformerEncoder(Encoder):
         out = []
         for start in range(0, len(sentences), batch_size):
             batch = list(sentences[start:start + batch_size])
-            limit = self.token_limit
-            inputs = tokenizer(precut(batch, limit), padding=True, truncation=limit is not None,
-                               max_length=limit, return_tensors="pt").to(self.device)
+            inputs = {k: v.to(self.device)
+                      for k, v in self._inputs(precut(batch, self.token_limit)).items()}
             with autocast_context(self.device, self.precision), \
                     cls_only_last_layer(model, uses_cls_only(self.pooler)):
                 outputs = model(**inputs, output_hidden_states=needs_hidden_states(self.pooler),

@@ -5,7 +5,7 @@ encoders as MTEB models.
 - ``bench.mteb.tasks``: which bench task is which MTEB task (the one place of that fact);
 - ``bench.mteb.export``: ``bench export mteb`` (no ``mteb`` needed to write the files);
 - ``bench.mteb.results``: MTEB result files and folders as literature reports (``compare``);
-- ``bench.mteb.model``: ``as_model`` (needs ``pip install 'bench[mteb]'``).
+- ``bench.mteb.model``: ``as_model`` (needs ``pip install 'sentbench[mteb]'``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ time; the sentences go through bench's own path (deduplicated, the embedding cac
 the encoder's fingerprint, post-processors applied), so vectors equal ``bench run``'s. A
 post-processor fitted on each task's own sentences ("target" fit) cannot be one: MTEB never
 hands the model a task's sentences at once. Similarity is cosine, as in every bench run.
-Needs the ``mteb`` package (``pip install 'bench[mteb]'``).
+Needs the ``mteb`` package (``pip install 'sentbench[mteb]'``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ try:
     from mteb.models.abs_encoder import AbsEncoder
     from mteb.models.model_meta import ModelMeta, ScoringFunction
 except ImportError:  # pragma: no cover - exercised only without the extra
-    raise MtebError("bench.mteb.as_model needs the mteb package: pip install 'bench[mteb]'"
+    raise MtebError("bench.mteb.as_model needs the mteb package: pip install 'sentbench[mteb]'"
                     ) from None
 
 

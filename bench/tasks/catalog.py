@@ -36,8 +36,9 @@ _STS_YEARS = {
               1186, "Agirre et al. (2016). SemEval-2016 Task 1: Semantic textual similarity, "
               "monolingual and cross-lingual evaluation. SemEval."),
 }
-# Measured with bench (README, "Near-ties"): pairs whose two sentences are identical have
-# cosine 1 up to rounding, so their Spearman ranks are decided by float noise.
+# Measured with bench (docs/explanation/research-notes.md, "Near-ties"): pairs whose two
+# sentences are identical have cosine 1 up to rounding, so their Spearman ranks are decided by
+# float noise.
 _NOTES = {"STS12": (
     "near-ties: STS12 SMTeuroparl has 65 and surprise.SMTnews 14 pairs of identical "
     "sentences, whose cosine is 1 up to float rounding (1 +- 2e-16); Spearman ranks them by "

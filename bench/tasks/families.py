@@ -25,7 +25,7 @@ from bench.results import (
     read_transfer_payload,
 )
 from bench.scoring import row
-from bench.tasks.sts import evaluate_sts_task
+from bench.tasks.sts import evaluate_sts_task, planned
 from bench.tasks.transfer_suite import default_jobs, evaluate_transfer_suite
 
 __all__ = ["FAMILIES", "EvalContext", "Family", "StsFamily", "TransferFamily"]
@@ -76,6 +76,10 @@ class StsFamily(Family):
             out.parts[part] = PartResult(p.n, metrics={
                 m: float(np.mean([t.parts[part].metrics[m] for t in tasks]))
                 for m in p.metrics if all(m in t.parts[part].metrics for t in tasks)})
+
+    def plan(self, task: Any, ctx: EvalContext) -> Any:
+        """The task with only the parts the run's protocols read (``bench.tasks.sts``)."""
+        return planned(task, ctx.regressor is not None)
 
     def evaluate(self, tasks, views, ctx: EvalContext) -> dict[str, TaskResult]:
 

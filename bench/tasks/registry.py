@@ -20,6 +20,7 @@ installing a package never changes what ``--tasks sts`` selects.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 from bench.errors import DataError, warn
 from bench.registry import Registry
+from bench.results import set_task_names
 from bench.tasks.catalog import BUILTIN
 from bench.tasks.metadata import Reader, TaskMetadata
 
@@ -140,16 +142,36 @@ def set_names() -> dict[str, tuple[str, ...]]:
 
 
 def valid_names() -> list[str]:
-    return [*set_names(), *tasks()]
+    """Sets, then the listed tasks by the names tables print (``STS-B``, ``SICK-R``)."""
+    return [*set_names(), *(m.label for m in tasks().values() if m.listed)]
+
+
+def _suggestion(name: str) -> str:
+    """``"; did you mean X?"`` over every set, name and alias, each task given by its label."""
+    label = {n.lower(): n for n in set_names()}
+    for meta in tasks().values():
+        label.update({n.lower(): meta.label for n in (meta.name, *meta.aliases)})
+    close = difflib.get_close_matches(name.lower(), list(label), n=6, cutoff=0.6)
+    picked = list(dict.fromkeys(label[c] for c in close))[:3]
+    return "; did you mean " + " or ".join(picked) + "?" if picked else ""
 
 
 def get(name: str) -> TaskMetadata:
-    """A task by name or alias (case-insensitive), or a one-line error listing valid names."""
+    """A task by name or alias (case-insensitive), or one line: the closest names first, then
+    the valid ones as tables print them."""
     wanted = name.lower()
     for meta in tasks().values():
         if wanted in (n.lower() for n in (meta.name, *meta.aliases)):
             return meta
-    raise DataError(f"unknown task {name!r}; valid: {', '.join(valid_names())}")
+    raise DataError(f"unknown task {name!r}{_suggestion(name)}; valid: "
+                    f"{', '.join(valid_names())} (aliases: 'bench list tasks')")
+
+
+def canonical(name: str) -> str:
+    """The registered name (a report key) of a task name or alias, case-insensitive; a name
+    no task has is returned unchanged (a report may hold tasks of a task file)."""
+    found = find(name)
+    return found.name if found is not None else name
 
 
 def find(name: str) -> TaskMetadata | None:
@@ -194,3 +216,4 @@ def ordered(names: Sequence[str]) -> list[str]:
 # plugin can take their names (tests/test_registry.py checks them as register would).
 for _meta in BUILTIN:
     TASKS.register(_meta.name, _meta, aliases=_meta.aliases)
+set_task_names(canonical)  # report look-ups by alias: values["STS-B"]

@@ -10,6 +10,7 @@ computed later from the report alone (``bench.scoring``).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,26 @@ def pooled_similarities(task: StsTask, table: EmbeddingTable) -> dict[str, dict[
         sim = pair_similarity(u, v, kind)
         out[kind] = {m: 100 * correlation(sim, gold, m) for m in ("pearson", "spearman")}
     return out
+
+
+def needed_parts(task: StsTask, regressor: bool) -> tuple[str, ...]:
+    """The parts a run reads: the scored (eval) parts under every cosine protocol, plus the
+    train and dev splits of a supervised task when a regressor protocol trains on them.
+    Encoding the rest would be wasted: STS-B's train and dev hold 5 of its 6 sentences."""
+    meta = task.meta
+    keep = set(meta.eval_parts)
+    if regressor and meta.supervised:
+        keep |= {meta.train_split, meta.dev_split}
+    return tuple(name for name in task.parts if name in keep)
+
+
+def planned(task: StsTask, regressor: bool) -> StsTask:
+    """The task restricted to ``needed_parts``: what is encoded, scored and reported (a
+    report never claims a part it did not score)."""
+    keep = needed_parts(task, regressor)
+    if len(keep) == len(task.parts):
+        return task
+    return replace(task, parts={name: task.parts[name] for name in keep})
 
 
 def score_part(sim: np.ndarray, gold: np.ndarray, keep_pairs: bool) -> PartResult:

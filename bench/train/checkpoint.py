@@ -96,7 +96,25 @@ def checkpoint_encoder(path: Path, options: EncoderOptions, name: str | None = N
                                  name=name or str(path), ignore_files=(rundir.STATE_FILE,))
     if options.prompts:
         encoder.set_prompts(options.prompts)
+    encoder.pooler_note = pooler_note(folder, meta, options.pooler)  # bench run prints it
     return encoder
+
+
+def pooler_note(folder: Path, meta: dict[str, Any], asked: str | None) -> str:
+    """Which pooler a checkpoint is evaluated with, and why, in one line."""
+    pooler = asked or meta["eval_pooler"]
+    if asked:
+        why = "asked for (--pooler, or the recipe)"
+    elif pooler == "cls_before_pooler":
+        why = ("the MLP was used in training only (--mlp-only-train, the default for "
+               "unsupervised SimCSE): [CLS] without it is the paper's evaluation of "
+               "unsupervised models")
+    elif pooler == "cls" and meta.get("mlp_at_eval"):
+        why = "the model was trained with its MLP kept for evaluation (supervised SimCSE)"
+    else:
+        why = f"the model was trained with the {meta.get('train_pooler') or pooler} pooler"
+    step = f" (step {meta['step']})" if isinstance(meta.get("step"), int) else ""
+    return f"{folder}{step}: pooler {pooler}, as {why}; --pooler overrides it"
 
 
 def resolve_path(path: Path, options: EncoderOptions) -> Encoder | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.encoders.base import PRECISIONS
 from bench.errors import BenchError
+from bench.progress import count
 from bench.train.data import MODES
 from bench.train.loss import SIMILARITIES
 from bench.train.model import TRAIN_POOLERS
@@ -123,3 +124,23 @@ class TrainConfig:
     @classmethod
     def keys(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+
+def saves_at(step: int, total: int, save_steps: int) -> bool:
+    """Whether the trainer checkpoints after ``step``: every ``save_steps`` and the last."""
+    return bool(save_steps and step % save_steps == 0) or step == total
+
+
+def checkpoint_steps(total: int, save_steps: int, save_initial: bool, start: int = 0
+                     ) -> list[int]:
+    """The steps a run from ``start`` to ``total`` keeps a checkpoint of."""
+    steps = [s for s in range(start + 1, total + 1) if saves_at(s, total, save_steps)]
+    return ([0] if save_initial and start == 0 else []) + steps
+
+
+def trajectory_flags(total: int) -> str:
+    """The ``bench train simcse`` flags that give a run of ``total`` steps a trajectory of
+    checkpoints (Figure 2: alignment/uniformity along training), in words."""
+    every = max(1, total // 5)
+    return (f"--save-steps {every} (a checkpoint every {count(every, 'step')}) and "
+            f"--save-initial (step 0, the pre-trained start)")

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -31,14 +32,14 @@ from bench.data.locate import locate
 from bench.devices import check_device
 from bench.encoders.transformer import autocast_context
 from bench.environment import describe_environment
-from bench.errors import BenchError
+from bench.errors import BenchError, warn
 from bench.fingerprint import sha256_file
-from bench.progress import progress_bar
+from bench.progress import count, progress_bar
 from bench.seeding import seed_everything
 from bench.tasks.registry import get
 from bench.train import rundir
 from bench.train import state as train_state
-from bench.train.config import TrainConfig
+from bench.train.config import TrainConfig, checkpoint_steps, saves_at, trajectory_flags
 from bench.train.data import TrainingData, batch_indices, read_training_data, steps_per_epoch
 from bench.train.loss import gather_with_grad, simcse_loss
 from bench.train.model import SimCSEModel, load_backbone, mask_tokens
@@ -46,6 +47,7 @@ from bench.train.positives import Corpus, make_positive, read_corpus
 
 # Stream of the positive makers' generator, apart from the data order's ([seed, epoch]).
 _POSITIVE_STREAM = 17
+LOSS_SHOWN_OVER = 10  # the progress bar shows the mean loss of the last N steps
 
 
 def _init_distributed(device: str) -> tuple[int, int, str]:
@@ -155,6 +157,7 @@ class Trainer:
         self.best: dict[str, Any] = {"step": None, "stsb_dev_spearman": None}
         self.log: list[dict[str, Any]] = []
         self.pending: list[float] = []
+        self.recent_losses: deque[float] = deque(maxlen=LOSS_SHOWN_OVER)  # the progress bar's
         self.elapsed_before = 0.0
         self.step_times: list[float] = []
         if resume_state is not None:
@@ -386,6 +389,22 @@ class Trainer:
         _barrier(self.world)
         return score
 
+    def _say_if_no_trajectory(self) -> None:
+        """One line before training when the run will hold fewer than two checkpoints (a
+        ``--max-steps`` below the recipe's save interval): its alignment/uniformity plot
+        would be one dot, and the flags that give a trajectory."""
+        kept = [s for s, _ in rundir.checkpoints(self.run_dir)]
+        kept += checkpoint_steps(self.total_steps, self.cfg.save_steps, self.cfg.save_initial,
+                                 self.step)
+        kept = sorted(set(kept))
+        if len(kept) >= 2:
+            return
+        steps = ", ".join(f"step {s}" for s in kept) or "none"
+        warn(f"run {self.cfg.name} will keep {count(len(kept), 'checkpoint')} ({steps}): "
+             f"'bench analyze align-uniform --checkpoints {self.run_dir}' would draw one dot; "
+             f"for a trajectory over {count(self.total_steps, 'step')}, add "
+             f"{trajectory_flags(self.total_steps)}")
+
     # -- the loop ---------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
         """Run to the end, or until a callback asks to stop (``finished`` is then False)."""
@@ -396,6 +415,7 @@ class Trainer:
             rundir.remove_partials(self.run_dir)
             atomic_write_text(self.run_dir / rundir.RUN_FILE,
                               json.dumps(self._run_info("running"), indent=2) + "\n")
+            self._say_if_no_trajectory()
         _barrier(self.world)
         initial = None
         if self.step == 0 and cfg.eval_steps:
@@ -410,7 +430,8 @@ class Trainer:
                 self.pending.append(self.train_step(self.step))
                 self.step += 1
                 self.step_times.append(time.perf_counter() - t)
-                advance(1)
+                self.recent_losses.append(self.pending[-1])
+                advance(1, status=f"loss {np.mean(self.recent_losses):.4f}")
                 last = self.step == self.total_steps
                 if cfg.log_steps and (self.step % cfg.log_steps == 0 or last):
                     self._append_log({"step": self.step,
@@ -422,7 +443,7 @@ class Trainer:
                 dev = None
                 if cfg.eval_steps and (self.step % cfg.eval_steps == 0 or last):
                     dev = self.evaluate()
-                if (cfg.save_steps and self.step % cfg.save_steps == 0) or last:
+                if saves_at(self.step, self.total_steps, cfg.save_steps):
                     self._save_checkpoint(dev)
                 stop = [bool(cb.on_step_end(self)) for cb in self.callbacks]
                 if any(stop) and not last:

@@ -21,6 +21,7 @@ from bench.analysis.sets import DEFAULT_THRESHOLD, StsbSets, describe_where
 from bench.analysis.targets import find_sts_average
 from bench.embed import EmbeddingTable
 from bench.errors import BenchError
+from bench.progress import count
 from bench.protocols import parse_protocols
 
 NAME = "align-uniform"
@@ -118,7 +119,7 @@ def plot(models: Sequence[Entry], sets: StsbSets, options: dict[str, Any], path:
         xs = [m["uniform"] for m in points]
         ys = [m["align"] for m in points]
         ax.plot(xs, ys, "o", color=colour, markersize=5, zorder=3,
-                label=f"{run} ({len(points)} checkpoints)")
+                label=f"{run} ({count(len(points), 'checkpoint')})")
         for j in range(len(points) - 1):
             ax.annotate("", xy=(xs[j + 1], ys[j + 1]), xytext=(xs[j], ys[j]),
                         arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.2})
