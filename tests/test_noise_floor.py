@@ -74,6 +74,7 @@ def test_precisions_per_device():
     assert precisions("cpu") == ["bf16"] and precisions("mps") == ["fp16"]
 
 
+@pytest.mark.slow  # writes two synthetic reports and runs compare (about 0.5 s)
 def test_a_malformed_floor_is_one_line(tmp_path, capsys):
     from tests.test_compare import _gold, _noisy, _synthetic_run
 
