@@ -5,6 +5,16 @@ over a stack of samples (the bootstrap's replicates).
 stored values (per part, regressor predictions), the seeds' mean, compare's recomputation from
 per-pair data and the bootstrap all look a metric up here by name, so a new metric (say
 Kendall's tau) is one entry: ``METRICS.register("kendall", Metric("kendall", one, rowwise))``.
+
+Ties (``TIE_RULES``): a rank metric ranks similarities that are equal within float tolerance
+as ties. A pair of two identical sentences has cosine 1 up to 1e-16, and which of those
+pairs ranks above another would otherwise be decided by float noise that changes with the
+batch composition (STS12 of all-mpnet-base-v2 moved from 72.6338 to 72.6312 between a full
+and an STS12-only run; MTEB publishes 72.6343). The rule ``round-1e-6`` rounds both inputs
+to 6 decimals before ranking, which every rank metric here applies, in both forms, through
+``tied``; Pearson is left exact. Reports record the rule they were scored under (a task's
+``ties``); reports made before it existed were scored under ``exact`` and are recomputed
+under it, so their stored numbers still agree with their own per-pair data.
 """
 
 from __future__ import annotations
@@ -17,6 +27,18 @@ import numpy as np
 from scipy import stats
 
 from bench.registry import Registry
+
+EXACT, ROUNDED = "exact", "round-1e-6"
+TIE_RULES = {EXACT: None, ROUNDED: 6}  # rule -> decimals similarities are rounded to
+TIES = ROUNDED  # the rule new runs are scored under
+LEGACY_TIES = EXACT  # the rule of a report that names none
+
+
+def tied(x: np.ndarray, ties: str = TIES) -> np.ndarray:
+    """``x`` as a rank metric sees it under the tie rule ``ties`` (see the module doc)."""
+    decimals = TIE_RULES[ties]
+    return np.asarray(x) if decimals is None else np.round(np.asarray(x, dtype=np.float64),
+                                                           decimals)
 
 
 # Constant input (every vector zero, say) gives NaN, as in SentEval; SciPy's warning is
@@ -54,10 +76,11 @@ class Metric:
     name: str
     one: Callable[[np.ndarray, np.ndarray], float]
     rowwise: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    ranks: bool = False  # a rank statistic: its inputs go through the tie rule first
 
 
 METRICS: Registry[Metric] = Registry("metric")
-METRICS.register("spearman", Metric("spearman", _spearman, _rowwise_spearman))
+METRICS.register("spearman", Metric("spearman", _spearman, _rowwise_spearman, ranks=True))
 METRICS.register("pearson", Metric("pearson", _pearson, _rowwise_pearson))
 # Every report stores these two for each part and regressor (schema 2); others are optional.
 STORED_METRICS = ("pearson", "spearman")
@@ -72,19 +95,26 @@ def metric_names() -> list[str]:
     return [*STORED_METRICS, *(m for m in METRICS.names() if m not in STORED_METRICS)]
 
 
-def all_metrics(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def all_metrics(x: np.ndarray, y: np.ndarray, ties: str = TIES) -> dict[str, float]:
     """Every registered metric of one paired sample, in points (x 100), by name."""
-    return {m: 100 * correlation(x, y, m) for m in metric_names()}
+    return {m: 100 * correlation(x, y, m, ties) for m in metric_names()}
 
 
-def correlation(x: np.ndarray, y: np.ndarray, metric: str) -> float:
+def correlation(x: np.ndarray, y: np.ndarray, metric: str, ties: str = TIES) -> float:
     """The registered ``metric`` of one paired sample (SciPy's Pearson or Spearman, ties at
-    their average rank; or any registered entry)."""
-    return _metric(metric).one(x, y)
+    their average rank, under the tie rule ``ties``; or any registered entry)."""
+    entry = _metric(metric)
+    if entry.ranks:
+        x, y = tied(x, ties), tied(y, ties)
+    return entry.one(x, y)
 
 
-def rowwise_correlation(x: np.ndarray, y: np.ndarray, metric: str) -> np.ndarray:
-    """Correlation of each row of ``x`` with the same row of ``y`` ((B, n) -> (B,)); a row
-    without variance gives NaN."""
-    return _metric(metric).rowwise(np.asarray(x, dtype=np.float64),
-                                   np.asarray(y, dtype=np.float64))
+def rowwise_correlation(x: np.ndarray, y: np.ndarray, metric: str, ties: str = TIES
+                        ) -> np.ndarray:
+    """Correlation of each row of ``x`` with the same row of ``y`` ((B, n) -> (B,)) under
+    the tie rule ``ties``; a row without variance gives NaN."""
+    entry = _metric(metric)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if entry.ranks:
+        x, y = tied(x, ties), tied(y, ties)
+    return entry.rowwise(x, y)

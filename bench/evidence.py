@@ -48,6 +48,7 @@ TASK_FIELDS: dict[str, tuple[type, ...]] = {
     "family": (str,), "version": (int,), "main_score": OPTIONAL_NUMBER, "eval_s": NUMBER,
     "files": (dict,), "eval_parts": (list,), "supervised": (bool,), "parts": (dict,),
     "regression": (dict, type(None)), "similarities": (dict,), "transfer": (dict, type(None)),
+    "ties": (str,),
 }
 MODEL_FIELDS: dict[str, tuple[type, ...]] = {
     "name": (str,), "requested": (str,), "spec": (dict,), "fingerprint": (str,),
@@ -314,8 +315,8 @@ class _Recompute:
     def parts(self, task: TaskResult, metric: str) -> list[float]:
         key = (id(task), metric)
         if key not in self._parts:
-            self._parts[key] = [correlation(task.parts[p].sim, task.parts[p].gold, metric)
-                                for p in task.eval_parts]
+            self._parts[key] = [correlation(task.parts[p].sim, task.parts[p].gold, metric,
+                                            task.ties) for p in task.eval_parts]
         return self._parts[key]
 
     def pooled(self, task: TaskResult, metric: str) -> float:
@@ -325,7 +326,8 @@ class _Recompute:
         if key not in self._pooled:
             self._pooled[key] = correlation(
                 np.concatenate([task.parts[p].sim for p in task.eval_parts]),
-                np.concatenate([task.parts[p].gold for p in task.eval_parts]), metric)
+                np.concatenate([task.parts[p].gold for p in task.eval_parts]), metric,
+                task.ties)
         return self._pooled[key]
 
     def value(self, task: TaskResult, protocol: Any) -> float:

@@ -28,8 +28,9 @@ import numpy as np
 from bench.analysis_report import AnalysisReport
 from bench.compare.guard import Placement, place, place_transfer
 from bench.compare.plan import ProtocolTests, significance, testable_rows
+from bench.compare.ranking import placement_ranks, rank_table
 from bench.compare.rows import Row
-from bench.compare.seedtests import raw_p
+from bench.compare.seedtests import raw_p, unreachable
 from bench.compare.sensitivity import by_model, key_order, robust_table
 from bench.compare.stats import CORRECTIONS
 from bench.compare.tables import family_tables, label, sts_table, transfer_table
@@ -285,17 +286,27 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
         parts.append("<h2>STS</h2><label>Protocol <select id='protocol'>" + options
                      + "</select></label>")
         family_text = (f"significance: each row against the first under each protocol "
-                       f"(paired bootstrap, {resamples} resamples, seed {seed}; multi-seed rows: "
-                       f"permutation test over seeds); one family of {size} tests over "
-                       f"{len(keys)} protocol(s) x the tasks and Avg. (regressor protocols are not "
-                       f"tested: no per-pair data); * marks p < {ALPHA} after {correction} "
-                       f"correction (the smallest bootstrap p is 2 / (resamples + 1))")
+                       f"(normal-approximation paired bootstrap, {resamples} resamples, seed "
+                       f"{seed}; multi-seed rows: permutation test over seeds); family: the "
+                       f"{size} tests (comparisons x tasks and Avg.) under the primary protocol "
+                       f"{keys[0]}, every other protocol a sensitivity view corrected over its "
+                       f"own cells (regressor protocols are not tested: no per-pair data); * "
+                       f"marks p < {ALPHA} after {correction} correction")
+        why = unreachable(plans[0].tests(), size, correction) if resamples else None
+        if why:
+            warn(why)
+            family_text += f"; {why}"
         for v in views:
             v.table.notes.append(family_text)
             if v.left_out:
                 v.table.notes.append("cannot show this protocol: " + ", ".join(v.left_out))
             parts.append(f'<section class="protocol" data-protocol="{_esc(v.protocol.key)}">'
                          + to_html(v.table) + forests[v.protocol.key] + "</section>")
+    if views and resamples:  # rank intervals and tiers under the primary protocol
+        found, left = placement_ranks(views[0].placement, resamples, seed, correction)
+        if found:
+            parts.append("<h2>Rank intervals</h2>" + to_html(
+                rank_table(found, views[0].protocol.key, resamples, seed, left)))
     models = by_model(sts_rows)
     if len(models) > 1:
         parts.append("<h2>Protocol-robust summary</h2>" + to_html(robust_table(models)))

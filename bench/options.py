@@ -135,6 +135,10 @@ class RunOptions:
         None, "SentEval data: the 'downstream' folder or its parent (default: "
         "$BENCH_DATA_DIR, then ~/.cache/bench/senteval)", group=DATA, kind=Path)
     # -- run only --------------------------------------------------------------------------
+    noise_floor: bool = option(False, "also encode the STS tasks at batch 8 and 128 and in the "
+                               "device's reduced precisions, and record how far the numbers "
+                               "move (bench compare marks smaller differences)", kind=bool,
+                               flag="--noise-floor")
     backend: str = option(
         "torch", "inference backend of a transformer encoder: torch, onnx (ONNX Runtime, "
         "fp32, CPU) or onnx-int8 (int8-quantized: another model); recorded in the report "

@@ -23,6 +23,7 @@ from bench.atomic import (
     atomic_write_bytes,
     atomic_write_text,
 )
+from bench.correlation import LEGACY_TIES
 from bench.data.manifest import data_key
 from bench.data.reading import strict_json
 from bench.errors import BenchError, warn
@@ -297,7 +298,7 @@ def upgrade_run_v1(data: dict[str, Any], where: str) -> RunReport:
     for name, res in (data.get("sts") or {}).items():
         splits = res.get("kind") == "splits"
         task = TaskResult(name, "sts", 1, ("test",) if splits else tuple(res["parts"]),
-                          supervised=splits)
+                          supervised=splits, ties=LEGACY_TIES)  # scored before the tie rule
         for part, values in res["parts"].items():
             keep = part in task.eval_parts and "sim" in values
             task.parts[part] = PartResult(

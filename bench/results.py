@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from bench.correlation import STORED_METRICS
+from bench.correlation import LEGACY_TIES, STORED_METRICS, TIE_RULES, TIES
 from bench.errors import BenchError
 from bench.family import family
 from bench.protocols import Protocol
@@ -198,12 +198,17 @@ class TaskResult:
     similarities: dict[str, dict[str, float]] = field(default_factory=dict)
     # the payload of a family that keeps no fields above (a plugin's: pair classification)
     payload: Any = None
+    # the tie rule its rank correlations were scored under (bench.correlation); a report
+    # that names none was scored before the rule existed: exact
+    ties: str = TIES
 
     def to_dict(self) -> dict[str, Any]:
         """The common fields, then the family's payload (``bench.family.Family``)."""
         out: dict[str, Any] = {"family": self.family, "version": self.version,
                                "main_score": self.main_score, "eval_s": self.eval_s,
                                "files": self.files}
+        if family(self.family).by_protocol and self.ties != LEGACY_TIES:
+            out["ties"] = self.ties  # absent: the legacy rule (a report re-saves as it was)
         return {**out, **family(self.family).payload_to_dict(self)}
 
     @classmethod
@@ -217,6 +222,10 @@ class TaskResult:
                    tuple(data.get("eval_parts", ("test",))), bool(data.get("supervised")),
                    data.get("main_score"), float(data.get("eval_s", 0.0)),
                    dict(data.get("files", {})))
+        task.ties = data.get("ties", LEGACY_TIES)
+        if task.ties not in TIE_RULES:
+            raise ReportError(f"{where}: ties {task.ties!r} is not a tie rule "
+                              f"({', '.join(TIE_RULES)})")
         owner.payload_from_dict(task, data, where)
         return task
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from bench.encoders.make import encoder_options
 from bench.encoders.onnx import as_backend
 from bench.encoders.registry import check_name, resolve
 from bench.environment import describe_environment
+from bench.noise_floor import measure
 from bench.options import RunOptions
 from bench.outputs import check_folder
 from bench.prompts import Prompts
@@ -188,6 +189,7 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
         check_folder(cache_root, "cache folder")
 
     t = time.perf_counter()
+    by_name = encoder is None  # a model given by name can be loaded again in other precisions
     if encoder is None:
         encoder = resolve(config.model, encoder_options(opts, device))
         if lead and opts.show_progress and getattr(encoder, "pooler_note", ""):
@@ -238,6 +240,13 @@ def _run(config: RunConfig, encoder: Encoder | None, shards: Shards | None) -> R
     elif source.prompts:  # the texts that went before each side, per family evaluated
         run_info["prompts"] = {f: list(source.prompt_pair(f))
                                for f in dict.fromkeys(t.meta.family for t in tasks)}
+    if opts.noise_floor and scores and shards is None:  # bench.noise_floor
+        main_values = {**scores[0].values, "avg": scores[0].average.value}
+        redo = ((lambda p: resolve(config.model, encoder_options(replace(opts, precision=p),
+                                                                 device)))
+                if by_name else None)
+        run_info["noise_floor"] = measure(encoder, tasks, scores[0].protocol, ctx, main_values,
+                                          opts.batch_size, redo, device)
     if needs_regressor:
         run_info.update(regressor_selection=opts.regressor_selection,
                         regressor_label_fix=opts.regressor_label_fix)

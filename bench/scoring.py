@@ -23,25 +23,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.aggregation import combine, pools
-from bench.correlation import correlation, rowwise_correlation
+from bench.correlation import TIES, correlation, rowwise_correlation
 from bench.family import family
 
 if TYPE_CHECKING:
     from bench.protocols import Protocol
 
 def aggregate(sims: Sequence[np.ndarray], golds: Sequence[np.ndarray], metric: str, how: str,
-              rowwise: bool = False) -> Any:
-    """A correlation (fraction) over parts given per-pair similarities and gold scores.
+              rowwise: bool = False, ties: str = TIES) -> Any:
+    """A correlation (fraction) over parts given per-pair similarities and gold scores, rank
+    metrics under the tie rule ``ties`` (``bench.correlation``).
 
     With ``rowwise`` every array has a leading replicate axis (the bootstrap) and the result
     is one value per replicate.
     """
     corr = rowwise_correlation if rowwise else correlation
     if len(sims) == 1:
-        return corr(sims[0], golds[0], metric)
+        return corr(sims[0], golds[0], metric, ties)
     if pools(how):
-        return corr(np.concatenate(sims, axis=-1), np.concatenate(golds, axis=-1), metric)
-    values = [corr(s, g, metric) for s, g in zip(sims, golds)]
+        return corr(np.concatenate(sims, axis=-1), np.concatenate(golds, axis=-1), metric, ties)
+    values = [corr(s, g, metric, ties) for s, g in zip(sims, golds)]
     return combine(values, [np.shape(g)[-1] for g in golds], how)
 
 
@@ -57,7 +58,8 @@ def task_value(task: Any, protocol: Protocol) -> float | None:
     parts = [task.parts[name] for name in task.eval_parts]
     if all(p.sim is not None and p.gold is not None for p in parts):
         return 100 * float(aggregate([p.sim for p in parts], [p.gold for p in parts],
-                                     protocol.metric, protocol.aggregation))
+                                     protocol.metric, protocol.aggregation,
+                                     ties=getattr(task, "ties", TIES)))
     if any(p.value(protocol.metric) is None for p in parts):
         return None  # a metric the report did not store, and no per-pair data to compute it
     if len(parts) == 1:

@@ -85,6 +85,7 @@ def _mean_task(name: str, tasks: list[TaskResult]) -> TaskResult:
     first = tasks[0]
     out = TaskResult(name, first.family, first.version, first.eval_parts, first.supervised,
                      None, float(sum(t.eval_s for t in tasks)), dict(first.files))
+    out.ties = first.ties
     if first.main_score is not None:
         out.main_score = float(np.mean([t.main_score for t in tasks]))
     family(first.family).mean(tasks, out)  # the family's payload, averaged its way

@@ -151,7 +151,8 @@ def _bootstrap_reference(pairs, task: str, resamples: int, seed: int = 1111) -> 
 
     The resampling compare documents (``bench.compare.uncertainty``): pairs drawn with
     replacement within each scored part, by a generator seeded with (seed, crc32 of
-    "task/part"); the parts' draws pooled, then Spearman as Pearson of row-wise ranks."""
+    "task/part"); the parts' draws pooled, then Spearman as Pearson of row-wise ranks of the
+    similarities rounded to 6 decimals (the tie rule of a run, bench.correlation)."""
     parts = [k.split("/")[1] for k in pairs.files if k.startswith(f"{task}/") and
              k.endswith("/sim")]
     sims, golds = [], []
@@ -161,7 +162,7 @@ def _bootstrap_reference(pairs, task: str, resamples: int, seed: int = 1111) -> 
         idx = rng.integers(0, len(sim), size=(resamples, len(sim)))
         sims.append(sim[idx])
         golds.append(gold[idx])
-    x = stats.rankdata(np.hstack(sims), axis=1)
+    x = stats.rankdata(np.round(np.hstack(sims), 6), axis=1)
     y = stats.rankdata(np.hstack(golds), axis=1)
     x -= x.mean(axis=1, keepdims=True)
     y -= y.mean(axis=1, keepdims=True)

@@ -43,7 +43,8 @@ ENCODE_FLAGS = {"--pooler", "--device", "--precision", "--batch-size", "--cache-
 DATA_FLAGS = {"--data-dir"}
 RUN_FLAGS = {"--skip-verify", "--task-file", "--tasks-dir", "--transfer-config",
              "--classifier", "--transfer-protocol", "--jobs", "--regressor-selection",
-             "--regressor-label-fix", "--seed", "--backend", "--dims", "--quantize"}
+             "--regressor-label-fix", "--seed", "--backend", "--dims", "--quantize",
+             "--noise-floor"}
 
 
 def test_every_option_has_a_flag_in_run_and_analyze_where_its_group_says():

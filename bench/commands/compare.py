@@ -9,14 +9,16 @@ from pathlib import Path
 from bench.atomic import atomic_write_text
 from bench.compare.datacheck import mark_data_mismatches, unverified_notes
 from bench.compare.guard import Placement, place, place_transfer
-from bench.compare.plan import significance, testable_rows
+from bench.compare.plan import FAMILY_SCOPES, significance, testable_rows
+from bench.compare.ranking import placement_ranks, rank_table
 from bench.compare.rows import load_rows
-from bench.compare.seedtests import family_note, seed_table
+from bench.compare.seedtests import family_note, seed_table, unreachable
 from bench.compare.sensitivity import sensitivity
 from bench.compare.stats import CORRECTIONS
 from bench.compare.tables import family_tables, significance_table, sts_table, transfer_table
 from bench.compare.uncertainty import row_intervals
-from bench.errors import BenchError
+from bench.errors import BenchError, warn
+from bench.noise_floor import below_floor, read_floor
 from bench.outputs import check_file
 from bench.pathsafe import check_not_input, with_sidecars
 from bench.protocols import parse_one, parse_protocols
@@ -42,12 +44,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ci", action="store_true",
                    help="bootstrap 95%% interval of every STS number (runs with per-pair data)")
     p.add_argument("--significance", action="store_true",
-                   help="paired bootstrap and Williams/Steiger tests of each run against the "
-                   "first run (same pairs); multi-seed runs against a multi-seed first run: "
-                   "permutation test over seeds; p corrected over the family (--correction)")
+                   help="paired bootstrap (normal approximation) and Williams/Steiger tests of "
+                   "each run against the first run (same pairs); multi-seed runs against a "
+                   "multi-seed first run: permutation test over seeds; p corrected over the "
+                   "family (--correction, --family); rank intervals and tiers of the runs")
     p.add_argument("--correction", choices=CORRECTIONS, default="holm",
                    help="multiple-testing correction over every (comparison, task) cell that "
                    "--significance tests: holm (step-down, default), bonferroni, none")
+    p.add_argument("--family", choices=FAMILY_SCOPES, default="primary",
+                   help="what --correction corrects over: primary (default): every comparison "
+                   "x task and Avg. under the first protocol, the others a sensitivity view "
+                   "corrected each over its own cells; all: one family over every protocol, "
+                   "a number identical across protocols tested once")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (1000)")
     p.add_argument("--seed", type=int, default=1111, help="bootstrap seed (1111)")
     p.add_argument("--sensitivity", action="store_true",
@@ -64,22 +72,48 @@ def _significance(args: argparse.Namespace, placements: list[Placement]) -> list
     """The significance tables of every protocol asked for, corrected as one family
     (``bench.compare.plan``): paired tests between single-seed runs, tests over seeds between
     multi-seed runs."""
-    plans, size = significance(placements, args.correction, args.resamples, args.seed)
+    plans, size = significance(placements, args.correction, args.resamples, args.seed,
+                               scope=args.family)
     tables: list[Table] = []
-    for plan in plans:
+    for n, (plan, placement) in enumerate(zip(plans, placements)):
         paired, over_seeds = plan.by_label(over_seeds=False), plan.by_label(over_seeds=True)
         if paired:
             tables.append(significance_table(plan.reference, paired, plan.key, args.resamples,
-                                             args.seed, args.correction))
+                                             args.seed, args.correction,
+                                             floor_marks(placement, plan)))
         if over_seeds:
             tables.append(seed_table(plan.reference, over_seeds, plan.key, args.correction))
+        if n and args.family == "primary" and (paired or over_seeds):
+            tables[-1].notes.append(f"{plan.key}: sensitivity view, p adj corrected over this "
+                                    "protocol's cells only")
     if not tables:
         tables.append(Table("Significance", ["Model", "vs"], [], label_columns=2))
     first = plans[0]
     tables[-1].notes.append(family_note(size, len(first.comparisons), first.names,
-                                        [p.key for p in plans], args.correction))
+                                        [p.key for p in plans], args.correction, args.family))
+    claims = [t for p in (plans if args.family == "all" else plans[:1]) for t in p.tests()]
+    why = unreachable(claims, size, args.correction)
+    if why:
+        warn(why)
+        tables[-1].notes.append(why)
     tables[-1].notes += [f"not tested, single-seed vs multi-seed: {u}" for u in first.untested]
+    found, left = placement_ranks(placements[0], args.resamples, args.seed, args.correction)
+    if found:
+        tables.append(rank_table(found, placements[0].target.key, args.resamples, args.seed,
+                                 left))
     return tables
+
+
+def floor_marks(placement: Placement, plan) -> dict[tuple[str, str], bool | None]:
+    """(model, task) -> whether the paired difference is within the noise floor either row
+    recorded (``bench.noise_floor``) under this protocol; None where neither did."""
+    placed = placement.placed
+    floors = {i: read_floor(p.row.report, str(p.row.path)) for i, p in enumerate(placed)
+              if p.row.report is not None}
+    ref = plan.reference_index
+    return {(c.label, t.task): below_floor(t.delta, t.task, plan.key,
+                                           [floors.get(ref), floors.get(c.index)])
+            for c in plan.comparisons if not c.over_seeds for t in c.tests}
 
 
 def _with_uncertainty(args: argparse.Namespace, placement: Placement,
@@ -139,6 +173,9 @@ def main(args: argparse.Namespace) -> int:
         check_not_input(args.out, with_sidecars(args.reports), "--out")
         check_file(args.out, "--out")
     rows = load_rows(args.reports)
+    for row in rows:  # a malformed noise-floor record fails before any bootstrap
+        if row.report is not None:
+            read_floor(row.report, str(row.path))
     differing = mark_data_mismatches(rows)
     if differing and not args.allow_mixed:
         more = f" (and {len(differing) - 1} more)" if len(differing) > 1 else ""

@@ -6,7 +6,13 @@ the same pairs, a permutation test over seeds between multi-seed runs; a single-
 against a multi-seed one is not tested (``bench.compare.seedtests``). The p-values of every
 protocol form one family, corrected together. compare asks for it ``strict`` (a row that
 cannot be tested is an error, the user named these reports); the page asks leniently (such
-a row is shown untested)."""
+a row is shown untested).
+
+The family is what a user tests (``FAMILY_SCOPES``): by default the comparisons x tasks (and
+Avg.) under the primary protocol, the first asked for; every other protocol is a
+sensitivity view corrected over its own cells, since protocol variants of the same pairs are
+not independent discoveries. ``all`` corrects every protocol as one family, where a number
+identical across protocols (a one-part task under all, mean and wmean) is tested once."""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from typing import Any
 
 from bench.compare.guard import MIXED, Placement
 from bench.compare.rows import Row
-from bench.compare.seedtests import apply_correction, seed_tests, seed_values
+from bench.compare.seedtests import apply_correction, raw_p, seed_tests, seed_values
 from bench.compare.uncertainty import paired_tests, same_pairs
 from bench.errors import BenchError
 from bench.protocols import Protocol
@@ -42,6 +48,7 @@ class Comparison:
     label: str
     tests: list[Any]
     over_seeds: bool
+    keys: list[tuple] = field(default_factory=list)  # per test: equal keys = the same test
 
 
 @dataclass
@@ -61,6 +68,28 @@ class ProtocolTests:
 
     def tests(self) -> list[Any]:
         return [t for c in self.comparisons for t in c.tests]
+
+    def keys(self) -> list[tuple]:
+        return [k for c in self.comparisons for k in c.keys]
+
+
+FAMILY_SCOPES = ("primary", "all")
+
+
+def _keys(placement: Placement, ref: int, other: int, tests: list[Any]) -> list[tuple]:
+    """What makes two tests the same one: the two rows, the cell, the metric, both numbers
+    and the p (identical across protocols only when the same pairs give the same number)."""
+    placed = placement.placed
+
+    def value(i: int, task: str) -> float:
+        if task == "avg":
+            return placed[i].scores.average.value if placed[i].scores.average else float("nan")
+        return placed[i].values.get(task, float("nan"))
+
+    who = (str(placed[ref].row.path), placed[ref].row.label, str(placed[other].row.path),
+           placed[other].row.label)
+    return [(*who, t.task, placement.target.metric, value(ref, t.task),
+             value(other, t.task), raw_p(t)) for t in tests]
 
 
 def tests_under(placement: Placement, resamples: int, seed: int, strict: bool = True
@@ -94,7 +123,8 @@ def tests_under(placement: Placement, resamples: int, seed: int, strict: bool = 
         if ref.seed_count > 1:
             found = seed_tests(seed_values(ref.report, target, names),
                                seed_values(other.report, target, names))
-            plan.comparisons.append(Comparison(i, other.label, found, True))
+            plan.comparisons.append(Comparison(i, other.label, found, True,
+                                               _keys(placement, can[0], i, found)))
             continue
         why = same_pairs(ref.report.tasks, other.report.tasks, names)
         if why:
@@ -104,14 +134,22 @@ def tests_under(placement: Placement, resamples: int, seed: int, strict: bool = 
             continue
         found = paired_tests(ref.report.tasks, other.report.tasks, names, target, resamples,
                              seed)
-        plan.comparisons.append(Comparison(i, other.label, found, False))
+        plan.comparisons.append(Comparison(i, other.label, found, False,
+                                           _keys(placement, can[0], i, found)))
     return plan
 
 
 def significance(placements: list[Placement], correction: str, resamples: int, seed: int,
-                 strict: bool = True) -> tuple[list[ProtocolTests], int]:
-    """The tests under every protocol, their p corrected as one family (``p_adjusted`` set
-    in place); returns them and the family size (tests with a finite p)."""
+                 strict: bool = True, scope: str = "primary") -> tuple[list[ProtocolTests], int]:
+    """The tests under every protocol, their p corrected (``p_adjusted`` set in place) over
+    the family ``scope`` names (module doc); returns them and the size of the family the
+    claims rest on (the primary protocol's, or the whole one's; distinct tests, finite p)."""
+    if scope not in FAMILY_SCOPES:
+        raise ValueError(f"unknown family scope {scope!r}")
     plans = [tests_under(pl, resamples, seed, strict) for pl in placements]
-    size = apply_correction([t for plan in plans for t in plan.tests()], correction)
-    return plans, size
+    if scope == "all":
+        size = apply_correction([t for plan in plans for t in plan.tests()], correction,
+                                [k for plan in plans for k in plan.keys()])
+        return plans, size
+    sizes = [apply_correction(plan.tests(), correction, plan.keys()) for plan in plans]
+    return plans, sizes[0] if sizes else 0

@@ -18,6 +18,7 @@ flags such a row.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,11 @@ class SeedTest:
     p: float
     seeds: tuple[int, int]  # seed counts, (model, reference)
     p_adjusted: float = float("nan")
+
+    @property
+    def p_floor(self) -> float:
+        """The smallest p the exact permutation test can give: 2 / C(n_a + n_b, n_a)."""
+        return min(1.0, 2 / math.comb(self.seeds[0] + self.seeds[1], self.seeds[0]))
 
 
 def seed_values(report: RunReport, protocol: Protocol, names: list[str]
@@ -60,24 +66,64 @@ def raw_p(test: object) -> float:
     return float(getattr(test, "p_bootstrap", getattr(test, "p", float("nan"))))
 
 
-def apply_correction(tests: list, method: str) -> int:
+def apply_correction(tests: list, method: str, keys: list | None = None) -> int:
     """Adjust the p of every test in ``tests`` (objects with ``p`` or ``p_bootstrap``) as one
-    family, in place; returns the family size (tests with a finite p)."""
-    raw = [raw_p(t) for t in tests]
-    for t, adj in zip(tests, adjust_p(raw, method)):
-        t.p_adjusted = adj
-    return int(np.isfinite(np.asarray(raw, dtype=np.float64)).sum())
+    family, in place; returns the family size (distinct tests with a finite p).
+
+    ``keys`` (one per test): tests with equal keys are one test, counted once in the family
+    and given the same adjusted p (STS-B under all, mean and wmean is the same number on the
+    same pairs: the same hypothesis, not three discoveries)."""
+    keys = list(range(len(tests))) if keys is None else keys
+    first: dict = {}
+    for i, k in enumerate(keys):
+        first.setdefault(k, i)
+    distinct = list(first.values())
+    adjusted = dict(zip(distinct, adjust_p([raw_p(tests[i]) for i in distinct], method)))
+    for t, k in zip(tests, keys):
+        t.p_adjusted = adjusted[first[k]]
+    return int(np.isfinite(np.asarray([raw_p(tests[i]) for i in distinct],
+                                      dtype=np.float64)).sum())
+
+
+def unreachable(tests: list, size: int, method: str, alpha: float = 0.05) -> str | None:
+    """One line when no test of the family can be significant after the correction: its
+    smallest achievable p (``p_floor``: the permutation test's 2 / C(n_a + n_b, n_a); 0 for
+    the paired bootstrap, which is not resample-bound) times the family size reaches
+    ``alpha`` (Holm's and Bonferroni's first step); None when some test can be."""
+    floors = [float(getattr(t, "p_floor", 0.0)) for t in tests if np.isfinite(raw_p(t))]
+    if not floors or size == 0:
+        return None
+    factor = 1 if method == "none" else size
+    best = min(floors)
+    if best * factor < alpha:
+        return None
+    return (f"significance unreachable: the family has {size} tests and its smallest "
+            f"achievable p is {best:.3g} ({best:.3g} x {factor} >= {alpha} after "
+            f"--correction {method}); test fewer protocols or compare more seeds")
 
 
 def family_note(size: int, comparisons: int, names: list[str], keys: list[str],
-                method: str) -> str:
-    """The family a correction ran over: comparisons x cells (tasks, Avg.) x protocols."""
+                method: str, scope: str = "primary") -> str:
+    """The family a correction ran over: comparisons x cells (tasks, Avg.) [x protocols]."""
     cells = ", ".join(label(t) for t in names) + ", Avg."
     how = {"holm": "Holm's step-down correction", "bonferroni": "Bonferroni correction",
            "none": "no correction"}[method]
-    return (f"family: {size} tests = {comparisons} comparison(s) x {len(names) + 1} cells "
-            f"({cells}) x {len(keys)} protocol(s) ({', '.join(keys)}); p adj: {how} over the "
-            f"whole family (--correction {method}); raw p beside it")
+    if len(keys) == 1:
+        note = (f"family: {size} tests = {comparisons} comparison(s) x {len(names) + 1} cells "
+                f"({cells}) x 1 protocol(s) ({keys[0]}); p adj: {how} over the whole family "
+                f"(--correction {method}); raw p beside it")
+    elif scope == "all":
+        note = (f"family: {size} tests over {comparisons} comparison(s) x {len(names) + 1} "
+                f"cells ({cells}) x {len(keys)} protocol(s) ({', '.join(keys)}), a number "
+                f"identical across protocols tested once; p adj: {how} over the whole family "
+                f"(--correction {method}); raw p beside it")
+    else:
+        note = (f"family: {size} tests = {comparisons} comparison(s) x {len(names) + 1} cells "
+                f"({cells}) under the primary protocol {keys[0]}; p adj: {how} over that "
+                f"family (--correction {method}); raw p beside it; the other protocols "
+                f"({', '.join(keys[1:])}) are a sensitivity view, each corrected over its "
+                "own cells (--family all: one family over every protocol)")
+    return note
 
 
 def seed_table(reference: str, results: dict[str, list[SeedTest]], key: str,

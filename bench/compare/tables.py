@@ -254,11 +254,18 @@ def _distinct(protocols: list) -> list:
 
 
 def significance_table(reference: str, results: dict[str, list[PairedResult]], key: str,
-                       resamples: int, seed: int, correction: str = "holm") -> Table:
+                       resamples: int, seed: int, correction: str = "holm",
+                       below_floor: dict[tuple[str, str], bool | None] | None = None) -> Table:
     """Long form: one line per (model, task): difference, its interval and the p-values; the
-    bootstrap p also adjusted over the family (``bench.compare.seedtests``)."""
+    bootstrap p also adjusted over the family (``bench.compare.seedtests``). ``below_floor``
+    ((model, task) -> whether the difference is within the rows' noise floor,
+    ``bench.noise_floor``) adds that column."""
     columns = ["Model", "vs", "Task", "Delta", "p (paired bootstrap)", f"p adj ({correction})",
                "p (Williams)", "p (Steiger)", "n pairs"]
+    marks = below_floor or {}
+    shown = any(v is not None for v in marks.values())
+    if shown:
+        columns.append("within noise floor")
     rows = []
     for model, res in results.items():
         for r in res:
@@ -267,10 +274,19 @@ def significance_table(reference: str, results: dict[str, list[PairedResult]], k
                          Cell(r.delta, r.delta_ci), Cell(r.p_bootstrap), Cell(r.p_adjusted),
                          *(Cell(None if np.isnan(p) else p)  # '-': the test does not apply
                            for p in (r.p_williams, r.p_steiger)), Cell(r.n or None)])
+            if shown:
+                mark = marks.get((model, r.task))
+                rows[-1].append(Cell(None if mark is None else ("yes" if mark else "no")))
     notes = [(f"Delta = model minus reference in points under {key}, with its 95% paired "
              f"bootstrap interval ({resamples} resamples, seed {seed}, pairs resampled within "
-             "each subset); Williams' T2 and Steiger's Z test two dependent correlations that "
-             "share the gold scores, r(sim_a, sim_b) from the stored per-pair similarities; "
-             "they apply to one correlation (STS-B, SICK-R, or a year pooled with 'all'), '-' "
-             "for averages of subset correlations; only the bootstrap p is corrected")]
+             "each subset); p (paired bootstrap): normal approximation, 2 (1 - Phi(|Delta| / "
+             "bootstrap SE)), not floored by the resample count; Williams' T2 and Steiger's Z "
+             "test two dependent correlations that share the gold scores, r(sim_a, sim_b) from "
+             "the stored per-pair similarities; they apply to one correlation (STS-B, SICK-R, "
+             "or a year pooled with 'all'), '-' for averages of subset correlations; only the "
+             "bootstrap p is corrected")]
+    if shown:
+        notes.append("within noise floor: yes when |Delta| is at most the larger noise "
+                     "floor of the two rows (bench run --noise-floor: how far the row's own "
+                     "numbers move with batch size or precision alone)")
     return Table("Paired significance", columns, rows, notes, label_columns=3)

@@ -19,12 +19,12 @@ from bench.aggregation import pools
 from bench.compare.stats import (
     BLOCK_ELEMENTS,
     block_rows,
-    paired_bootstrap_p,
+    normal_bootstrap_p,
     percentile_interval,
     steiger_z,
     williams_t2,
 )
-from bench.correlation import correlation
+from bench.correlation import LEGACY_TIES, correlation
 from bench.protocols import Protocol
 from bench.results import PartResult, TaskResult
 from bench.scoring import aggregate, task_value
@@ -59,7 +59,8 @@ def task_replicates(task: TaskResult, protocol: Protocol, resamples: int, seed: 
         idx = [rng.integers(0, p.n, size=(rows, p.n), dtype=np.int64)
                for rng, p in zip(rngs, parts.values())]
         out.append(aggregate([s[i] for s, i in zip(sims, idx)], [g[i] for g, i in zip(golds, idx)],
-                             protocol.metric, protocol.aggregation, rowwise=True))
+                             protocol.metric, protocol.aggregation, rowwise=True,
+                             ties=task.ties))
     return 100 * (np.concatenate(out) if out else np.empty(0))
 
 
@@ -124,11 +125,12 @@ class PairedResult:
     task: str
     delta: float  # points, model minus reference
     delta_ci: tuple[float, float]
-    p_bootstrap: float
+    p_bootstrap: float  # normal-approximation paired bootstrap (bench.compare.stats)
     p_williams: float  # NaN where the number is an average of subset correlations
     p_steiger: float
     n: int
     p_adjusted: float = float("nan")  # p_bootstrap corrected over the tested family
+    p_floor: float = 0.0  # the smallest p the test can give (none: it is not resample-bound)
 
 
 def _pooled(task: TaskResult, what: str) -> np.ndarray:
@@ -155,13 +157,15 @@ def paired_tests(ref: dict[str, TaskResult], other: dict[str, TaskResult], names
             # Williams/Steiger apply to one correlation: a split, or a year pooled with "all".
             if len(ref[task].eval_parts) == 1 or pools(protocol.aggregation):
                 sim_r, sim_o = _pooled(ref[task], "sim"), _pooled(other[task], "sim")
-                r_o, r_r = correlation(gold, sim_o, metric), correlation(gold, sim_r, metric)
-                r_ab = correlation(sim_o, sim_r, metric)
+                t_o, t_r = other[task].ties, ref[task].ties
+                r_o = correlation(gold, sim_o, metric, t_o)
+                r_r = correlation(gold, sim_r, metric, t_r)
+                r_ab = correlation(sim_o, sim_r, metric, t_o if t_o == t_r else LEGACY_TIES)
                 p_w = williams_t2(r_o, r_r, r_ab, n)[1]
                 p_s = steiger_z(r_o, r_r, r_ab, n)[1]
             delta = deltas[task]
         else:
             delta = float(np.mean(list(deltas.values())))
-        out.append(PairedResult(task, delta, percentile_interval(diff), paired_bootstrap_p(diff),
-                                p_w, p_s, n))
+        out.append(PairedResult(task, delta, percentile_interval(diff),
+                                float(normal_bootstrap_p(delta, diff)), p_w, p_s, n))
     return out
