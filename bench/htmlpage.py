@@ -306,7 +306,8 @@ def build_page(rows: list[Row], analyses: list[tuple[Path, AnalysisReport]],
         found, left = placement_ranks(views[0].placement, resamples, seed, correction)
         if found:
             parts.append("<h2>Rank intervals</h2>" + to_html(
-                rank_table(found, views[0].protocol.key, resamples, seed, left)))
+                rank_table(found, views[0].protocol.key, resamples, seed, left))
+                + rank_plot(found, f"Rank intervals ({views[0].protocol.key})"))
     models = by_model(sts_rows)
     if len(models) > 1:
         parts.append("<h2>Protocol-robust summary</h2>" + to_html(robust_table(models)))

@@ -137,6 +137,10 @@ def test_kept_minilm_and_glove_are_marked_everywhere(tmp_path, capsys):
     primary = re.search(r'<section class="protocol" data-protocol="all-spearman">(.*?)</section>',
                         text, re.S).group(1)
     assert primary.count("<sup class='sig'") == 8  # STS12 ... SICK-R and Avg.
+    # the page's rank plot draws the rank table's intervals (minilm first, glove second)
+    marks = re.findall(r'<g class="mark" data-model="([^"]+)" data-rank="(\d+)" '
+                       r'data-low="(\d+)" data-high="(\d+)"', text)
+    assert sorted(marks) == [("glove-avg", "2", "2", "2"), ("minilm-avg", "1", "1", "1")]
 
 
 @pytest.mark.slow  # two synthetic runs bootstrapped under two protocols (about 1 s)
