@@ -26,14 +26,14 @@ def small_task(data_dir, tmp_path):
 
 
 class SpyTokenizer:
-    """A tokenizer that records the texts of every call: model inputs (``return_tensors``)
-    apart from the token counts bench takes for batching."""
+    """A tokenizer that records the texts of every call (bench tokenizes each text once: the
+    tokens it counts to plan batches are the ones it pads and encodes)."""
 
     def __init__(self, inner):
-        self.inner, self.encoded, self.counted = inner, [], []
+        self.inner, self.encoded = inner, []
 
     def __call__(self, texts, *args, **kwargs):
-        (self.encoded if "return_tensors" in kwargs else self.counted).extend(texts)
+        self.encoded.extend([texts] if isinstance(texts, str) else texts)
         return self.inner(texts, *args, **kwargs)
 
     def __getattr__(self, name):
@@ -70,8 +70,6 @@ def test_a_prompt_reaches_the_tokenizer_once_per_sentence_and_side(small_task, t
     spy = SpyTokenizer(tokenizer)
     sym = bench.evaluate(model, tokenizer=spy, prompt="query: ", **common)
     assert Counter(spy.encoded) == Counter("query: " + s for s in dict.fromkeys(s1 + s2))
-    assert all(t.startswith("query: ") and not t.startswith("query: query: ")
-               for t in spy.counted)
 
     spy = SpyTokenizer(tokenizer)
     asym = bench.evaluate(model, tokenizer=spy, prompt_a="query: ", prompt_b="passage: ",

@@ -61,7 +61,8 @@ def test_all_protocols_come_from_one_encoding_pass(data_dir, tmp_path):
                 for x in (part.sent1, part.sent2))
         sims.append((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)))
         golds.append(part.gold)
-    expected = 100 * stats.spearmanr(np.concatenate(sims), np.concatenate(golds))[0]
+    # bench's tie rule: similarities equal to 6 decimals are ties (bench.correlation)
+    expected = 100 * stats.spearmanr(np.round(np.concatenate(sims), 6), np.concatenate(golds))[0]
     assert report.scores[0].values["STS12"] == pytest.approx(expected, abs=1e-9)
     assert report.scores[0].average.tasks == ("STS12", "STSBenchmark")
 
