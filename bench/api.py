@@ -19,7 +19,8 @@ from typing import Any
 
 from bench.devices import check_device
 from bench.encoders.base import Encoder
-from bench.encoders.make import _object_device, make_encoder
+from bench.encoders.make import _object_device, encoder_options, make_encoder
+from bench.encoders.registry import check_name, resolve
 from bench.errors import ModelError
 from bench.options import RunOptions
 from bench.protocols import DEFAULT_TASKS, Protocol, parse_protocols, preset_tasks
@@ -108,10 +109,15 @@ def _evaluate_one(model: Any, tasks: str | Sequence[str] | None,
     if device is None and not isinstance(model, str | Path):
         device = _object_device(model)
     opts = replace(opts, device=check_device(device or "cpu"))
-    config = RunConfig(model=name or (str(model) if isinstance(model, str | Path) else ""),
+    by_name = isinstance(model, str | Path)
+    config = RunConfig(model=str(model) if by_name else (name or ""),
                        protocols=_protocols(protocols), tasks=_names(tasks), options=opts)
     encoder: Encoder | None = None
-    if not isinstance(model, str | Path):
+    if by_name and name:  # a recipe or path labelled otherwise: resolve it here to rename it
+        check_name(str(model))
+        encoder = resolve(str(model), encoder_options(opts, opts.device))
+        encoder.name = name
+    elif not by_name:
         if opts.dtype not in (None, "fp32"):
             raise ModelError("dtype applies when bench loads the model; a model object is "
                              "used in the dtype it has (convert it before passing it)")

@@ -147,3 +147,17 @@ def test_significance_legend_dash_is_printed():
     assert cells[6] == "-" and cells[7] == "-"  # p (Williams), p (Steiger)
     stsb = next(line for line in text.splitlines() if "STS-B" in line)
     assert [c.strip() for c in stsb.strip("|").split("|")][6:8] == ["0.250", "0.300"]
+
+
+@pytest.mark.slow  # a glove run (about a second)
+def test_name_labels_a_recipe_given_by_name(data_dir):
+    # name= renames what a recipe gives; it is not read as the model to load
+    import bench
+
+    report = bench.evaluate("glove-avg", tasks="STS13", protocols="all-spearman",
+                            name="my GloVe", data_dir=data_dir)
+    plain = bench.evaluate("glove-avg", tasks="STS13", protocols="all-spearman",
+                           data_dir=data_dir)
+    assert report.model.name == "my GloVe" and report.model.requested == "glove-avg"
+    assert report.model.fingerprint == plain.model.fingerprint
+    assert report.scores[0].values["STS13"] == plain.scores[0].values["STS13"]
