@@ -18,6 +18,14 @@ grid starts from the same weights and draws the same permutations, the fits for 
 of one training set see identical mini-batches; they are trained together as one stacked
 model (weights ``(G, d, C)``) with hand-written gradients and optimiser updates that match
 torch's Adam / RMSprop element by element. Each member keeps its own early-stopping state.
+
+A step is a handful of tiny tensor operations, so their count is the cost beyond the two
+matrix products: weights, bias, gradients and optimiser state each live in one flat buffer
+(one update per step for all of them), and the one-hot labels are gathered once per epoch.
+The arithmetic is unchanged bit for bit (``tests/test_classifier_speed.py`` keeps the
+previous loop as the reference). Not done, because it would change rounding: one matrix
+product for all members instead of the batched one (MKL picks another kernel), dropping
+early-stopped members from the batch (ditto, for some shapes), the bias folded into W.
 """
 
 from __future__ import annotations
