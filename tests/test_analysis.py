@@ -276,6 +276,7 @@ def test_align_uniform_over_fake_checkpoints(tmp_path, tiny_bert):
 
 # --- analysis modules ----------------------------------------------------------------------
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_command_names_no_analysis():
     """Analyses are discovered; the command's source names none of them."""
     import bench.commands.analyze as command

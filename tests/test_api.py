@@ -94,6 +94,7 @@ def _st_reference(st, tsv: Path) -> dict[str, dict[str, float]]:
 GLOVE_STS13 = {"all-spearman": 42.37548942764032, "wmean-pearson": 45.28067754134375}
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_evaluate_with_a_recipe_name_gives_the_kept_numbers(data_dir, tmp_path):
     expected = {key: {"STS13": value} for key, value in GLOVE_STS13.items()}
     cli = _cli(tmp_path, data_dir, "--model", "glove-avg", "--tasks", "STS13",
@@ -144,6 +145,7 @@ def test_sts_evaluator_equals_an_independent_dev_spearman(data_dir):
     assert len(evaluator) == 1500 and evaluator.name == "STSBenchmark-dev-spearman"
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_sentence_transformers_evaluator_adapter(tiny_bert, my_sts):
     from sentence_transformers import SentenceTransformer, models
 

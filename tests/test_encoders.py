@@ -31,6 +31,7 @@ def _glove_reference(sentences):
     return np.array(out)
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_glove_average_matches_numpy_reference():
     got = GloveAverageEncoder().encode(SENTENCES)
     assert got.dtype == np.float64  # SentEval averages in float64

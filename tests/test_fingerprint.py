@@ -100,6 +100,7 @@ def test_empty_glove_folder_is_an_error(tmp_path, monkeypatch):
         enc.fingerprint  # noqa: B018
 
 
+@pytest.mark.slow  # over half a second: the fast loop stays under 40 s
 def test_packaged_minilm_gets_one_fingerprint_in_any_environment(tmp_path, monkeypatch):
     """Acceptance: two virtual environments, one below ``~/.cache``, hold the same package.
 
