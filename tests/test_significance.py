@@ -167,3 +167,29 @@ def test_the_default_family_is_the_primary_protocols(tmp_path, capsys):
     notes = " ".join(sig[-1]["notes"])
     assert "family: 3 tests" in notes and "primary protocol all-spearman" in notes
     assert any("sensitivity view" in n for n in sig[1]["notes"])
+
+
+@pytest.mark.slow  # two kept reports through compare (about 2 s)
+def test_each_tasks_replicates_are_drawn_once_per_compare(monkeypatch, capsys):
+    """--ci, the paired tests and the rank intervals read the same replicates: each task of
+    each report is bootstrapped once (it was three times, about 30 s for the kept reports)."""
+    from collections import Counter
+    from pathlib import Path
+
+    import bench.compare.uncertainty as uncertainty
+    from bench.cli import main
+
+    calls: Counter = Counter()
+    inner = uncertainty._task_replicates
+
+    def counting(task, protocol, resamples, seed, budget):
+        calls[(id(task), protocol.key)] += 1
+        return inner(task, protocol, resamples, seed, budget)
+
+    monkeypatch.setattr(uncertainty, "_task_replicates", counting)
+    kept = Path(__file__).resolve().parents[1] / "reports"
+    assert main(["compare", str(kept / "minilm-avg-sts-every.json"),
+                 str(kept / "glove-avg-sts-every.json"), "--ci", "--significance",
+                 "--resamples", "20", "--protocol", "wmean-spearman"]) == 0
+    capsys.readouterr()
+    assert len(calls) == 14 and set(calls.values()) == {1}  # 7 tasks x 2 reports, once each

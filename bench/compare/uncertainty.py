@@ -48,7 +48,21 @@ def task_replicates(task: TaskResult, protocol: Protocol, resamples: int, seed: 
     Computed in blocks of replicates of at most ``budget`` drawn pairs (all parts together),
     so memory stays bounded for any task size. Each part's generator is drawn row after row
     as one ``(resamples, n)`` draw would be, and every replicate depends only on its own row,
-    so the replicates equal the unblocked computation bit for bit."""
+    so the replicates equal the unblocked computation bit for bit.
+
+    The replicates depend only on the task's per-pair data and these arguments, so they are
+    computed once per task result and reused (read-only) by the intervals, the paired tests
+    and the rank intervals of one compare or page."""
+    key = (protocol.metric, protocol.aggregation, resamples, seed, budget)
+    memo = task.__dict__.setdefault("_replicates", {})
+    if key not in memo:
+        memo[key] = _task_replicates(task, protocol, resamples, seed, budget)
+        memo[key].flags.writeable = False
+    return memo[key]
+
+
+def _task_replicates(task: TaskResult, protocol: Protocol, resamples: int, seed: int,
+                     budget: int) -> np.ndarray:
     parts = scored_parts(task)
     sims = [np.asarray(p.sim, dtype=np.float64) for p in parts.values()]
     golds = [np.asarray(p.gold, dtype=np.float64) for p in parts.values()]
