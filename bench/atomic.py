@@ -43,10 +43,12 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextmanager
-def _sigterm_raises() -> Iterator[None]:
+def sigterm_raises(enabled: bool = True) -> Iterator[None]:
     """During the block, SIGTERM raises ``Terminated`` (main thread only: signal handlers
-    cannot be set elsewhere); afterwards the previous handler is back."""
-    if threading.current_thread() is not threading.main_thread():
+    cannot be set elsewhere), so the cleanups on the way out run as on Ctrl-C (an atomic
+    write's, or the encoder's write of what it encoded); afterwards the previous handler is
+    back."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
         yield
         return
 
@@ -80,7 +82,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent, pattern=f".{glob.escape(path.name)}.*.tmp")
-    with _sigterm_raises():
+    with sigterm_raises():
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make reports private
@@ -98,7 +100,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
 def _atomic_create(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _sigterm_raises():
+    with sigterm_raises():
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             os.chmod(tmp, 0o666 & ~_UMASK)

@@ -6,18 +6,15 @@ protocols is encoded exactly once, and a rerun with another protocol encodes not
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
 
-from bench.atomic import Terminated
+from bench.atomic import sigterm_raises
 from bench.cache import EmbeddingCache, default_cache_root
 from bench.distributed import Shards, assign
 from bench.encoders.base import Encoder, checked_vectors
@@ -83,26 +80,6 @@ def count_zero_vectors(matrix: np.ndarray) -> int:
     if not matrix.size:
         return 0
     return int((~matrix.reshape(len(matrix), -1).any(axis=1)).sum())
-
-
-@contextmanager
-def sigterm_interrupts(enabled: bool = True) -> Iterator[None]:
-    """During the block, SIGTERM raises ``bench.atomic.Terminated`` (a KeyboardInterrupt), so
-    what was encoded is written before the process ends, as on Ctrl-C. Main thread only (the
-    only one that may set handlers); a sharded run keeps its own handler
-    (``bench.distributed``), whose exception goes through the same write."""
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise Terminated(f"terminated by signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class PendingVectors:
@@ -180,7 +157,7 @@ def embed(encoder: Encoder, sentences: Sequence[Text], *, cache: EmbeddingCache 
         total = sum(len(batches[i][1]) for i in mine)
         dim: int | None = None  # set by the first batch; every later one must match it
         try:
-            with sigterm_interrupts(shards is None), \
+            with sigterm_raises(shards is None), \
                     progress_bar(description, total=total, disable=not show_progress) as advance:
                 for i in mine:
                     if shards is not None:
