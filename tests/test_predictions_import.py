@@ -113,3 +113,28 @@ def test_bad_csv_is_one_line(data_dir, tmp_path, capsys, text, expected):
                  str(data_dir), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expected in err and not out.exists()
+
+
+@pytest.mark.parametrize("kind, name, content, expected", [
+    ("csv", "p.csv", b"task,pair,similarity\nSTS-B,0,\xff\xfe\n", "not valid utf-8"),
+    ("csv", "folder", None, "no such file"),
+    ("csv", "p.csv", b"task,pair,similarity\nSTS-B,0,0.5\nSTSBenchmark,0,0.5\n",
+     "STSBenchmark is given twice"),
+    ("mteb", "STS12_predictions.json", b'{"default": NaN}', "not readable as JSON"),
+    ("mteb", "STS12_predictions.json", b'{"default": {"test": {}}, "default": {}}',
+     "appears twice")])
+def test_unreadable_prediction_files_are_one_line(data_dir, tmp_path, capsys, kind, name,
+                                                  content, expected):
+    """Bytes that are not text, a folder, one task under two names, JSON that is not strict:
+    one line naming the file, no traceback, nothing written."""
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    out = tmp_path / "r.json"
+    args = ["--csv", str(path), "--model", "m"] if kind == "csv" else ["--mteb", str(tmp_path)]
+    assert main(["import-predictions", *args, "--data-dir", str(data_dir),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err and not out.exists(), err

@@ -22,6 +22,7 @@ from (``run.imported_from``) and is scored by the one scorer under the current t
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from bench.correlation import TIES, all_metrics
-from bench.data.reading import strict_json
-from bench.errors import BenchError
+from bench.data.reading import read_text, strict_json
+from bench.errors import BenchError, DataError
 from bench.protocols import Protocol
 from bench.reports import now_iso
 from bench.results import ModelRecord, PartResult, RunReport, TaskResult, score_protocols
@@ -57,7 +58,10 @@ def _values(raw: Any, where: str) -> np.ndarray:
 
 def read_mteb_predictions(path: Path) -> tuple[str, str | None, np.ndarray]:
     """(model name, revision, cosine similarities of the test split) of one MTEB file."""
-    data = strict_json(path)
+    try:
+        data = strict_json(path)
+    except (ValueError, OSError) as exc:
+        raise PredictionError(f"{path}: not readable as JSON ({exc})") from None
     if not isinstance(data, dict):
         raise PredictionError(f"{path}: not a JSON object (an MTEB predictions file)")
     meta = data.get("mteb_model_meta") or {}
@@ -87,27 +91,31 @@ def task_of_file(path: Path) -> str:
 
 def read_csv_predictions(path: Path) -> dict[str, np.ndarray]:
     """task -> similarities in pair order, from a ``task,pair,similarity`` CSV."""
+    if not path.is_file():
+        raise PredictionError(f"{path}: no such file")
     if path.stat().st_size > MAX_CSV_BYTES:
         raise PredictionError(f"{path}: over {MAX_CSV_BYTES // 2**20} MiB")
     found: dict[str, dict[int, float]] = {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or \
-                not {"task", "pair", "similarity"} <= set(reader.fieldnames):
-            raise PredictionError(f"{path}: the header must name task, pair and similarity")
-        for line, row in enumerate(reader, start=2):
-            try:
-                pair, sim = int(row["pair"]), float(row["similarity"])
-            except (TypeError, ValueError):
-                raise PredictionError(f"{path}, line {line}: pair must be an integer and "
-                                      "similarity a number") from None
-            if pair < 0 or not math.isfinite(sim):
-                raise PredictionError(f"{path}, line {line}: pair {pair} / similarity {sim}")
-            seen = found.setdefault(row["task"], {})
-            if pair in seen:
-                raise PredictionError(f"{path}, line {line}: pair {pair} of {row['task']} "
-                                      "given twice")
-            seen[pair] = sim
+    try:
+        text = read_text(path)
+    except DataError as exc:
+        raise PredictionError(str(exc)) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None or not {"task", "pair", "similarity"} <= set(reader.fieldnames):
+        raise PredictionError(f"{path}: the header must name task, pair and similarity")
+    for line, row in enumerate(reader, start=2):
+        try:
+            pair, sim = int(row["pair"]), float(row["similarity"])
+        except (TypeError, ValueError):
+            raise PredictionError(f"{path}, line {line}: pair must be an integer and "
+                                  "similarity a number") from None
+        if pair < 0 or not math.isfinite(sim):
+            raise PredictionError(f"{path}, line {line}: pair {pair} / similarity {sim}")
+        seen = found.setdefault(row["task"], {})
+        if pair in seen:
+            raise PredictionError(f"{path}, line {line}: pair {pair} of {row['task']} "
+                                  "given twice")
+        seen[pair] = sim
     out = {}
     for task, pairs in found.items():
         if sorted(pairs) != list(range(len(pairs))):
@@ -119,12 +127,28 @@ def read_csv_predictions(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def task_result(name: str, sims: np.ndarray, data_dir: Path, where: str) -> TaskResult:
-    """A task's result from similarities in bench's pair order and bench's gold scores."""
+def _meta(name: str, where: str) -> Any:
     try:
-        meta = get(name)
+        return get(name)
     except BenchError as exc:
         raise PredictionError(f"{where}: {exc}") from None
+
+
+def _once(names: list[str], where: str) -> None:
+    """Two names of one task (``STS-B`` and ``STSBenchmark``, or two files) are refused
+    before anything is scored, not one of them silently kept."""
+    seen: set[str] = set()
+    for name in names:
+        canonical = _meta(name, where).name
+        if canonical in seen:
+            raise PredictionError(f"{where}: {canonical} is given twice (under two of its "
+                                  "names or in two files)")
+        seen.add(canonical)
+
+
+def task_result(name: str, sims: np.ndarray, data_dir: Path, where: str) -> TaskResult:
+    """A task's result from similarities in bench's pair order and bench's gold scores."""
+    meta = _meta(name, where)
     task = load_sts_task(data_dir, meta.name)
     golds = [np.asarray(task.parts[p].gold, dtype=np.float64) for p in meta.eval_parts]
     total = sum(len(g) for g in golds)
@@ -169,6 +193,7 @@ def from_mteb_folder(folder: Path, data_dir: Path, tasks: list[str] | None = Non
         files = [f for f in files if task_of_file(f) in tasks]
     if not files:
         raise PredictionError(f"{folder}: no MTEB *_predictions.json file")
+    _once([task_of_file(f) for f in files], str(folder))
     results, names, revision = {}, set(), None
     for path in files:
         name, revision, sims = read_mteb_predictions(path)
@@ -185,6 +210,7 @@ def from_csv(path: Path, data_dir: Path, model: str,
              protocols: list[Protocol] | None = None) -> RunReport:
     """A ``task,pair,similarity`` CSV as one report for ``model``."""
     sims = read_csv_predictions(path)
+    _once(list(sims), str(path))
     results = {}
     for name, values in sims.items():
         result = task_result(name, values, data_dir, str(path))
