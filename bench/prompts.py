@@ -108,7 +108,7 @@ class Prompts:
         name = config.get("prompt_name")
         if name is not None and not isinstance(name, str):
             raise ModelError(f"model {owner!r}: 'prompt_name' must be a string")
-        return cls(families, name, *instruction_settings(config, owner))
+        return cls(families, name, *instruction_settings(config, f"model {owner!r}"))
 
     @classmethod
     def from_options(cls, prompt: str | None = None, prompt_a: str | None = None,
@@ -138,19 +138,20 @@ def _pair(value: Any, owner: str, key: str) -> tuple[str, str]:
 def instruction_settings(config: Mapping[str, Any], owner: str
                          ) -> tuple[dict[str, str], str, str]:
     """(instructions, template, sts mode) from a table with keys ``instructions``,
-    ``instruction_template``, ``sts_prompts``; one line naming the bad key."""
+    ``instruction_template``, ``sts_prompts``; one line naming ``owner`` (``model 'NAME'``
+    for a recipe, ``--instructions FILE`` for a file) and the bad key."""
     table = config.get("instructions", {})
     if not isinstance(table, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
-        raise ModelError(f"model {owner!r}: 'instructions' must be a table of key = text "
+        raise ModelError(f"{owner}: 'instructions' must be a table of key = text "
                          f"(keys as MTEB's: task-query, task, STS-query, STS, query, document)")
     template = config.get("instruction_template", DEFAULT_TEMPLATE)
     if not isinstance(template, str) or "{instruction}" not in template:
-        raise ModelError(f"model {owner!r}: 'instruction_template' must be a string holding "
+        raise ModelError(f"{owner}: 'instruction_template' must be a string holding "
                          f"{{instruction}}, got {template!r}")
     sts = config.get("sts_prompts", "symmetric")
     if sts not in STS_MODES:
-        raise ModelError(f"model {owner!r}: 'sts_prompts' must be one of "
+        raise ModelError(f"{owner}: 'sts_prompts' must be one of "
                          f"{', '.join(STS_MODES)}, got {sts!r}")
     return dict(table), template, sts
 
@@ -166,7 +167,7 @@ def read_instructions(value: Any) -> Mapping[str, Any]:
         where = "instructions"
     elif isinstance(value, str | Path):
         path = Path(value)
-        where = str(path)
+        where = f"--instructions {path}"
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
@@ -179,7 +180,7 @@ def read_instructions(value: Any) -> Mapping[str, Any]:
     if unknown:
         raise ModelError(f"{where}: unknown key {unknown[0]!r}; valid: "
                          f"{', '.join(INSTRUCTION_KEYS)}")
-    instruction_settings(data, where)  # checked here, with the file's name
+    instruction_settings(data, where)  # checked here, naming the file
     return data
 
 

@@ -65,20 +65,21 @@ def test_recorded_and_in_the_cache_key():
     assert caption({"prompts": {"STS12": ["q: ", "d: "]}}) == "prompts: STS12: a 'q: ', b 'd: '"
 
 
-def test_instruction_file_errors_are_one_line(tmp_path):
+@pytest.mark.parametrize("text, expected", [
+    ('sts_prompts = "sideways"\n', "'sts_prompts' must be one of symmetric, asymmetric"),
+    ('instruction = "x"\n', "unknown key 'instruction'"),
+    ('instruction_template = "no slot"\n', "'instruction_template' must be a string holding"),
+    ("[instructions]\nSTS = 3\n", "'instructions' must be a table of key = text")])
+def test_instruction_file_errors_are_one_line_naming_the_file(tmp_path, text, expected):
     path = tmp_path / "i.toml"
-    path.write_text('sts_prompts = "sideways"\n', encoding="utf-8")
-    with pytest.raises(ModelError, match="'sts_prompts' must be one of symmetric, asymmetric"):
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ModelError) as info:
         read_instructions(path)
-    path.write_text('instruction = "x"\n', encoding="utf-8")
-    with pytest.raises(ModelError, match="unknown key 'instruction'"):
-        read_instructions(path)
-    path.write_text('instruction_template = "no slot"\n', encoding="utf-8")
-    with pytest.raises(ModelError, match="must be a string holding"):
-        read_instructions(path)
-    path.write_text("[instructions]\nSTS = 3\n", encoding="utf-8")
-    with pytest.raises(ModelError, match="'instructions' must be a table of key = text"):
-        read_instructions(path)
+    assert str(info.value).startswith(f"--instructions {path}: ")
+    assert expected in str(info.value)
+
+
+def test_a_missing_instruction_file_is_one_line(tmp_path):
     with pytest.raises(BenchError, match="cannot read"):
         read_instructions(tmp_path / "missing.toml")
 
