@@ -73,24 +73,51 @@ def measure(encoder: Encoder, tasks: Sequence[Any], protocol: Protocol, ctx: Eva
     return {"protocol": protocol.key, "variants": variants, "floor": floor}
 
 
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value):
+        raise BenchError(f"{field}: {value!r:.40} is not a finite number of points")
+    return float(value)
+
+
 def read_floor(report: RunReport, where: str) -> tuple[str, dict[str, float]] | None:
-    """(protocol key, cell -> floor in points) a report recorded, None when it has none; a
-    malformed record (someone else's file) is one line naming the field."""
+    """(protocol key, cell -> floor in points) a report recorded, None when it has none.
+
+    The floor is derived evidence: each cell's largest distance between a variant's number
+    and the run's own under that protocol. It is recomputed here from the variants and the
+    report's scores, and a recorded floor that disagrees (someone else's file claiming a
+    wider floor) is refused in one line, as is a malformed record."""
     record = (report.run or {}).get("noise_floor")
     if record is None:
         return None
     field = f"{where}: run.noise_floor"
     if not isinstance(record, dict) or not isinstance(record.get("protocol"), str) \
-            or not isinstance(record.get("floor"), dict):
-        raise BenchError(f"{field}: needs a protocol key and a floor per cell")
+            or not isinstance(record.get("floor"), dict) \
+            or not isinstance(record.get("variants"), dict) or not record["variants"]:
+        raise BenchError(f"{field}: needs a protocol key, its variants and a floor per cell")
+    key = record["protocol"]
+    main = next((s for s in report.scores if s.protocol.key == key), None)
+    if main is None:
+        raise BenchError(f"{field}.protocol: {key!r:.40} is not one of the report's protocols")
+    own = {**main.values, "avg": main.average.value if main.average else None}
+    variants = {}
+    for name, values in record["variants"].items():
+        if not isinstance(values, dict):
+            raise BenchError(f"{field}.variants[{name!r:.40}]: not a table of cell = points")
+        variants[name] = {str(c): _number(v, f"{field}.variants[{name!r:.40}][{c!r:.40}]")
+                          for c, v in values.items()}
     floor = {}
     for cell, value in record["floor"].items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or value < 0:
-            raise BenchError(f"{field}.floor[{cell!r}]: {value!r:.40} is not a non-negative "
-                             "number of points")
-        floor[str(cell)] = float(value)
-    return record["protocol"], floor
+        stated = _number(value, f"{field}.floor[{cell!r:.40}]")
+        base = own.get(cell)
+        found = [abs(v[cell] - base) for v in variants.values()
+                 if cell in v and base is not None]
+        if not found or abs(max(found) - stated) > 1e-9:
+            raise BenchError(f"{field}.floor[{cell!r:.40}]: {stated!r} is not what its variants "
+                             f"give against the report's own {key} number "
+                             f"({max(found) if found else 'none'})")
+        floor[str(cell)] = stated
+    return key, floor
 
 
 def below_floor(delta: float, cell: str, key: str,

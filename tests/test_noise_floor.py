@@ -75,16 +75,25 @@ def test_precisions_per_device():
 
 
 @pytest.mark.slow  # writes two synthetic reports and runs compare (about 0.5 s)
-def test_a_malformed_floor_is_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("claimed, expected", [
+    ("no variants", "run.noise_floor: needs a protocol key, its variants"),
+    (-1.0, "run.noise_floor.floor['STS12']: -1.0 is not what its variants give"),
+    # a floor wider than its own variants show (0.01): it would excuse a real difference
+    (5.0, "run.noise_floor.floor['STS12']: 5.0 is not what its variants give")])
+def test_a_floor_its_variants_contradict_is_one_line(tmp_path, capsys, claimed, expected):
     from tests.test_compare import _gold, _noisy, _synthetic_run
 
     gold = _gold(1)
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     _synthetic_run(a, "a", _noisy(gold, 1.0, 1), gold)
     data = _synthetic_run(b, "b", _noisy(gold, 1.0, 2), gold)
-    data["run"] = {"noise_floor": {"protocol": "all-spearman", "floor": {"STS12": -1}}}
+    variants = {"batch 8": {"STS12": data["scores"]["all-spearman"]["STS12"] + 0.01}}
+    record = {"protocol": "all-spearman", "floor": {"STS12": claimed}}
+    if claimed != "no variants":
+        record["variants"] = variants
+    data["run"] = {"noise_floor": record}
     b.write_text(json.dumps(data), encoding="utf-8")
     capsys.readouterr()
     assert main(["compare", str(a), str(b), "--significance"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "run.noise_floor.floor['STS12']" in err
+    assert len(err.splitlines()) == 1 and expected in err, err
