@@ -165,10 +165,10 @@ def _unknown_name(name: str, recipes: dict[str, Any]) -> ModelError:
                       f"a hub model is org/name, a local model a path such as ./my-model)")
 
 
-def check_name(name: str) -> None:
+def check_name(name: str, recipes: dict[str, Any] | None = None) -> None:
     """The errors ``resolve`` gives for a name, without loading anything: a run checks its
     ``--model`` this way before it reads any data (a typo costs nothing)."""
-    recipes = load_recipes()
+    recipes = load_recipes() if recipes is None else recipes
     if not name.strip():
         raise ModelError("--model is empty; give a recipe name ('bench list models'), "
                          "a local path or a hub id (org/name)")
@@ -189,8 +189,8 @@ def resolve(name: str, options: EncoderOptions = EncoderOptions()) -> Encoder:
     name that is none of these gets the closest recipes and never reaches the hub (a legacy
     bare hub id is accepted only when it is in the local hub cache already).
     """
-    check_name(name)
     recipes = load_recipes()
+    check_name(name, recipes)
     if name in recipes:
         config = dict(recipes[name].encoder)
         if options.pooler:
